@@ -1,0 +1,1 @@
+//! Criterion benchmarks of authsim's hot paths live in `benches/`; this library is empty.

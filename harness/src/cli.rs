@@ -1,0 +1,117 @@
+//! The command line (DESIGN.md "Command line": the contract users and scripts rely on).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "authsim",
+    version,
+    about = "Multi-cloud login simulator and test harness for HashiCorp Vault",
+    long_about = "Mock Google Cloud and AWS that behave like the real APIs (real RS256 signatures, \
+                  real SigV4 verification, exact error envelopes), with deterministic identities \
+                  from a world file.",
+    after_help = "Examples:\n  authsim serve                                   # mocks on 127.0.0.1:4580 (Google) and :4566 (AWS)\n  authsim serve --google-port 0 --aws-port 0 --write-endpoints ep.json\n  authsim world show --json | jq .aws"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the cloud mocks and keep them running until SIGINT/SIGTERM.
+    #[command(
+        after_help = "Examples:\n  authsim serve\n  authsim serve --world my-world.toml --write-env authsim.env\n  authsim serve --aws-port 0 --google-port 0 --write-endpoints endpoints.json\n\n\
+Prints one line per listener, then `ready` once every file is written."
+    )]
+    Serve(ServeArgs),
+    /// Inspect a world file: identities, key ids, credentials, roles.
+    World {
+        #[command(subcommand)]
+        command: WorldCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct WorldArg {
+    /// World file (TOML); the built-in default world when omitted.
+    #[arg(long, env = "AUTHSIM_WORLD", value_name = "FILE")]
+    pub world: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub world: WorldArg,
+    /// Address every listener binds. Beyond loopback the admin API needs --admin-token.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Mock Vault port (the Vault listener is not part of this build yet).
+    #[arg(long, default_value_t = 8200, value_name = "PORT")]
+    pub vault_port: u16,
+    /// Mock AWS port (STS, IAM, EC2, instance metadata); 0 picks a free port.
+    #[arg(long, default_value_t = 4566, value_name = "PORT")]
+    pub aws_port: u16,
+    /// Mock Google port (iamcredentials, IAM, certs, OAuth2, metadata, Compute, CRM); 0 picks a free port.
+    #[arg(long, default_value_t = 4580, value_name = "PORT")]
+    pub google_port: u16,
+    /// Do not start the mock Vault.
+    #[arg(long)]
+    pub no_vault: bool,
+    /// Bearer token for the admin API (`/__authsim/…`); required when binding beyond loopback.
+    #[arg(
+        long,
+        env = "AUTHSIM_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Start the shared clock at this RFC 3339 time and move it only through the admin API.
+    #[arg(long, value_name = "TIME")]
+    pub manual_clock: Option<String>,
+    /// Write a dotenv file (VAULT_ADDR, AWS_*, GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST…).
+    #[arg(long, value_name = "FILE")]
+    pub write_env: Option<PathBuf>,
+    /// Write JSON with every listener's URL and the default identities' credentials.
+    #[arg(long, value_name = "FILE")]
+    pub write_endpoints: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorldCommand {
+    /// Print the world's identities, key ids, credentials and roles.
+    Show {
+        #[command(flatten)]
+        world: WorldArg,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_defaults_follow_the_design() {
+        let cli = Cli::try_parse_from(["authsim", "serve"]).unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(
+            (s.vault_port, s.aws_port, s.google_port),
+            (8200, 4566, 4580)
+        );
+        assert_eq!(s.bind.to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn a_bad_port_is_a_usage_error() {
+        let e = Cli::try_parse_from(["authsim", "serve", "--aws-port", "70000"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+}

@@ -1,0 +1,222 @@
+//! `authsim serve`: start the mocks, write the endpoints and env files, print `ready`, run until
+//! SIGINT/SIGTERM, shut down gracefully.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use authsim_mocks::clock::{Clock, ManualClock, SystemClock};
+use authsim_mocks::{gcp, worldfile, MockCloud, MockCloudOptions, Sim, World};
+use serde_json::json;
+
+use crate::cli::{ServeArgs, WorldArg};
+use crate::identities;
+
+/// Loads the world a command names, or the built-in one.
+pub fn load_world(arg: &WorldArg, clock: &dyn Clock) -> Result<World> {
+    match &arg.world {
+        None => Ok(worldfile::default_world(clock.now())),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read world file '{}'", path.display()))?;
+            Ok(worldfile::parse(
+                &path.display().to_string(),
+                &text,
+                clock.now(),
+            )?)
+        }
+    }
+}
+
+/// The running mocks plus what `serve` wrote, for tests and embedding.
+#[derive(Debug)]
+pub struct Served {
+    pub cloud: MockCloud,
+    pub endpoints: serde_json::Value,
+}
+
+pub async fn start(args: &ServeArgs) -> Result<Served> {
+    let clock: Arc<dyn Clock> = match &args.manual_clock {
+        None => Arc::new(SystemClock),
+        Some(t) => Arc::new(ManualClock::new(worldfile::parse_time(t).with_context(
+            || format!("--manual-clock '{t}' is not an RFC 3339 time such as 2024-01-01T00:00:00Z"),
+        )?)),
+    };
+    let world = load_world(&args.world, &*clock)?;
+    let sim = Sim::new(world, clock);
+    let cloud = MockCloud::start(
+        sim.clone(),
+        MockCloudOptions {
+            bind: args.bind,
+            google_port: Some(args.google_port),
+            aws_port: Some(args.aws_port),
+            admin_token: args.admin_token.clone(),
+        },
+    )
+    .await?;
+    let google = cloud.google_url().expect("google listener started");
+    let aws = cloud.aws_url().expect("aws listener started");
+
+    let key_path = match (&args.write_endpoints, &args.write_env) {
+        (Some(p), _) | (None, Some(p)) => Some(sibling(p, "authsim-gcp-key.json")),
+        _ => None,
+    };
+    let endpoints = endpoints_json(&sim.world(), &google, &aws, key_path.as_deref());
+    if let Some(path) = &key_path {
+        if let Some((_, Some(caller))) = identities::gcp_default(&sim.world()) {
+            let key = &caller.user_keys[0].key;
+            let file = gcp::key_file(caller, key, &google);
+            write_secret(path, &serde_json::to_string_pretty(&file)?)?;
+        }
+    }
+    if let Some(path) = &args.write_endpoints {
+        write_secret(path, &serde_json::to_string_pretty(&endpoints)?)?;
+    }
+    if let Some(path) = &args.write_env {
+        write_secret(path, &dotenv(&endpoints))?;
+    }
+    // Key generation is slow; do it now, off the request path, so first logins are fast.
+    let keys = sim.world().gcp.all_keys();
+    let identity_key = sim.world().aws.identity_key.clone();
+    tokio::task::spawn_blocking(move || {
+        for k in keys.iter().chain([&identity_key]) {
+            k.material();
+        }
+    });
+    Ok(Served { cloud, endpoints })
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let served = start(&args).await?;
+    let mut out = std::io::stdout().lock();
+    if let Some(g) = served.cloud.google_url() {
+        writeln!(out, "google  {g}")?;
+    }
+    if let Some(a) = served.cloud.aws_url() {
+        writeln!(out, "aws     {a}")?;
+    }
+    if !args.no_vault {
+        writeln!(
+            out,
+            "vault   (not started: the mock Vault is not part of this build yet)"
+        )?;
+    }
+    writeln!(out, "ready")?;
+    out.flush()?;
+    drop(out);
+    shutdown_signal().await;
+    eprintln!("shutting down");
+    served.cloud.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn sibling(path: &Path, name: &str) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| p.join(name))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Writes a file readable only by its owner: these files carry credentials.
+fn write_secret(path: &Path, contents: &str) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write '{}'", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .with_context(|| format!("cannot write '{}'", path.display()))
+}
+
+/// The endpoints file (DESIGN.md "Command line"): listener URLs and the default identities.
+pub fn endpoints_json(
+    world: &World,
+    google: &str,
+    aws: &str,
+    key_file: Option<&Path>,
+) -> serde_json::Value {
+    let host = google.trim_start_matches("http://");
+    let mut aws_json = json!({ "endpoint": aws, "region": "us-east-1" });
+    if let Some((key, arn)) = identities::aws_default(world) {
+        aws_json["access_key_id"] = json!(key.id);
+        aws_json["secret_access_key"] = json!(key.secret);
+        aws_json["arn"] = json!(arn);
+    }
+    aws_json["metadata_endpoint"] = json!(aws);
+    let mut google_json = json!({ "endpoint": google, "metadata_host": host });
+    if let Some((target, caller)) = identities::gcp_default(world) {
+        google_json["project"] = json!(target.project);
+        google_json["service_account"] = json!(target.email);
+        if let Some(c) = caller {
+            google_json["caller"] = json!(c.email);
+            if let Some(p) = key_file {
+                google_json["caller_credentials_file"] = json!(absolute(p));
+            }
+        }
+    }
+    json!({ "aws": aws_json, "google": google_json })
+}
+
+fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The dotenv file: what AWS SDKs, Google client libraries and Vault clients read.
+pub fn dotenv(endpoints: &serde_json::Value) -> String {
+    let s = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let mut lines = vec!["# written by authsim serve".to_owned()];
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            lines.push(format!("{k}={v}"));
+        }
+    };
+    let aws = &endpoints["aws"];
+    let google = &endpoints["google"];
+    put("VAULT_ADDR", s(&endpoints["vault"]["addr"]));
+    put("VAULT_TOKEN", s(&endpoints["vault"]["token"]));
+    put("AWS_ENDPOINT_URL_STS", s(&aws["endpoint"]));
+    put("AWS_ENDPOINT_URL_IAM", s(&aws["endpoint"]));
+    put("AWS_ENDPOINT_URL_EC2", s(&aws["endpoint"]));
+    put(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        s(&aws["metadata_endpoint"]),
+    );
+    put("AWS_ACCESS_KEY_ID", s(&aws["access_key_id"]));
+    put("AWS_SECRET_ACCESS_KEY", s(&aws["secret_access_key"]));
+    put("AWS_REGION", s(&aws["region"]));
+    put("AWS_DEFAULT_REGION", s(&aws["region"]));
+    put(
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        s(&google["caller_credentials_file"]),
+    );
+    put("GOOGLE_CLOUD_PROJECT", s(&google["project"]));
+    put("GCE_METADATA_HOST", s(&google["metadata_host"]));
+    put("AUTHSIM_GOOGLE_ENDPOINT", s(&google["endpoint"]));
+    put("AUTHSIM_AWS_ENDPOINT", s(&aws["endpoint"]));
+    lines.push(String::new());
+    lines.join("\n")
+}

@@ -1,0 +1,113 @@
+//! Google's JSON error envelope (`google.rpc.Status`), reference gcp.md 6.1:
+//! `{"error":{"code":403,"message":"…","status":"PERMISSION_DENIED"}}`.
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+
+/// The message Google answers a missing, malformed or expired bearer token with.
+pub const UNAUTHENTICATED_MESSAGE: &str = "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{status} ({code}): {message}")]
+pub struct GcpError {
+    pub code: u16,
+    pub status: &'static str,
+    pub message: String,
+    /// `details` array members (`google.rpc.ErrorInfo` and friends), if any.
+    pub details: Vec<serde_json::Value>,
+}
+
+impl GcpError {
+    pub fn new(code: u16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            status: status_name(code),
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    pub fn with_status(mut self, status: &'static str) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    pub fn failed_precondition(message: impl Into<String>) -> Self {
+        Self::new(400, message).with_status("FAILED_PRECONDITION")
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(401, UNAUTHENTICATED_MESSAGE)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, message)
+    }
+
+    /// `Permission 'P' denied on resource (or it may not exist).`, with the ErrorInfo detail
+    /// (the details' contents are UNVERIFIED, reference gcp.md 6.1).
+    pub fn permission_denied(permission: &str, resource: Option<&str>) -> Self {
+        let message =
+            format!("Permission '{permission}' denied on resource (or it may not exist).");
+        let mut metadata = serde_json::json!({ "permission": permission });
+        if let Some(r) = resource {
+            metadata["resource"] = r.into();
+        }
+        let mut e = Self::new(403, message);
+        e.details.push(serde_json::json!({
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "IAM_PERMISSION_DENIED",
+            "domain": "iam.googleapis.com",
+            "metadata": metadata,
+        }));
+        e
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = serde_json::json!({
+            "code": self.code,
+            "message": self.message,
+            "status": self.status,
+        });
+        if !self.details.is_empty() {
+            error["details"] = serde_json::Value::Array(self.details.clone());
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
+/// The canonical `google.rpc.Code` name for an HTTP status.
+pub fn status_name(code: u16) -> &'static str {
+    match code {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ALREADY_EXISTS",
+        412 => "FAILED_PRECONDITION",
+        413 => "INVALID_ARGUMENT",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        501 => "UNIMPLEMENTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        500..=599 => "INTERNAL",
+        _ => "UNKNOWN",
+    }
+}
+
+impl IntoResponse for GcpError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, self.body().to_string()).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=UTF-8"),
+        );
+        resp
+    }
+}

@@ -1,0 +1,246 @@
+//! The request journal: every request each listener received, secrets redacted (invariant 5).
+//!
+//! Scenarios assert on it ("exactly one STS call, carrying the server-ID header"), and the admin API
+//! serves it at `GET /__authsim/journal`.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+/// Names whose values never reach the journal.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "x-vault-token",
+    "x-amz-security-token",
+    "x-aws-ec2-metadata-token",
+    "cookie",
+    "set-cookie",
+    "proxy-authorization",
+];
+const SECRET_FIELDS: &[&str] = &[
+    "assertion",
+    "jwt",
+    "signedjwt",
+    "signed_jwt",
+    "token",
+    "access_token",
+    "accesstoken",
+    "id_token",
+    "client_token",
+    "client_secret",
+    "secret_id",
+    "password",
+    "private_key",
+    "privatekeydata",
+    "secretaccesskey",
+    "sessiontoken",
+    "x-amz-signature",
+    "x-amz-security-token",
+    "iam_request_headers",
+    "signature",
+    "pkcs7",
+    "credentials",
+];
+pub const REDACTED: &str = "<redacted>";
+const MAX_BODY: usize = 8 * 1024;
+const MAX_ENTRIES: usize = 10_000;
+
+/// One recorded request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: u64,
+    /// `google`, `aws` or `vault`.
+    pub listener: &'static str,
+    /// RFC 3339, from the simulation clock.
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    /// Raw query, secret parameters redacted.
+    pub query: String,
+    /// Header name (lowercase) and value, secrets redacted, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body as text (lossy), secrets redacted, cut at 8 KiB.
+    pub body: String,
+    pub status: u16,
+    pub duration_micros: u64,
+}
+
+impl Entry {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Journal {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_seq: u64,
+    entries: VecDeque<Entry>,
+}
+
+impl Journal {
+    /// Records an entry (its `seq` is assigned here) and returns the sequence number.
+    pub fn record(&self, mut entry: Entry) -> u64 {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.next_seq += 1;
+        entry.seq = inner.next_seq;
+        if inner.entries.len() == MAX_ENTRIES {
+            inner.entries.pop_front();
+        }
+        inner.entries.push_back(entry);
+        inner.next_seq
+    }
+
+    pub fn entries(&self) -> Vec<Entry> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.entries.iter().cloned().collect()
+    }
+
+    /// Entries with `seq > after`.
+    pub fn since(&self, after: u64) -> Vec<Entry> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner
+            .entries
+            .iter()
+            .filter(|e| e.seq > after)
+            .cloned()
+            .collect()
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_seq
+    }
+
+    pub fn clear(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .clear();
+    }
+}
+
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s))
+}
+
+fn is_secret_field(name: &str) -> bool {
+    SECRET_FIELDS.iter().any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// Redacts secret parameters in a query string or form body, keeping the rest byte for byte.
+pub fn redact_form(s: &str) -> String {
+    s.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if is_secret_field(&percent_decode(k)) => format!("{k}={REDACTED}"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Redacts a request body: JSON objects field by field, forms parameter by parameter; anything
+/// else that looks like it carries a key or token is dropped whole.
+pub fn redact_body(content_type: Option<&str>, body: &[u8]) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_BODY)]).into_owned();
+    let is_json =
+        content_type.is_some_and(|c| c.contains("json")) || text.trim_start().starts_with('{');
+    if is_json {
+        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) {
+            redact_json(&mut v);
+            return v.to_string();
+        }
+    }
+    if content_type.is_some_and(|c| c.contains("x-www-form-urlencoded"))
+        || text.contains('=') && !text.contains('<')
+    {
+        return redact_form(&text);
+    }
+    if text.contains("PRIVATE KEY") || text.contains("SecretAccessKey") {
+        return REDACTED.to_owned();
+    }
+    text
+}
+
+fn redact_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if is_secret_field(k) && !val.is_null() {
+                    *val = serde_json::Value::String(REDACTED.into());
+                } else {
+                    redact_json(val);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_reach_the_journal() {
+        assert_eq!(
+            redact_form("grant_type=x&assertion=eyJ.abc.def"),
+            "grant_type=x&assertion=<redacted>"
+        );
+        let b = redact_body(
+            Some("application/json"),
+            br#"{"role":"app","jwt":"eyJhbGc.x.y","nested":{"password":"p"}}"#,
+        );
+        assert_eq!(
+            b,
+            r#"{"role":"app","jwt":"<redacted>","nested":{"password":"<redacted>"}}"#
+        );
+        assert_eq!(
+            redact_form("Action=GetCallerIdentity&X-Amz-Signature=abc"),
+            "Action=GetCallerIdentity&X-Amz-Signature=<redacted>"
+        );
+        assert!(is_secret_header("Authorization"));
+    }
+
+    #[test]
+    fn journal_keeps_order_and_sequence() {
+        let j = Journal::default();
+        let e = Entry {
+            seq: 0,
+            listener: "aws",
+            at: String::new(),
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: vec![],
+            body: String::new(),
+            status: 200,
+            duration_micros: 1,
+        };
+        assert_eq!(j.record(e.clone()), 1);
+        assert_eq!(j.record(e), 2);
+        assert_eq!(j.since(1).len(), 1);
+        j.clear();
+        assert!(j.entries().is_empty());
+        assert_eq!(j.last_seq(), 2);
+    }
+}

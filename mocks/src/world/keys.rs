@@ -1,0 +1,203 @@
+//! Deterministic RSA keys: the same world seed and label give the same key on every run and replica.
+//!
+//! Key generation is slow (hundreds of milliseconds for RSA-2048), so material is produced lazily on
+//! first use and cached for the whole process, keyed by its derivation seed: two worlds with the same
+//! seed share keys, and `serve` is ready before any key exists.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::SeedableRng;
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use sha2::{Digest, Sha256};
+
+/// 32 bytes derived from the world seed and a label; every deterministic id and key starts here.
+pub fn derive(seed: &str, label: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"authsim/v1\0");
+    h.update(seed.as_bytes());
+    h.update([0]);
+    h.update(label.as_bytes());
+    h.finalize().into()
+}
+
+/// An RSA-2048 signing key with a deterministic id; material is generated on first use.
+#[derive(Clone)]
+pub struct RsaKey {
+    key_id: String,
+    seed: [u8; 32],
+    subject: String,
+}
+
+impl std::fmt::Debug for RsaKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("RsaKey")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything derived from one private key.
+pub struct KeyMaterial {
+    signer: ring::signature::RsaKeyPair,
+    /// PKCS#8 PEM, as Google key files carry it (`-----BEGIN PRIVATE KEY-----`).
+    pub private_key_pem: String,
+    /// PKCS#1 DER, for clients that sign with jsonwebtoken.
+    pub pkcs1_der: Vec<u8>,
+    /// Base64url modulus and exponent, for JWKS.
+    pub n: String,
+    pub e: String,
+    /// A self-signed X.509 certificate for the key, PEM, as Google publishes them.
+    pub cert_pem: String,
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyMaterial").finish_non_exhaustive()
+    }
+}
+
+type Cache = Mutex<HashMap<[u8; 32], Arc<OnceLock<Arc<KeyMaterial>>>>>;
+static CACHE: OnceLock<Cache> = OnceLock::new();
+
+impl RsaKey {
+    /// A key derived from `seed` and `label`; `subject` names it in its certificate.
+    pub fn derive(seed: &str, label: &str, subject: &str) -> Self {
+        let seed_bytes = derive(seed, label);
+        let kid = derive(seed, &format!("{label}/kid"));
+        Self {
+            key_id: hex::encode(&kid[..20]),
+            seed: seed_bytes,
+            subject: subject.to_owned(),
+        }
+    }
+
+    /// 40 lowercase hex characters, like Google's key ids.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The key material, generated on first use (slow) and cached for the process.
+    pub fn material(&self) -> Arc<KeyMaterial> {
+        let cell = {
+            let mut cache = CACHE
+                .get_or_init(Default::default)
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            cache.entry(self.seed).or_default().clone()
+        };
+        cell.get_or_init(|| Arc::new(generate(&self.seed, &self.subject)))
+            .clone()
+    }
+
+    /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature over `msg`.
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.material().sign(msg)
+    }
+
+    /// A compact JWS: `base64url(header).base64url(payload).base64url(signature)`. The payload is
+    /// signed byte for byte as given, as signJwt does with its claim set.
+    pub fn sign_jws(&self, payload: &[u8]) -> String {
+        let header = format!(r#"{{"alg":"RS256","kid":"{}","typ":"JWT"}}"#, self.key_id);
+        let mut out = URL_SAFE_NO_PAD.encode(header);
+        out.push('.');
+        out.push_str(&URL_SAFE_NO_PAD.encode(payload));
+        let sig = self.sign(out.as_bytes());
+        out.push('.');
+        out.push_str(&URL_SAFE_NO_PAD.encode(sig));
+        out
+    }
+}
+
+impl KeyMaterial {
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        let rng = ring::rand::SystemRandom::new();
+        let mut sig = vec![0; self.signer.public().modulus_len()];
+        // PKCS#1 v1.5 signing is deterministic; the rng is only for blinding.
+        self.signer
+            .sign(&ring::signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
+            .expect("RSA signing with a valid 2048-bit key cannot fail");
+        sig
+    }
+
+    /// The ring key pair, for benches that measure the raw signing rate.
+    pub fn ring_key(&self) -> &ring::signature::RsaKeyPair {
+        &self.signer
+    }
+}
+
+fn generate(seed: &[u8; 32], subject: &str) -> KeyMaterial {
+    // ring cannot generate RSA keys; the `rsa` crate can, from a seeded RNG, which makes keys
+    // reproducible. ring then does the (much faster) signing.
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed(*seed);
+    let key = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA-2048 key generation");
+    let pkcs8 = key.to_pkcs8_der().expect("PKCS#8 encoding");
+    let private_key_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("PKCS#8 PEM encoding")
+        .to_string();
+    let pkcs1_der = key
+        .to_pkcs1_der()
+        .expect("PKCS#1 encoding")
+        .as_bytes()
+        .to_vec();
+    let signer = ring::signature::RsaKeyPair::from_pkcs8(pkcs8.as_bytes())
+        .expect("ring accepts RSA-2048 PKCS#8");
+    let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
+    let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
+    let cert_pem = certificate(&private_key_pem, seed, subject);
+    KeyMaterial {
+        signer,
+        private_key_pem,
+        pkcs1_der,
+        n,
+        e,
+        cert_pem,
+    }
+}
+
+/// A self-signed certificate, deterministic: fixed validity and a serial from the seed.
+fn certificate(pkcs8_pem: &str, seed: &[u8; 32], subject: &str) -> String {
+    let kp = rcgen::KeyPair::from_pem_and_sign_algo(pkcs8_pem, &rcgen::PKCS_RSA_SHA256)
+        .expect("rcgen accepts RSA PKCS#8");
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, subject);
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&seed[..8]));
+    // Google rotates its certificates every couple of weeks; Vault only reads the public key, so a
+    // long fixed validity keeps certificates byte-identical across runs.
+    params.not_before = time::macros::datetime!(2020-01-01 00:00 UTC);
+    params.not_after = time::macros::datetime!(2040-01-01 00:00 UTC);
+    params
+        .self_signed(&kp)
+        .expect("self-signed certificate")
+        .pem()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_deterministic_and_distinct() {
+        let a = RsaKey::derive("seed", "k1", "a");
+        let b = RsaKey::derive("seed", "k1", "a");
+        let c = RsaKey::derive("seed", "k2", "a");
+        assert_eq!(a.key_id(), b.key_id());
+        assert_ne!(a.key_id(), c.key_id());
+        assert_eq!(a.key_id().len(), 40);
+        assert_eq!(a.material().n, b.material().n);
+        assert_eq!(a.sign(b"x"), b.sign(b"x"));
+        assert!(a
+            .material()
+            .cert_pem
+            .starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+}

@@ -255,12 +255,14 @@ pub fn parse(file: &str, text: &str, now: SystemTime) -> Result<World, WorldFile
                 Some(("organizations", n)) => {
                     project.ancestors.push(("organization".into(), n.into()))
                 }
-                _ => return Err(err(
-                    0..0,
-                    format!(
+                _ => {
+                    return Err(err(
+                        0..0,
+                        format!(
                         "project '{id}': ancestor '{a}' is not 'folders/N' or 'organizations/N'"
                     ),
-                )),
+                    ))
+                }
             }
         }
     }

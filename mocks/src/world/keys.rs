@@ -91,8 +91,14 @@ impl RsaKey {
                 .unwrap_or_else(|p| p.into_inner());
             cache.entry(self.seed).or_default().clone()
         };
-        cell.get_or_init(|| Arc::new(generate(&self.seed, &self.subject)))
-            .clone()
+        cell.get_or_init(|| {
+            let key = shipped(&self.seed).unwrap_or_else(|| {
+                let mut rng = rand_chacha::ChaCha20Rng::from_seed(self.seed);
+                rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA-2048 key generation")
+            });
+            Arc::new(material(&key, &self.seed, &self.subject))
+        })
+        .clone()
     }
 
     /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature over `msg`.
@@ -131,11 +137,24 @@ impl KeyMaterial {
     }
 }
 
-fn generate(seed: &[u8; 32], subject: &str) -> KeyMaterial {
-    // ring cannot generate RSA keys; the `rsa` crate can, from a seeded RNG, which makes keys
-    // reproducible. ring then does the (much faster) signing.
-    let mut rng = rand_chacha::ChaCha20Rng::from_seed(*seed);
-    let key = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA-2048 key generation");
+/// The default world's keys, generated once and shipped so that `serve` with the default world
+/// never waits for key generation: `<hex derivation seed> <base64 PKCS#8 DER>` per line. Regenerate
+/// with `UPDATE_KEYS=1 cargo test -p authsim-mocks shipped_keys`; a test checks every line against
+/// fresh generation.
+const SHIPPED: &str = include_str!("default-world.keys");
+
+fn shipped(seed: &[u8; 32]) -> Option<rsa::RsaPrivateKey> {
+    use base64::engine::general_purpose::STANDARD;
+    use rsa::pkcs8::DecodePrivateKey;
+    let hex_seed = hex::encode(seed);
+    let line = SHIPPED.lines().find(|l| l.starts_with(&hex_seed))?;
+    let der = STANDARD.decode(line.split_once(' ')?.1.trim()).ok()?;
+    rsa::RsaPrivateKey::from_pkcs8_der(&der).ok()
+}
+
+/// ring cannot generate RSA keys; the `rsa` crate can, from a seeded RNG, which makes keys
+/// reproducible. ring then does the (much faster) signing.
+fn material(key: &rsa::RsaPrivateKey, seed: &[u8; 32], subject: &str) -> KeyMaterial {
     let pkcs8 = key.to_pkcs8_der().expect("PKCS#8 encoding");
     let private_key_pem = key
         .to_pkcs8_pem(LineEnding::LF)
@@ -199,5 +218,39 @@ mod tests {
             .material()
             .cert_pem
             .starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+
+    /// Every shipped key is what generation from its seed gives; `UPDATE_KEYS=1` rewrites the file
+    /// from the default world.
+    #[test]
+    fn shipped_keys_match_generation() {
+        use base64::engine::general_purpose::STANDARD;
+        let world = crate::worldfile::default_world(std::time::UNIX_EPOCH);
+        let mut keys = world.gcp.all_keys();
+        keys.push(world.aws.identity_key.clone());
+        let generate = |k: &RsaKey| {
+            let mut rng = rand_chacha::ChaCha20Rng::from_seed(k.seed);
+            let key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+            format!(
+                "{} {}",
+                hex::encode(k.seed),
+                STANDARD.encode(key.to_pkcs8_der().unwrap().as_bytes())
+            )
+        };
+        if std::env::var_os("UPDATE_KEYS").is_some() {
+            let mut lines: Vec<String> = keys.iter().map(generate).collect();
+            lines.sort();
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/world/default-world.keys");
+            std::fs::write(path, lines.join("\n") + "\n").unwrap();
+            return;
+        }
+        let hint = "run UPDATE_KEYS=1 cargo test -p authsim-mocks shipped_keys";
+        assert_eq!(SHIPPED.lines().count(), keys.len(), "{hint}");
+        for k in &keys {
+            let line = SHIPPED
+                .lines()
+                .find(|l| l.starts_with(&hex::encode(k.seed)));
+            assert_eq!(line, Some(generate(k).as_str()), "{hint}");
+        }
     }
 }

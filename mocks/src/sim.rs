@@ -209,6 +209,9 @@ pub fn wrap(router: Router, ctx: ListenerCtx) -> Router {
     router
         .merge(admin_router(ctx.clone()))
         .fallback(move |req: Request| async move { not_found(upstream, &req) })
+        .method_not_allowed_fallback(move |req: Request| async move {
+            method_not_allowed(upstream, &req)
+        })
         .layer(axum::middleware::from_fn_with_state(ctx, around))
 }
 
@@ -221,6 +224,33 @@ fn not_found(upstream: Upstream, req: &Request) -> Response {
         .into_response(),
         Upstream::Aws => AwsError::sender(404, "UnknownOperationException", "").into_response(),
         Upstream::Vault => vault_error(404, &[]),
+    }
+}
+
+fn method_not_allowed(upstream: Upstream, req: &Request) -> Response {
+    match upstream {
+        // UNVERIFIED: Google's front end answers a wrong method on a known path with 405 and
+        // this wording in the googleapis envelope.
+        Upstream::Google => GcpError::new(
+            405,
+            format!(
+                "Method {} is not allowed for {}.",
+                req.method(),
+                req.uri().path()
+            ),
+        )
+        .with_status("UNKNOWN")
+        .into_response(),
+        Upstream::Aws => AwsError::sender(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "The method {} is not allowed for this resource",
+                req.method()
+            ),
+        )
+        .into_response(),
+        Upstream::Vault => vault_error(405, &["1 error occurred:\n\t* unsupported operation\n\n"]),
     }
 }
 

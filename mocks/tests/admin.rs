@@ -304,3 +304,17 @@ async fn a_token_protected_admin_api_refuses_callers_without_it() {
     );
     cloud.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_an_admin_route_is_answered_in_the_envelope() {
+    let cloud = start().await;
+    let r = reqwest::Client::new()
+        .put(format!("{}/__authsim/clock", cloud.google_url().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 405);
+    cloud.shutdown().await;
+}

@@ -1051,6 +1051,81 @@ mod aws {
             .expect("the identity signature verifies");
     }
 
+    #[tokio::test]
+    async fn the_pkcs7_documents_are_signed_data_over_the_identity_document() {
+        use base64::Engine as _;
+        use cms::cert::x509::der::asn1::OctetString;
+        use cms::cert::x509::der::{Decode, Encode};
+        use cms::content_info::ContentInfo;
+        use cms::signed_data::{SignedData, SignerIdentifier};
+        use sha2::Digest as _;
+
+        let e = env();
+        let doc = imds(&e, "GET", "/latest/dynamic/instance-identity/document", &[])
+            .await
+            .body;
+        let m = e.sim.world().aws.identity_key.material();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let cert_der = b64
+            .decode(
+                m.cert_pem
+                    .lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+        let cert = cms::cert::x509::Certificate::from_der(&cert_der).unwrap();
+        for path in ["pkcs7", "rsa2048"] {
+            let r = imds(
+                &e,
+                "GET",
+                &format!("/latest/dynamic/instance-identity/{path}"),
+                &[],
+            )
+            .await;
+            assert_eq!(r.status, 200, "{path}");
+            assert!(r.body.lines().all(|l| l.len() <= 64));
+            let der = b64.decode(r.body.replace('\n', "")).unwrap();
+            let ci = ContentInfo::from_der(&der).unwrap();
+            assert_eq!(ci.content_type.to_string(), "1.2.840.113549.1.7.2");
+            let sd: SignedData = ci.content.decode_as().unwrap();
+            let content: OctetString = sd.encap_content_info.econtent.unwrap().decode_as().unwrap();
+            assert_eq!(content.as_bytes(), doc.as_bytes());
+
+            let si = sd.signer_infos.0.iter().next().unwrap();
+            let SignerIdentifier::IssuerAndSerialNumber(sid) = &si.sid else {
+                panic!("signer named by issuer and serial")
+            };
+            assert_eq!(sid.serial_number, cert.tbs_certificate.serial_number);
+            assert_eq!(sid.issuer, cert.tbs_certificate.issuer);
+            let attrs = si.signed_attrs.as_ref().unwrap();
+            let digest: OctetString = attrs
+                .iter()
+                .find(|a| a.oid.to_string() == "1.2.840.113549.1.9.4")
+                .unwrap()
+                .values
+                .iter()
+                .next()
+                .unwrap()
+                .decode_as()
+                .unwrap();
+            assert_eq!(
+                digest.as_bytes(),
+                sha2::Sha256::digest(doc.as_bytes()).as_slice()
+            );
+            let n = b64url.decode(&m.n).unwrap();
+            let e_ = b64url.decode(&m.e).unwrap();
+            ring::signature::RsaPublicKeyComponents { n: &n, e: &e_ }
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                    &attrs.to_der().unwrap(),
+                    si.signature.as_bytes(),
+                )
+                .expect("the signed attributes verify with the identity key");
+        }
+    }
+
     // ------------------------------------------------------------------- a real socket
 
     #[tokio::test]

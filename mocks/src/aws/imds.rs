@@ -6,13 +6,14 @@
 //! 1-21600); `GET /latest/`, `/latest/meta-data/` and its `ami-id`, `instance-id`,
 //! `instance-type`, `local-ipv4`, `local-hostname`, `placement/{availability-zone,region}`,
 //! `iam/info`, `iam/security-credentials/[<role>]`; `/latest/dynamic/instance-identity/`
-//! `document`, `signature`. Requests without a token are IMDSv1 and are answered unless the
+//! `document`, `signature`, `pkcs7`, `rsa2048`. Requests without a token are IMDSv1 and are answered unless the
 //! world sets `imds_v1_allowed = false`.
 //!
 //! **Not modelled:** `user-data`, network interfaces (`mac`, `network/…`), `public-*`, tags,
 //! spot/events, `iam/security-credentials` rotation schedule beyond "new credentials when less
-//! than 15 minutes remain", the hop limit, `/latest/api/token` over IPv6, the `pkcs7` and
-//! `rsa2048` documents (404 until modelled).
+//! than 15 minutes remain", the hop limit, `/latest/api/token` over IPv6. `pkcs7` is signed with
+//! the same RSA identity key as `rsa2048` (AWS signs `pkcs7` with a DSA key); register the
+//! identity certificate with Vault's `config/certificate` for either.
 
 use std::time::{Duration, SystemTime};
 
@@ -273,7 +274,7 @@ pub fn get(world: &mut World, clock: &dyn Clock, path: &str) -> Result<Answer, I
             ])))
         }
         "dynamic" => text("instance-identity/"),
-        "dynamic/instance-identity" => text("document\nsignature"),
+        "dynamic/instance-identity" => text("document\npkcs7\nrsa2048\nsignature"),
         "dynamic/instance-identity/document" => Ok(Answer(identity_document(i))),
         "dynamic/instance-identity/signature" => {
             let doc = identity_document(i);
@@ -281,8 +282,103 @@ pub fn get(world: &mut World, clock: &dyn Clock, path: &str) -> Result<Answer, I
                 STANDARD.encode(world.aws.identity_key.sign(doc.as_bytes())),
             ))
         }
+        "dynamic/instance-identity/pkcs7" | "dynamic/instance-identity/rsa2048" => {
+            let doc = identity_document(i);
+            let der = identity_pkcs7(&world.aws.identity_key, doc.as_bytes(), clock.now())
+                .map_err(|_| ImdsError::NotFound)?;
+            Ok(Answer(base64_lines(&der)))
+        }
         _ => Err(ImdsError::NotFound),
     }
+}
+
+/// Base64 in 64-column lines, as IMDS serves `pkcs7` (reference aws.md 6.2).
+fn base64_lines(der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    lines.join("\n")
+}
+
+/// A PKCS#7 (CMS) SignedData over the identity document, DER: the document as `id-data`
+/// content, one SHA-256/RSA signer named by the identity certificate's issuer and serial, signed
+/// attributes content-type, message-digest and signing-time (from `signing_time`), no
+/// certificates, as the IMDS `pkcs7`/`rsa2048` documents are.
+pub fn identity_pkcs7(
+    key: &crate::world::RsaKey,
+    document: &[u8],
+    signing_time: SystemTime,
+) -> Result<Vec<u8>, String> {
+    use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
+    use cms::cert::x509::der::asn1::{OctetString, SetOfVec, UtcTime};
+    use cms::cert::x509::der::{Any, Decode, Encode};
+    use cms::cert::x509::spki::{AlgorithmIdentifierOwned, ObjectIdentifier};
+    use cms::cert::x509::Certificate;
+    use cms::cert::IssuerAndSerialNumber;
+    use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+    use rsa::pkcs8::DecodePrivateKey;
+
+    const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+    const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+    const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+    fn e<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
+        move |err| format!("{what}: {err}")
+    }
+
+    let m = key.material();
+    let cert_der = STANDARD
+        .decode(
+            m.cert_pem
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .map_err(|err| format!("certificate base64: {err}"))?;
+    let cert = Certificate::from_der(&cert_der).map_err(e("certificate"))?;
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(&m.private_key_pem)
+        .map_err(|err| format!("private key: {err}"))?;
+    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(private);
+
+    let content = EncapsulatedContentInfo {
+        econtent_type: ID_DATA,
+        econtent: Some(
+            Any::encode_from(&OctetString::new(document).map_err(e("content"))?)
+                .map_err(e("content"))?,
+        ),
+    };
+    let digest = AlgorithmIdentifierOwned {
+        oid: ID_SHA256,
+        parameters: None,
+    };
+    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+        issuer: cert.tbs_certificate.issuer.clone(),
+        serial_number: cert.tbs_certificate.serial_number.clone(),
+    });
+    let mut signer_info = SignerInfoBuilder::new(&signer, sid, digest.clone(), &content, None)
+        .map_err(e("signer"))?;
+    let time = UtcTime::from_system_time(signing_time).map_err(e("signing time"))?;
+    let mut values = SetOfVec::new();
+    values
+        .insert(Any::encode_from(&time).map_err(e("signing time"))?)
+        .map_err(e("signing time"))?;
+    signer_info
+        .add_signed_attribute(cms::cert::x509::attr::Attribute {
+            oid: ID_SIGNING_TIME,
+            values,
+        })
+        .map_err(e("signing time"))?;
+    SignedDataBuilder::new(&content)
+        .add_digest_algorithm(digest)
+        .map_err(e("digest"))?
+        .add_signer_info::<_, rsa::pkcs1v15::Signature>(signer_info)
+        .map_err(e("signature"))?
+        .build()
+        .map_err(e("signed data"))?
+        .to_der()
+        .map_err(e("encoding"))
 }
 
 // ------------------------------------------------------------------------------- handler

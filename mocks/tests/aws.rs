@@ -1129,12 +1129,16 @@ mod aws {
     // ------------------------------------------------------------------- a real socket
 
     #[tokio::test]
-    async fn a_real_client_gets_caller_identity_over_tcp() {
+    async fn a_real_client_gets_caller_identity_from_the_aws_listener() {
         let e = env();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = e.router.clone();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let opts = authsim_mocks::MockCloudOptions {
+            google_port: None,
+            ..Default::default()
+        };
+        let cloud = authsim_mocks::MockCloud::start(e.sim.clone(), opts)
+            .await
+            .unwrap();
+        let base = cloud.aws_url().unwrap();
 
         let mut req = Request::post("https://sts.amazonaws.com/")
             .header("host", "sts.amazonaws.com")
@@ -1150,7 +1154,8 @@ mod aws {
             SigningSettings::default(),
         );
         let client = reqwest::Client::new();
-        let mut rb = client.post(format!("http://{addr}//"));
+        // As Vault forwards it: to `sts_endpoint` + `//`, with the client's Host header.
+        let mut rb = client.post(format!("{base}//"));
         for (k, v) in req.headers() {
             rb = rb.header(k.as_str(), v.to_str().unwrap());
         }
@@ -1163,5 +1168,22 @@ mod aws {
             body.contains("<Arn>arn:aws:iam::111122223333:user/alice</Arn>"),
             "{body}"
         );
+
+        // The catch-all routes leave the admin API and the metadata service reachable.
+        let health = client
+            .get(format!("{base}/__authsim/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        let id = client
+            .get(format!("{base}/latest/meta-data/instance-id"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(id.text().await.unwrap(), INSTANCE);
+        let journal = e.sim.journal().since(0);
+        assert!(journal.iter().any(|j| j.path == "//" && j.status == 200));
+        cloud.shutdown().await;
     }
 }

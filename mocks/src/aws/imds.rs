@@ -76,6 +76,7 @@ impl ImdsError {
     }
 
     /// The page the real service serves (an XHTML document titled `404 - Not Found`).
+    // UNVERIFIED: layout recalled from the real service's 404 page; AEMM serves similar pages.
     pub fn page(self) -> String {
         let title = format!("{} - {}", self.status(), self.reason());
         format!(
@@ -125,6 +126,7 @@ pub fn authorize(world: &World, clock: &dyn Clock, token: Option<&str>) -> Resul
 }
 
 /// AWS's pretty JSON: two-space indent and `" : "` between name and value; `None` is `null`.
+// UNVERIFIED: the layout follows documented examples of the identity document and credentials.
 fn aws_json(fields: &[(&str, Option<&str>)]) -> String {
     let lines: Vec<String> = fields
         .iter()
@@ -405,13 +407,15 @@ pub(crate) async fn handler(State(state): State<AwsState>, req: Request) -> Resp
         if req.method() != Method::PUT {
             return ImdsError::MethodNotAllowed.into_response();
         }
-        // IMDSv2 refuses token requests that went through a proxy.
+        // IMDSv2 refuses token requests that went through a proxy (AWS user guide; status
+        // UNVERIFIED).
         if req.headers().contains_key("x-forwarded-for") {
             return ImdsError::Forbidden.into_response();
         }
         let ttl = header(TTL_HEADER);
         return match issue_token(&mut state.sim.world_mut(), clock, ttl.as_deref()) {
             Ok((token, ttl)) => {
+                // The TTL is echoed back (reference aws.md 6.2; whether SDKs need it UNVERIFIED).
                 let mut resp = text_response(token);
                 resp.headers_mut()
                     .insert(TTL_HEADER, HeaderValue::from(ttl));

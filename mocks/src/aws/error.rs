@@ -6,6 +6,13 @@ use http::{header, HeaderValue, StatusCode};
 
 pub const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 pub const IAM_XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+/// EC2 errors have their own envelope (`<Response><Errors>…`); this namespace selects it.
+pub const EC2_XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// The Query API versions each service answers to.
+pub const STS_VERSION: &str = "2011-06-15";
+pub const IAM_VERSION: &str = "2010-05-08";
+pub const EC2_VERSION: &str = "2016-11-15";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code} ({status}): {message}")]
@@ -41,16 +48,75 @@ impl AwsError {
         self
     }
 
+    /// Answer in EC2's envelope instead of `<ErrorResponse>`.
+    pub fn ec2(mut self) -> Self {
+        self.xmlns = EC2_XMLNS;
+        self
+    }
+
     /// STS's throttling answer: 400 `Throttling` `Rate exceeded` (reference aws.md 5.4).
     pub fn throttling() -> Self {
         Self::sender(400, "Throttling", "Rate exceeded")
     }
 
     pub fn invalid_action(action: &str) -> Self {
+        Self::invalid_action_for(action, STS_VERSION)
+    }
+
+    /// `InvalidAction` for a service's API version (STS and IAM word it the same way).
+    pub fn invalid_action_for(action: &str, version: &str) -> Self {
         Self::sender(
             400,
             "InvalidAction",
-            format!("Could not find operation {action} for version 2011-06-15"),
+            format!("Could not find operation {action} for version {version}"),
+        )
+    }
+
+    /// No `Action` parameter at all.
+    // UNVERIFIED: code and wording from the AWS "common errors" list, not seen on the wire.
+    pub fn missing_action() -> Self {
+        Self::sender(
+            400,
+            "MissingAction",
+            "The request is missing an action or a required parameter.",
+        )
+    }
+
+    /// A query string or form body that does not decode (bad percent-encoding, not UTF-8).
+    // UNVERIFIED: code and wording from the AWS "common errors" list.
+    pub fn malformed_query(detail: &str) -> Self {
+        Self::sender(
+            400,
+            "MalformedQueryString",
+            format!("The query string contains a syntax error: {detail}"),
+        )
+    }
+
+    /// A parameter given more than once.
+    // UNVERIFIED: AWS's answer to a repeated Query parameter was not observed; the code is from the
+    // "common errors" list and the message is ours.
+    pub fn duplicate_parameter(name: &str) -> Self {
+        Self::sender(
+            400,
+            "InvalidQueryParameter",
+            format!("The parameter {name} is given more than once"),
+        )
+    }
+
+    /// A Coral-style validation failure: `1 validation error detected: Value 'x' at 'field'
+    /// failed to satisfy constraint: …`.
+    // UNVERIFIED: the wording follows AWS's generated validators; not checked per field.
+    pub fn validation(value: Option<&str>, field: &str, constraint: &str) -> Self {
+        let value = match value {
+            Some(v) => format!("'{v}'"),
+            None => "null".to_owned(),
+        };
+        Self::sender(
+            400,
+            "ValidationError",
+            format!(
+                "1 validation error detected: Value {value} at '{field}' failed to satisfy constraint: {constraint}"
+            ),
         )
     }
 
@@ -81,6 +147,16 @@ impl AwsError {
     }
 
     pub fn to_xml(&self, request_id: &str) -> String {
+        if self.xmlns == EC2_XMLNS {
+            // EC2's envelope: one line after the declaration, `RequestID` with a capital D.
+            // UNVERIFIED: layout from the EC2 API reference's error example, not a wire capture.
+            return format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{}</RequestID></Response>",
+                xml_escape(&self.code),
+                xml_escape(&self.message),
+                request_id
+            );
+        }
         format!(
             "<ErrorResponse xmlns=\"{}\">\n  <Error>\n    <Type>{}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
             self.xmlns,
@@ -106,6 +182,13 @@ pub fn xml_response(status: u16, body: String, request_id: &str) -> Response {
 
 pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+impl AwsError {
+    /// This error as a response carrying `request_id`.
+    pub fn into_response_with_id(self, request_id: &str) -> Response {
+        xml_response(self.status, self.to_xml(request_id), request_id)
+    }
 }
 
 impl IntoResponse for AwsError {

@@ -23,6 +23,9 @@ pub struct AwsWorld {
     pub imds_tokens: HashMap<String, SystemTime>,
     /// The instance the metadata service answers for.
     pub imds_instance: Option<String>,
+    /// Whether the metadata service answers requests without an IMDSv2 token (IMDSv1). AWS's
+    /// default for most launches is "optional", i.e. allowed.
+    pub imds_v1_allowed: bool,
     pub counter: u64,
 }
 
@@ -115,6 +118,17 @@ pub enum Principal {
     },
 }
 
+impl Principal {
+    /// The account the principal acts in.
+    pub fn account(&self) -> &str {
+        match self {
+            Principal::User { account, .. }
+            | Principal::AssumedRole { account, .. }
+            | Principal::SessionUser { account, .. } => account,
+        }
+    }
+}
+
 /// What GetCallerIdentity answers for a principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerIdentity {
@@ -134,6 +148,7 @@ impl AwsWorld {
             identity_key: RsaKey::derive(seed, "aws/ec2-identity", "ec2.amazonaws.com"),
             imds_tokens: HashMap::new(),
             imds_instance: None,
+            imds_v1_allowed: true,
             counter: 0,
         }
     }
@@ -257,6 +272,61 @@ impl AwsWorld {
         };
         self.sessions.insert(id, session.clone());
         session
+    }
+
+    /// Deletes a role; `add_role` with the same name then re-creates it with a new unique id, as
+    /// IAM does (who may assume it is kept only if the role still exists, so set it again).
+    pub fn delete_role(&mut self, account: &str, name: &str) -> Option<Role> {
+        self.accounts.get_mut(account)?.roles.remove(name)
+    }
+
+    /// Deletes a user and its access keys; `add_user` re-creates it with a new unique id.
+    pub fn delete_user(&mut self, account: &str, name: &str) -> Option<User> {
+        let user = self.accounts.get_mut(account)?.users.remove(name)?;
+        self.access_keys
+            .retain(|_, k| !(k.account == account && k.user == name));
+        Some(user)
+    }
+
+    /// A new IMDSv2 session token valid until `expires`.
+    pub fn issue_imds_token(&mut self, expires: SystemTime) -> String {
+        let n = self.next();
+        let token = format!(
+            "AQAEA{}==",
+            derive_chars(&self.seed, &format!("aws/imds-token/{n}"), SECRET_CHARS, 51)
+        );
+        self.imds_tokens.insert(token.clone(), expires);
+        token
+    }
+
+    /// Whether an IMDSv2 token was issued and is still valid at `now`.
+    pub fn imds_token_valid(&self, token: &str, now: SystemTime) -> bool {
+        self.imds_tokens.get(token).is_some_and(|exp| now < *exp)
+    }
+
+    /// Temporary credentials for an instance's role, as the metadata service hands them out:
+    /// the current ones while more than `refresh_before` of their life remains, else new ones
+    /// valid until `expires`.
+    pub fn instance_role_session(
+        &mut self,
+        principal: Principal,
+        now: SystemTime,
+        refresh_before: std::time::Duration,
+        expires: SystemTime,
+    ) -> Session {
+        let current = self
+            .sessions
+            .values()
+            .filter(|s| s.principal == principal && s.expires > now + refresh_before)
+            .max_by_key(|s| s.expires)
+            .cloned();
+        current.unwrap_or_else(|| self.issue_session(principal, expires))
+    }
+
+    /// A stable reservation id (`r-` and 17 hex digits) for an instance.
+    pub fn reservation_id(&self, instance_id: &str) -> String {
+        let bytes = super::derive(&self.seed, &format!("aws/reservation/{instance_id}"));
+        format!("r-{}", &hex::encode(bytes)[..17])
     }
 
     /// The principal behind an access key, whether long-term or temporary.

@@ -15,6 +15,9 @@ pub struct GcpError {
     pub message: String,
     /// `details` array members (`google.rpc.ErrorInfo` and friends), if any.
     pub details: Vec<serde_json::Value>,
+    /// The legacy `errors: [{message, domain, reason}]` member that IAM v1 and Compute add
+    /// (reference gcp.md 6.1); Go's client prints the reason after the message.
+    pub reason: Option<&'static str>,
 }
 
 impl GcpError {
@@ -24,11 +27,18 @@ impl GcpError {
             status: status_name(code),
             message: message.into(),
             details: Vec::new(),
+            reason: None,
         }
     }
 
     pub fn with_status(mut self, status: &'static str) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Adds the legacy `errors` member with this `reason` (`notFound`, `failedPrecondition`).
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
         self
     }
 
@@ -71,8 +81,15 @@ impl GcpError {
         let mut error = serde_json::json!({
             "code": self.code,
             "message": self.message,
-            "status": self.status,
         });
+        if let Some(reason) = self.reason {
+            error["errors"] = serde_json::json!([{
+                "message": self.message,
+                "domain": "global",
+                "reason": reason,
+            }]);
+        }
+        error["status"] = self.status.into();
         if !self.details.is_empty() {
             error["details"] = serde_json::Value::Array(self.details.clone());
         }

@@ -1,13 +1,23 @@
 //! Mock Google Cloud: iamcredentials, IAM, public keys, OAuth2 token endpoint, metadata server,
 //! Compute and Resource Manager, on one listener (reference gcp.md section 6).
 
+pub mod certs;
 pub mod error;
+pub mod extract;
+pub mod iam_credentials;
 
 use std::sync::Arc;
 
+use axum::extract::{OriginalUri, State};
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Router;
+use bytes::Bytes;
+use http::HeaderMap;
 
 use crate::sim::Sim;
+use error::GcpError;
+use extract::{split_verb, GcpPath};
 
 /// What the Google handlers share.
 #[derive(Clone, Debug)]
@@ -26,8 +36,54 @@ impl GcpState {
     }
 }
 
+/// Every Google route. Custom methods (`name:verb`) share a path segment with the resource name,
+/// so their routes capture the whole segment and split it at the last `:`. Unknown routes are
+/// answered by the listener's fallback ([`crate::sim::wrap`]) in Google's 404 envelope; known
+/// paths with the wrong method get Google's envelope too.
 pub fn router(state: GcpState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        // iamcredentials (and IAM admin custom methods on the same path)
+        .route(
+            "/v1/projects/{project}/serviceAccounts/{name}",
+            post(service_account_post),
+        )
+        // public keys
+        .route("/oauth2/v1/certs", get(certs::oauth2_v1))
+        .route("/oauth2/v3/certs", get(certs::oauth2_v3))
+        .route(
+            "/service_accounts/v1/metadata/x509/{account}",
+            get(certs::x509),
+        )
+        .route(
+            "/service_accounts/v1/metadata/jwk/{account}",
+            get(certs::jwk),
+        )
+        .method_not_allowed_fallback(extract::method_not_allowed)
+        .with_state(state)
+}
+
+/// Google's answer for a path it does not serve (the same text as the listener's fallback).
+pub(crate) fn unknown_url(path: &str) -> GcpError {
+    GcpError::not_found(format!(
+        "The requested URL {path} was not found on this server."
+    ))
+}
+
+/// `POST /v1/projects/{project}/serviceAccounts/{name}:{verb}`.
+async fn service_account_post(
+    State(s): State<GcpState>,
+    GcpPath((project, segment)): GcpPath<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, GcpError> {
+    let Some((name, verb)) = split_verb(&segment) else {
+        return Err(unknown_url(uri.path()));
+    };
+    if let Some(v) = iam_credentials::Verb::parse(verb) {
+        return iam_credentials::handle(&s, &headers, &project, name, v, &body);
+    }
+    Err(unknown_url(uri.path()))
 }
 
 /// A service-account key file (`type: service_account`) for one of `sa`'s user-managed keys, with

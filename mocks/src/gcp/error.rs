@@ -128,3 +128,48 @@ impl IntoResponse for GcpError {
         resp
     }
 }
+
+/// The OAuth 2.0 token endpoint's own error body (RFC 6749 5.2), not the googleapis envelope:
+/// `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}` (reference gcp.md 6.5).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}: {description}")]
+pub struct OAuthError {
+    pub status: u16,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            error,
+            description: description.into(),
+        }
+    }
+
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new("invalid_grant", description)
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.error, "error_description": self.description })
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut resp = (status, self.body().to_string()).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, no-store, max-age=0, must-revalidate"),
+        );
+        resp
+    }
+}

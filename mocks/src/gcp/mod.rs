@@ -5,6 +5,7 @@ pub mod certs;
 pub mod error;
 pub mod extract;
 pub mod iam_credentials;
+pub mod oauth2;
 
 use std::sync::Arc;
 
@@ -58,6 +59,10 @@ pub fn router(state: GcpState) -> Router {
             "/service_accounts/v1/metadata/jwk/{account}",
             get(certs::jwk),
         )
+        // OAuth2 token endpoint
+        .route(oauth2::TOKEN_PATHS[0], post(oauth2::token))
+        .route(oauth2::TOKEN_PATHS[1], post(oauth2::token))
+        .route(oauth2::TOKEN_PATHS[2], post(oauth2::token))
         .method_not_allowed_fallback(extract::method_not_allowed)
         .with_state(state)
 }

@@ -2,6 +2,7 @@
 
 mod certs;
 mod iam_credentials;
+mod oauth2;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -14,7 +15,7 @@ use axum::body::Body;
 use axum::Router;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
 pub(crate) const NOW: u64 = 1_700_000_000;
@@ -193,4 +194,57 @@ pub(crate) fn shape(v: &Value) -> std::collections::BTreeSet<String> {
     let mut out = Default::default();
     walk(v, String::new(), &mut out);
     out
+}
+
+/// A JWT-bearer assertion as Go's x/oauth2 builds it (`iat` = now - 10 s, `exp` = iat + 3600),
+/// signed with the key file's private key.
+pub(crate) fn assertion(key_file: &Value, aud: &str, now: i64, extra: Value) -> String {
+    let mut claims = json!({
+        "iss": key_file["client_email"],
+        "scope": CLOUD_PLATFORM,
+        "aud": aud,
+        "iat": now - 10,
+        "exp": now - 10 + 3600,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = key_file["private_key_id"].as_str().map(str::to_owned);
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(
+        key_file["private_key"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+impl Env {
+    /// The key file of `email`'s first user-managed key, `token_uri` at this mock.
+    pub(crate) fn key_file(&self, email: &str) -> Value {
+        let w = self.sim.world();
+        let sa = &w.gcp.service_accounts[email];
+        authsim_mocks::gcp::key_file(sa, &sa.user_keys[0].key, BASE)
+    }
+
+    /// `POST /token` with a form body.
+    pub(crate) async fn token_exchange(&self, form: &[(&str, &str)]) -> Resp {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.send(
+            Request::post("/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub(crate) async fn exchange_assertion(&self, assertion: &str) -> Resp {
+        self.token_exchange(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion),
+        ])
+        .await
+    }
 }

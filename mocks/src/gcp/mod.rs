@@ -4,6 +4,7 @@
 pub mod certs;
 pub mod error;
 pub mod extract;
+pub mod iam;
 pub mod iam_credentials;
 pub mod oauth2;
 
@@ -43,10 +44,24 @@ impl GcpState {
 /// paths with the wrong method get Google's envelope too.
 pub fn router(state: GcpState) -> Router {
     Router::new()
-        // iamcredentials (and IAM admin custom methods on the same path)
+        // iamcredentials and IAM admin (custom methods share the resource's path)
         .route(
             "/v1/projects/{project}/serviceAccounts/{name}",
-            post(service_account_post),
+            get(iam::get_handler)
+                .delete(iam::delete_handler)
+                .post(service_account_post),
+        )
+        .route(
+            "/v1/projects/{project}/serviceAccounts",
+            get(iam::list_handler).post(iam::create_handler),
+        )
+        .route(
+            "/v1/projects/{project}/serviceAccounts/{name}/keys",
+            get(iam::list_keys_handler).post(iam::create_key_handler),
+        )
+        .route(
+            "/v1/projects/{project}/serviceAccounts/{name}/keys/{kid}",
+            get(iam::get_key_handler).delete(iam::delete_key_handler),
         )
         // public keys
         .route("/oauth2/v1/certs", get(certs::oauth2_v1))
@@ -88,7 +103,11 @@ async fn service_account_post(
     if let Some(v) = iam_credentials::Verb::parse(verb) {
         return iam_credentials::handle(&s, &headers, &project, name, v, &body);
     }
-    Err(unknown_url(uri.path()))
+    match verb {
+        "disable" => iam::set_disabled_handler(&s, &headers, &project, name, true, &body),
+        "enable" => iam::set_disabled_handler(&s, &headers, &project, name, false, &body),
+        _ => Err(unknown_url(uri.path())),
+    }
 }
 
 /// A service-account key file (`type: service_account`) for one of `sa`'s user-managed keys, with

@@ -1,6 +1,7 @@
 //! Mock Google Cloud, driven socket-free through its router (plus one test on a real socket).
 
 mod certs;
+mod iam;
 mod iam_credentials;
 mod oauth2;
 
@@ -107,7 +108,6 @@ impl Env {
             .await
     }
 
-    #[allow(dead_code)] // for the IAM admin tests
     pub(crate) async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
         let mut b = Request::delete(path);
         if let Some(t) = token {
@@ -246,5 +246,21 @@ impl Env {
             ("assertion", assertion),
         ])
         .await
+    }
+}
+
+impl Env {
+    /// Grants `role` on the demo project to `email`.
+    pub(crate) fn grant(&self, role: &str, email: &str) {
+        self.sim
+            .world_mut()
+            .gcp
+            .projects
+            .get_mut(PROJECT)
+            .unwrap()
+            .iam_bindings
+            .entry(role.to_owned())
+            .or_default()
+            .insert(format!("serviceAccount:{email}"));
     }
 }

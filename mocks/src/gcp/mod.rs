@@ -2,11 +2,14 @@
 //! Compute and Resource Manager, on one listener (reference gcp.md section 6).
 
 pub mod certs;
+pub mod compute;
 pub mod error;
 pub mod extract;
 pub mod iam;
 pub mod iam_credentials;
+pub mod metadata;
 pub mod oauth2;
+pub mod resource_manager;
 
 use std::sync::Arc;
 
@@ -78,6 +81,37 @@ pub fn router(state: GcpState) -> Router {
         .route(oauth2::TOKEN_PATHS[0], post(oauth2::token))
         .route(oauth2::TOKEN_PATHS[1], post(oauth2::token))
         .route(oauth2::TOKEN_PATHS[2], post(oauth2::token))
+        // GCE metadata server
+        .route("/", get(metadata::root))
+        .route("/computeMetadata/v1/{*path}", get(metadata::handler))
+        // Compute, with and without the /compute/v1 base path
+        .route(
+            "/compute/v1/projects/{project}/zones/{zone}/instances/{name}",
+            get(compute::instance_handler),
+        )
+        .route(
+            "/projects/{project}/zones/{zone}/instances/{name}",
+            get(compute::instance_handler),
+        )
+        .route(
+            "/compute/v1/projects/{project}/aggregated/instanceGroups",
+            get(compute::aggregated_groups_handler),
+        )
+        .route(
+            "/projects/{project}/aggregated/instanceGroups",
+            get(compute::aggregated_groups_handler),
+        )
+        .route(
+            "/compute/v1/projects/{project}/zones/{zone}/instanceGroups/{group}/listInstances",
+            post(compute::list_instances_handler),
+        )
+        .route(
+            "/projects/{project}/zones/{zone}/instanceGroups/{group}/listInstances",
+            post(compute::list_instances_handler),
+        )
+        // Resource Manager (`{project}:{verb}`)
+        .route("/v1/projects/{segment}", post(resource_manager::v1_handler))
+        .route("/v3/projects/{segment}", post(resource_manager::v3_handler))
         .method_not_allowed_fallback(extract::method_not_allowed)
         .with_state(state)
 }

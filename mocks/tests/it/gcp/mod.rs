@@ -1,9 +1,13 @@
 //! Mock Google Cloud, driven socket-free through its router (plus one test on a real socket).
 
 mod certs;
+mod compute;
 mod iam;
 mod iam_credentials;
+mod metadata;
 mod oauth2;
+mod real_socket;
+mod resource_manager;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -262,5 +266,16 @@ impl Env {
             .entry(role.to_owned())
             .or_default()
             .insert(format!("serviceAccount:{email}"));
+    }
+}
+
+impl Env {
+    /// `GET` on the metadata server, with or without the flavor header.
+    pub(crate) async fn metadata(&self, path: &str, flavor: bool) -> Resp {
+        let mut b = Request::get(format!("/computeMetadata/v1/{path}"));
+        if flavor {
+            b = b.header("Metadata-Flavor", "Google");
+        }
+        self.send(b.body(Body::empty()).unwrap()).await
     }
 }

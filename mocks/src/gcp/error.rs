@@ -15,6 +15,9 @@ pub struct GcpError {
     pub message: String,
     /// `details` array members (`google.rpc.ErrorInfo` and friends), if any.
     pub details: Vec<serde_json::Value>,
+    /// The legacy `errors: [{message, domain, reason}]` member that IAM v1 and Compute add
+    /// (reference gcp.md 6.1); Go's client prints the reason after the message.
+    pub reason: Option<&'static str>,
 }
 
 impl GcpError {
@@ -24,11 +27,18 @@ impl GcpError {
             status: status_name(code),
             message: message.into(),
             details: Vec::new(),
+            reason: None,
         }
     }
 
     pub fn with_status(mut self, status: &'static str) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Adds the legacy `errors` member with this `reason` (`notFound`, `failedPrecondition`).
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
         self
     }
 
@@ -71,8 +81,15 @@ impl GcpError {
         let mut error = serde_json::json!({
             "code": self.code,
             "message": self.message,
-            "status": self.status,
         });
+        if let Some(reason) = self.reason {
+            error["errors"] = serde_json::json!([{
+                "message": self.message,
+                "domain": "global",
+                "reason": reason,
+            }]);
+        }
+        error["status"] = self.status.into();
         if !self.details.is_empty() {
             error["details"] = serde_json::Value::Array(self.details.clone());
         }
@@ -107,6 +124,51 @@ impl IntoResponse for GcpError {
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=UTF-8"),
+        );
+        resp
+    }
+}
+
+/// The OAuth 2.0 token endpoint's own error body (RFC 6749 5.2), not the googleapis envelope:
+/// `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}` (reference gcp.md 6.5).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}: {description}")]
+pub struct OAuthError {
+    pub status: u16,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            error,
+            description: description.into(),
+        }
+    }
+
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new("invalid_grant", description)
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.error, "error_description": self.description })
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut resp = (status, self.body().to_string()).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, no-store, max-age=0, must-revalidate"),
         );
         resp
     }

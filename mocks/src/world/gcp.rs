@@ -22,6 +22,51 @@ pub const COMPUTE_VIEW_ROLES: &[&str] = &[
     "roles/viewer",
     "roles/compute.viewer",
 ];
+/// Project roles that may create, delete, disable and enable service accounts (authsim's model of
+/// `iam.serviceAccounts.{create,delete,disable,enable}`).
+pub const SA_ADMIN_ROLES: &[&str] = &[
+    "roles/owner",
+    "roles/editor",
+    "roles/iam.serviceAccountAdmin",
+];
+/// Project roles that may create and delete user-managed keys (`iam.serviceAccountKeys.create`).
+pub const KEY_ADMIN_ROLES: &[&str] = &[
+    "roles/owner",
+    "roles/editor",
+    "roles/iam.serviceAccountKeyAdmin",
+];
+/// Project roles that may list and read keys (`iam.serviceAccountKeys.{get,list}`).
+pub const KEY_VIEW_ROLES: &[&str] = &[
+    "roles/owner",
+    "roles/editor",
+    "roles/viewer",
+    "roles/iam.serviceAccountViewer",
+    "roles/iam.serviceAccountAdmin",
+    "roles/iam.serviceAccountKeyAdmin",
+    "roles/iam.securityReviewer",
+];
+/// Project roles that carry `resourcemanager.projects.get` (getAncestry).
+pub const PROJECT_GET_ROLES: &[&str] = &[
+    "roles/owner",
+    "roles/editor",
+    "roles/viewer",
+    "roles/browser",
+];
+/// Project roles that carry `resourcemanager.projects.getIamPolicy`.
+pub const PROJECT_GET_IAM_ROLES: &[&str] = &[
+    "roles/owner",
+    "roles/editor",
+    "roles/viewer",
+    "roles/browser",
+    "roles/iam.securityReviewer",
+    "roles/resourcemanager.projectIamAdmin",
+];
+/// Project roles that carry `resourcemanager.projects.setIamPolicy`.
+pub const PROJECT_SET_IAM_ROLES: &[&str] = &[
+    "roles/owner",
+    "roles/resourcemanager.projectIamAdmin",
+    "roles/iam.securityAdmin",
+];
 /// The limit of user-managed keys per service account.
 pub const MAX_USER_KEYS: usize = 10;
 
@@ -250,6 +295,35 @@ impl GcpWorld {
                 .get(*r)
                 .is_some_and(|m| m.contains(&member) || m.contains("allAuthenticatedUsers"))
         })
+    }
+
+    /// Whether `caller` (email) holds one of `roles` on any project (for `projects/-` names).
+    pub fn has_role_anywhere(&self, caller: &str, roles: &[&str]) -> bool {
+        self.projects
+            .keys()
+            .any(|p| self.has_project_role(p, caller, roles))
+    }
+
+    /// Deletes an account. As Google does, its access tokens stop working, its Token Creator
+    /// grants on other accounts go, and project bindings naming it become
+    /// `deleted:serviceAccount:EMAIL?uid=UNIQUE_ID`, so a re-created account with the same email
+    /// inherits nothing.
+    pub fn delete_service_account(&mut self, email: &str) -> Option<ServiceAccount> {
+        let sa = self.service_accounts.remove(email)?;
+        self.tokens.retain(|_, t| t.email != email);
+        for other in self.service_accounts.values_mut() {
+            other.token_creators.remove(email);
+        }
+        let member = format!("serviceAccount:{email}");
+        let deleted = format!("deleted:serviceAccount:{email}?uid={}", sa.unique_id);
+        for p in self.projects.values_mut() {
+            for members in p.iam_bindings.values_mut() {
+                if members.remove(&member) {
+                    members.insert(deleted.clone());
+                }
+            }
+        }
+        Some(sa)
     }
 
     /// Every key the world names (for warming and for the certs endpoints).

@@ -1,0 +1,3 @@
+//! The integration tests of `authsim-mocks`: one binary, one module per mock.
+
+mod gcp;

@@ -25,6 +25,8 @@ pub struct WorldFileError {
     pub col: usize,
     pub message: String,
     pub source_line: String,
+    /// A "did you mean" for a misspelt key.
+    pub help: Option<String>,
 }
 
 impl std::error::Error for WorldFileError {}
@@ -37,7 +39,11 @@ impl fmt::Display for WorldFileError {
         writeln!(f, "{pad}--> {}:{}:{}", self.file, self.line, self.col)?;
         writeln!(f, "{pad} |")?;
         writeln!(f, "{n} | {}", self.source_line)?;
-        write!(f, "{pad} | {}^", " ".repeat(self.col.saturating_sub(1)))
+        write!(f, "{pad} | {}^", " ".repeat(self.col.saturating_sub(1)))?;
+        if let Some(h) = &self.help {
+            write!(f, " {h}")?;
+        }
+        Ok(())
     }
 }
 
@@ -53,14 +59,30 @@ impl WorldFileError {
             .next()
             .unwrap_or_default()
             .to_owned();
+        let help = did_you_mean(&message);
         Self {
             file: file.to_owned(),
             line,
             col,
             message,
             source_line,
+            help,
         }
     }
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`": the closest expected name.
+fn did_you_mean(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, expected) = rest.split_once('`')?;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|c| (strsim::jaro_winkler(unknown, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -582,6 +604,7 @@ mod tests {
         let shown = e.to_string();
         assert!(shown.contains("--> w.toml:3:1"), "{shown}");
         assert!(shown.contains("3 | numbr = 1"), "{shown}");
+        assert!(shown.ends_with("  | ^ did you mean `number`?"), "{shown}");
     }
 
     #[test]

@@ -8,11 +8,11 @@ use super::*;
 async fn gcp_get_ancestry_lists_project_folder_and_organization() {
     let e = env();
     let path = format!("/v1/projects/{PROJECT}:getAncestry");
-    // vault-server holds no role carrying resourcemanager.projects.get in the default world.
-    let r = e.post(&path, Some(&e.token(VAULT)), json!({})).await;
+    // app holds no role carrying resourcemanager.projects.get in the default world; vault-server
+    // holds roles/browser.
+    let r = e.post(&path, Some(&e.token(APP)), json!({})).await;
     let m = google_error(&r, 403, "PERMISSION_DENIED");
     assert_eq!(m, "The caller does not have permission");
-    e.grant("roles/browser", VAULT);
     let r = e.post(&path, Some(&e.token(VAULT)), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(

@@ -79,7 +79,7 @@ impl Default for Config {
 
 fn parse_credentials(raw: &str) -> VaultResult<Credentials> {
     let v: Value = serde_json::from_str(raw).map_err(|e| {
-        // UNVERIFIED: reference gcp.md 3.1 names no text for credentials that are not JSON.
+        // UNVERIFIED: reference/gcp.md §3.1 names no text for credentials that are not JSON.
         bad_request(format!(
             "error reading google credentials from given JSON: {e}"
         ))
@@ -181,7 +181,7 @@ pub(crate) fn write(current: &Config, data: &Map<String, Value>) -> VaultResult<
         ));
     }
     if !c.identity_token_audience.is_empty() && c.service_account_email.is_empty() {
-        // UNVERIFIED: reference gcp.md 3.1 says the email is required with an audience, not how.
+        // UNVERIFIED: reference/gcp.md §3.1 says the email is required with an audience, not how.
         return Err(bad_request(
             "missing required 'service_account_email' when 'identity_token_audience' is set",
         ));

@@ -67,6 +67,8 @@ pub(crate) fn client_base(custom: Option<&str>, default: &str) -> String {
     }
 }
 
+// UNVERIFIED: reference/gcp.md §3.2 — a compute endpoint without `/compute/v1/` resolving to
+// `/projects/...` is code-read, not confirmed by a run.
 /// `googleapi.ResolveRelative`: RFC 3986 reference resolution of a relative path against a base
 /// path (the base's last segment is replaced; an empty base path acts as `/`).
 pub(crate) fn resolve(base: &str, rel: &str) -> String {
@@ -135,7 +137,7 @@ pub(crate) fn googleapi_error(status: u16, body: &str) -> String {
         return format!("googleapi: got HTTP response code {status} with body: {body}");
     }
     let mut out = format!("googleapi: Error {status}: {message}");
-    // UNVERIFIED: newer Go clients append the `details` as indented JSON (reference gcp.md 4).
+    // UNVERIFIED: newer Go clients append the `details` as indented JSON (reference/gcp.md §4).
     if let Some(details) = err
         .as_ref()
         .and_then(|e| e.get("details"))

@@ -36,7 +36,7 @@ fn b64url(part: &str) -> Result<Vec<u8>, String> {
 }
 
 /// `jwt.ParseSigned(token, [RS256, ES256, HS256])`. Errors are go-jose's texts.
-// UNVERIFIED: reference gcp.md 1.3 — the exact go-jose parse-error texts.
+// UNVERIFIED: reference/gcp.md §1.3 — the exact go-jose parse-error texts.
 pub(crate) fn parse_signed(token: &str) -> Result<SignedJwt, String> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
@@ -126,7 +126,7 @@ impl SignedJwt {
 
 /// The certificate PEM behind a key-map value: base64-decoded first if the value is standard
 /// base64, then it must be a PEM `CERTIFICATE` block (go-gcp-common `PublicKey()`).
-// UNVERIFIED: reference gcp.md 1.4 — go-gcp-common's texts when the value is not a certificate.
+// UNVERIFIED: reference/gcp.md §1.4 — go-gcp-common's texts when the value is not a certificate.
 pub(crate) fn certificate_pem(value: &Value) -> Result<String, String> {
     let s = value.as_str().ok_or("public key is not a string")?;
     let text = match STANDARD.decode(s.trim()) {

@@ -280,7 +280,7 @@ impl GcpAuthBackend {
         let alias = match config.gce_alias.as_str() {
             "role_id" => role.role_id.clone(),
             "instance_id" => format!("gce-{}", instance["id"].as_str().unwrap_or_default()),
-            // UNVERIFIED: by analogy with the IAM alias message (reference gcp.md 4).
+            // UNVERIFIED: by analogy with the IAM alias message (reference/gcp.md §4).
             _ => {
                 return Err(bad_request(
                     "unable to create alias: invalid GCE alias type: must be one of: role_id, instance_id",
@@ -433,7 +433,7 @@ impl GcpAuthBackend {
                 .google
                 .service_account(&*self.clock, config, "-", sub, Some("uniqueId,email"))
                 .await
-                // UNVERIFIED: reference gcp.md 2.2 names no text for this lookup's failure.
+                // UNVERIFIED: reference/gcp.md §2.2 names no text for this lookup's failure.
                 .map_err(|e| format!("could not find service account {}: {e}", go_quote(sub)))?;
             if !role.bound_service_accounts.contains(&sa.email)
                 && !role.bound_service_accounts.contains(&sa.unique_id)

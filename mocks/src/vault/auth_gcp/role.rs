@@ -122,7 +122,7 @@ fn parse_labels(items: &[String]) -> VaultResult<BTreeMap<String, String>> {
             Some((k, v)) if !k.trim().is_empty() => {
                 out.insert(k.trim().to_owned(), v.trim().to_owned());
             }
-            // UNVERIFIED: reference gcp.md 3.3 gives no text for a malformed label.
+            // UNVERIFIED: reference/gcp.md §3.3 gives no text for a malformed label.
             _ => {
                 return Err(bad_request(format!(
                     "invalid label {}: must be of the form key:value",
@@ -262,7 +262,7 @@ pub(crate) fn write(
     let mut found: Vec<&str> = foreign.iter().copied().filter(|k| f.has(k)).collect();
     found.sort();
     if !found.is_empty() {
-        // UNVERIFIED: how several names are joined (reference gcp.md 3.3 shows one).
+        // UNVERIFIED: how several names are joined (reference/gcp.md §3.3 shows one).
         return Err(bad_request(format!(
             "invalid args found for role of type {}: {}",
             role.role_type.name(),
@@ -338,7 +338,7 @@ pub(crate) fn write(
                 ));
             }
             if !role.bound_zones.is_empty() && !role.bound_regions.is_empty() {
-                // UNVERIFIED: reference gcp.md 3.3 says "warning" without its text.
+                // UNVERIFIED: reference/gcp.md §3.3 says "warning" without its text.
                 warnings.push(
                     "Both zones and regions were given. Only the zones will be checked; the regions are ignored."
                         .to_owned(),

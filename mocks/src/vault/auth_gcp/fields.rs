@@ -1,0 +1,349 @@
+//! Vault's weakly typed request fields (`sdk/framework` `FieldData`), as the GCP auth paths use
+//! them: strings, booleans, integers, durations in seconds, comma-string lists and key-value
+//! pairs. A JSON `null` counts as "not given". Conversion failures are answered as the framework
+//! does: 400 `Field validation failed: error converting input <v> for field "<name>": <err>`
+//! (reference vault-core.md 1.1).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::bad_request;
+use crate::vault::backend::VaultError;
+
+/// Go's `%v` of a decoded JSON value (`[a b]`, `map[k:v]`).
+pub(crate) fn go_value(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_value).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) => {
+            let mut kv: Vec<_> = m
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", go_value(v)))
+                .collect();
+            kv.sort();
+            format!("map[{}]", kv.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Go's `%v` of a `[]string`: `[a b]`.
+pub(crate) fn go_list(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
+/// Go's `%q` of a `[]string`: `["a" "b"]`.
+pub(crate) fn go_quoted_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
+    format!("[{}]", quoted.join(" "))
+}
+
+/// Go's `%q` of a string (JSON escaping is close enough for printable input).
+pub(crate) fn go_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+/// Read access to a request's data with the framework's conversions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields<'a> {
+    data: &'a Map<String, Value>,
+}
+
+fn conversion_error(name: &str, v: &Value, err: &str) -> VaultError {
+    bad_request(format!(
+        "Field validation failed: error converting input {} for field {}: {err}",
+        go_value(v),
+        go_quote(name)
+    ))
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(data: &'a Map<String, Value>) -> Self {
+        Self { data }
+    }
+
+    /// The raw value, `None` when absent or `null`.
+    pub(crate) fn raw(&self, name: &str) -> Option<&'a Value> {
+        self.data.get(name).filter(|v| !v.is_null())
+    }
+
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.raw(name).is_some()
+    }
+
+    pub(crate) fn string(&self, name: &str) -> Result<Option<String>, VaultError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        match v {
+            Value::String(s) => Ok(Some(s.clone())),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Bool(b) => Ok(Some(if *b { "1" } else { "0" }.into())),
+            // UNVERIFIED: mapstructure's exact text for a list or map given as a string.
+            _ => Err(conversion_error(
+                name,
+                v,
+                &format!(
+                    "'' expected type 'string', got unconvertible type '{}'",
+                    go_type(v)
+                ),
+            )),
+        }
+    }
+
+    pub(crate) fn bool(&self, name: &str) -> Result<Option<bool>, VaultError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        match v {
+            Value::Bool(b) => Ok(Some(*b)),
+            Value::Number(n) => Ok(Some(n.as_f64().unwrap_or(0.0) != 0.0)),
+            Value::String(s) => match s.as_str() {
+                "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(Some(true)),
+                "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Some(false)),
+                _ => Err(conversion_error(
+                    name,
+                    v,
+                    &format!("strconv.ParseBool: parsing {}: invalid syntax", go_quote(s)),
+                )),
+            },
+            _ => Err(conversion_error(
+                name,
+                v,
+                &format!(
+                    "'' expected type 'bool', got unconvertible type '{}'",
+                    go_type(v)
+                ),
+            )),
+        }
+    }
+
+    pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, VaultError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        let parsed = match v {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        parsed.map(Some).ok_or_else(|| {
+            conversion_error(
+                name,
+                v,
+                &format!(
+                    "strconv.ParseInt: parsing {}: invalid syntax",
+                    go_quote(&go_value(v))
+                ),
+            )
+        })
+    }
+
+    /// `TypeDurationSecond`: an integer number of seconds or a Go duration string (`15m`).
+    pub(crate) fn duration_secs(&self, name: &str) -> Result<Option<i64>, VaultError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        let parsed = match v {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            Value::String(s) if s.trim().is_empty() => Some(0),
+            Value::String(s) => {
+                let s = s.trim();
+                s.parse::<i64>()
+                    .ok()
+                    .or_else(|| crate::clock::parse_duration(s).map(|d| d.as_secs() as i64))
+            }
+            _ => None,
+        };
+        parsed.map(Some).ok_or_else(|| {
+            // UNVERIFIED: parseutil's wording for an unparsable duration.
+            conversion_error(
+                name,
+                v,
+                &format!("time: invalid duration {}", go_quote(&go_value(v))),
+            )
+        })
+    }
+
+    /// `TypeCommaStringSlice`: a JSON list, or one string split at commas; items trimmed, empty
+    /// items dropped.
+    pub(crate) fn string_list(&self, name: &str) -> Result<Option<Vec<String>>, VaultError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        let items: Vec<String> = match v {
+            Value::String(s) => s.split(',').map(str::to_owned).collect(),
+            Value::Number(n) => vec![n.to_string()],
+            Value::Array(a) => {
+                let mut out = Vec::new();
+                for item in a {
+                    match item {
+                        Value::String(s) => out.push(s.clone()),
+                        Value::Number(n) => out.push(n.to_string()),
+                        Value::Bool(b) => out.push(b.to_string()),
+                        _ => {
+                            return Err(conversion_error(
+                                name,
+                                v,
+                                "'' expected type 'string', got unconvertible type 'map[string]interface {}'",
+                            ))
+                        }
+                    }
+                }
+                out
+            }
+            _ => {
+                return Err(conversion_error(
+                    name,
+                    v,
+                    &format!(
+                        "'' expected type 'string', got unconvertible type '{}'",
+                        go_type(v)
+                    ),
+                ))
+            }
+        };
+        Ok(Some(
+            items
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ))
+    }
+
+    /// `TypeKVPairs`: a JSON object of strings, or a list of `k=v` strings (the CLI form).
+    pub(crate) fn kv_pairs(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, VaultError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        let mut out = BTreeMap::new();
+        let mut add_pair = |s: &str| -> Result<(), VaultError> {
+            match s.split_once('=') {
+                Some((k, val)) => {
+                    out.insert(k.trim().to_owned(), val.trim().to_owned());
+                    Ok(())
+                }
+                // UNVERIFIED: the framework's text for a pair without `=`.
+                None => Err(conversion_error(
+                    name,
+                    v,
+                    &format!("invalid key value pair {}", go_quote(s)),
+                )),
+            }
+        };
+        match v {
+            Value::Object(m) => {
+                for (k, val) in m {
+                    let val = match val {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    out.insert(k.clone(), val);
+                }
+            }
+            Value::Array(a) => {
+                for item in a {
+                    add_pair(item.as_str().unwrap_or_default())?;
+                }
+            }
+            Value::String(s) => {
+                for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+                    add_pair(part)?;
+                }
+            }
+            _ => {
+                return Err(conversion_error(
+                    name,
+                    v,
+                    &format!(
+                        "'' expected a map, got '{}'",
+                        go_type(v).trim_start_matches("[]")
+                    ),
+                ))
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "json.Number",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+/// Trims, drops empties and duplicates, keeping first occurrences (`strutil.RemoveDuplicates`
+/// sorts; the plugin's lists are compared as sets, so order only shows on read).
+pub(crate) fn dedupe(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in items {
+        let s = s.trim().to_owned();
+        if !s.is_empty() && !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn vault_fields_are_weakly_typed_like_the_framework() {
+        let data = map(json!({
+            "s": 42, "b": "true", "i": "7", "d": "15m", "d2": 60, "l": "a, b,,c",
+            "l2": ["x", 1], "kv": ["api=http://h", "iam=http://i"], "n": null
+        }));
+        let f = Fields::new(&data);
+        assert_eq!(f.string("s").unwrap().as_deref(), Some("42"));
+        assert_eq!(f.bool("b").unwrap(), Some(true));
+        assert_eq!(f.int("i").unwrap(), Some(7));
+        assert_eq!(f.duration_secs("d").unwrap(), Some(900));
+        assert_eq!(f.duration_secs("d2").unwrap(), Some(60));
+        assert_eq!(
+            f.string_list("l").unwrap().unwrap(),
+            vec!["a".to_owned(), "b".into(), "c".into()]
+        );
+        assert_eq!(
+            f.string_list("l2").unwrap().unwrap(),
+            vec!["x".to_owned(), "1".into()]
+        );
+        let kv = f.kv_pairs("kv").unwrap().unwrap();
+        assert_eq!(kv["api"], "http://h");
+        assert_eq!(f.string("n").unwrap(), None);
+        assert_eq!(f.string("missing").unwrap(), None);
+    }
+
+    #[test]
+    fn vault_field_conversion_errors_name_the_field_and_input() {
+        let data = map(json!({ "b": "maybe" }));
+        let e = Fields::new(&data).bool("b").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.errors,
+            vec![
+                "Field validation failed: error converting input maybe for field \"b\": strconv.ParseBool: parsing \"maybe\": invalid syntax"
+                    .to_owned()
+            ]
+        );
+    }
+}

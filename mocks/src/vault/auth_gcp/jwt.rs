@@ -1,0 +1,313 @@
+//! The plugin's view of a login JWT: go-jose's compact parse with the allowed algorithms, the
+//! signature check against a Google certificate, and the claims it reads (reference gcp.md 1.2,
+//! 1.3, 2.1). Time rules live in `login.rs`; nothing here reads a clock.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+/// The algorithms the plugin passes to `jwt.ParseSigned`.
+pub(crate) const ALLOWED_ALGS: [&str; 3] = ["RS256", "ES256", "HS256"];
+
+/// go-jose's error for a failed signature check (every failure collapses into it).
+pub(crate) const CRYPTO_FAILURE: &str = "go-jose/go-jose: error in cryptographic primitive";
+
+/// A compact JWS, parsed but not verified.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedJwt {
+    pub(crate) alg: String,
+    pub(crate) kid: String,
+    signing_input: String,
+    signature: String,
+    payload: Vec<u8>,
+}
+
+fn b64url(part: &str) -> Result<Vec<u8>, String> {
+    // go-jose tolerates trailing padding on compact parts.
+    URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .map_err(|e| match e {
+            base64::DecodeError::InvalidByte(i, _)
+            | base64::DecodeError::InvalidLastSymbol(i, _) => {
+                format!("illegal base64 data at input byte {i}")
+            }
+            _ => format!("illegal base64 data at input byte {}", part.len()),
+        })
+}
+
+/// `jwt.ParseSigned(token, [RS256, ES256, HS256])`. Errors are go-jose's texts.
+// UNVERIFIED: reference/gcp.md §1.3 — the exact go-jose parse-error texts.
+pub(crate) fn parse_signed(token: &str) -> Result<SignedJwt, String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err("go-jose/go-jose: compact JWS format must have three parts".into());
+    }
+    let header_raw = b64url(parts[0])?;
+    let header: Map<String, Value> = match serde_json::from_slice::<Value>(&header_raw) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => {
+            return Err("json: cannot unmarshal value into Go value of type jose.rawHeader".into())
+        }
+        Err(e) => return Err(format!("invalid character in JWS header: {e}")),
+    };
+    let payload = b64url(parts[1])?;
+    b64url(parts[2])?;
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if !ALLOWED_ALGS.contains(&alg.as_str()) {
+        return Err(format!(
+            "go-jose/go-jose: unexpected signature algorithm {}; expected [\"RS256\" \"ES256\" \"HS256\"]",
+            super::fields::go_quote(&alg)
+        ));
+    }
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(SignedJwt {
+        alg,
+        kid,
+        signing_input: format!("{}.{}", parts[0], parts[1]),
+        signature: parts[2].trim_end_matches('=').to_owned(),
+        payload,
+    })
+}
+
+impl SignedJwt {
+    /// The payload as a JSON object, unverified (`getJWTSubject` and the claims decode).
+    pub(crate) fn payload_object(&self) -> Result<Map<String, Value>, String> {
+        match serde_json::from_slice::<Value>(&self.payload) {
+            Ok(Value::Object(m)) => Ok(m),
+            // UNVERIFIED: encoding/json's wording.
+            Ok(_) => Err("json: cannot unmarshal value into Go value of type jwt.Claims".into()),
+            Err(e) => Err(format!("invalid character in JWT claims: {e}")),
+        }
+    }
+
+    /// `sub` read without verification.
+    pub(crate) fn unverified_sub(&self) -> String {
+        self.payload_object()
+            .ok()
+            .and_then(|m| m.get("sub").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// Verifies the signature with the public key of a certificate PEM.
+    pub(crate) fn verify(&self, cert_pem: &str) -> Result<(), String> {
+        use jsonwebtoken::{Algorithm, DecodingKey};
+        let (key, alg) = match self.alg.as_str() {
+            "RS256" => (
+                DecodingKey::from_rsa_pem(cert_pem.as_bytes()),
+                Algorithm::RS256,
+            ),
+            "ES256" => (
+                DecodingKey::from_ec_pem(cert_pem.as_bytes()),
+                Algorithm::ES256,
+            ),
+            // An HMAC over a public key: go-jose has no verifier for it.
+            _ => return Err(CRYPTO_FAILURE.into()),
+        };
+        let key = key.map_err(|_| CRYPTO_FAILURE.to_owned())?;
+        match jsonwebtoken::crypto::verify(
+            &self.signature,
+            self.signing_input.as_bytes(),
+            &key,
+            alg,
+        ) {
+            Ok(true) => Ok(()),
+            _ => Err(CRYPTO_FAILURE.into()),
+        }
+    }
+}
+
+/// The certificate PEM behind a key-map value: base64-decoded first if the value is standard
+/// base64, then it must be a PEM `CERTIFICATE` block (go-gcp-common `PublicKey()`).
+// UNVERIFIED: reference/gcp.md §1.4 — go-gcp-common's texts when the value is not a certificate.
+pub(crate) fn certificate_pem(value: &Value) -> Result<String, String> {
+    let s = value.as_str().ok_or("public key is not a string")?;
+    let text = match STANDARD.decode(s.trim()) {
+        Ok(bytes) => {
+            String::from_utf8(bytes).map_err(|_| "failed to parse PEM block".to_owned())?
+        }
+        Err(_) => s.to_owned(),
+    };
+    let begin = text
+        .find("-----BEGIN ")
+        .ok_or("failed to parse PEM block containing the public key")?;
+    if !text[begin..].starts_with("-----BEGIN CERTIFICATE-----") {
+        return Err("x509: malformed certificate".into());
+    }
+    Ok(text[begin..].to_owned())
+}
+
+/// The claims the plugin reads (`jwt.Claims` + `gcputil.CustomJWTClaims`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Claims {
+    /// `exp`; `None` when absent or null.
+    pub(crate) exp: Option<i64>,
+    pub(crate) sub: String,
+    /// `aud` as go-jose's `Audience`: a string or a list.
+    pub(crate) aud: Vec<String>,
+    /// `google.compute_engine`, when present.
+    pub(crate) gce: Option<GceClaims>,
+}
+
+/// `google.compute_engine` (reference gcp.md 2.1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct GceClaims {
+    pub(crate) project_id: String,
+    pub(crate) project_number: i64,
+    pub(crate) zone: String,
+    pub(crate) instance_id: String,
+    pub(crate) instance_name: String,
+    pub(crate) instance_creation_timestamp: i64,
+}
+
+fn numeric_date(v: Option<&Value>) -> Result<Option<i64>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))),
+        // UNVERIFIED: go-jose's text for a non-numeric date.
+        Some(_) => {
+            Err("go-jose/go-jose/jwt: expected number value to unmarshal NumericDate".into())
+        }
+    }
+}
+
+/// Decodes the verified payload. Wrong types in `google.compute_engine` count as absent
+/// (authsim simplification; Go's decoder would fail the whole token).
+pub(crate) fn claims(jwt: &SignedJwt) -> Result<Claims, String> {
+    let m = jwt.payload_object()?;
+    let exp = numeric_date(m.get("exp"))?;
+    numeric_date(m.get("iat"))?;
+    numeric_date(m.get("nbf"))?;
+    let sub = match m.get("sub") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        // UNVERIFIED: encoding/json's text.
+        Some(_) => {
+            return Err(
+                "json: cannot unmarshal value into Go struct field Claims.sub of type string"
+                    .into(),
+            )
+        }
+    };
+    let aud = match m.get("aud") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        // UNVERIFIED: go-jose's text.
+        Some(_) => {
+            return Err(
+                "go-jose/go-jose/jwt: expected string or array value to unmarshal to Audience"
+                    .into(),
+            )
+        }
+    };
+    let gce = m
+        .get("google")
+        .and_then(|g| g.get("compute_engine"))
+        .and_then(Value::as_object)
+        .map(|ce| {
+            let s = |k: &str| {
+                ce.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let n = |k: &str| {
+                ce.get(k)
+                    .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+                    .unwrap_or_default()
+            };
+            GceClaims {
+                project_id: s("project_id"),
+                project_number: n("project_number"),
+                zone: s("zone"),
+                instance_id: s("instance_id"),
+                instance_name: s("instance_name"),
+                instance_creation_timestamp: n("instance_creation_timestamp"),
+            }
+        });
+    Ok(Claims { exp, sub, aud, gce })
+}
+
+/// Go's `time.Duration.String()` for a duration in nanoseconds (`1h30m0.5s`, `250ms`).
+pub(crate) fn go_duration(nanos: i128) -> String {
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let neg = nanos < 0;
+    let n = nanos.unsigned_abs();
+    let sign = if neg { "-" } else { "" };
+    let frac = |value: u128, digits: u32| -> String {
+        let unit = 10u128.pow(digits);
+        let whole = value / unit;
+        let rest = value % unit;
+        if rest == 0 {
+            whole.to_string()
+        } else {
+            let s = format!("{rest:0width$}", width = digits as usize);
+            format!("{whole}.{}", s.trim_end_matches('0'))
+        }
+    };
+    if n < 1_000 {
+        return format!("{sign}{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{sign}{}µs", frac(n, 3));
+    }
+    if n < 1_000_000_000 {
+        return format!("{sign}{}ms", frac(n, 6));
+    }
+    let secs_total = n / 1_000_000_000;
+    let sub = n % 1_000_000_000;
+    let h = secs_total / 3600;
+    let m = (secs_total % 3600) / 60;
+    let s = secs_total % 60;
+    let secs = frac(s * 1_000_000_000 + sub, 9);
+    if h > 0 {
+        format!("{sign}{h}h{m}m{secs}s")
+    } else if m > 0 {
+        format!("{sign}{m}m{secs}s")
+    } else {
+        format!("{sign}{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_gcp_go_durations_print_like_go() {
+        const S: i128 = 1_000_000_000;
+        assert_eq!(go_duration(5400 * S), "1h30m0s");
+        assert_eq!(go_duration(3661 * S + S / 2), "1h1m1.5s");
+        assert_eq!(go_duration(61 * S), "1m1s");
+        assert_eq!(go_duration(S / 4), "250ms");
+        assert_eq!(go_duration(-90 * S), "-1m30s");
+        assert_eq!(go_duration(0), "0s");
+    }
+
+    #[test]
+    fn vault_gcp_jws_parse_refuses_other_algorithms_and_shapes() {
+        assert_eq!(
+            parse_signed("a.b").unwrap_err(),
+            "go-jose/go-jose: compact JWS format must have three parts"
+        );
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
+        let e = parse_signed(&format!("{header}.e30.")).unwrap_err();
+        assert_eq!(
+            e,
+            "go-jose/go-jose: unexpected signature algorithm \"none\"; expected [\"RS256\" \"ES256\" \"HS256\"]"
+        );
+    }
+}

@@ -1,0 +1,710 @@
+//! `login` for iam and gce roles, and renewal (reference gcp.md 1.2-1.8, 2, 4).
+//!
+//! Processing order follows the plugin: field check (422), then everything in `parse` (400),
+//! then the role type's own steps. Messages are the plugin's format strings; statuses follow
+//! `RespondErrorCommon` (an error response is 400, a bare Go error 500).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::config::Config;
+use super::fields::{go_list, go_quote, go_quoted_list, Fields};
+use super::google::{path_escape, Endpoints, ServiceAccountInfo};
+use super::jwt::{self, Claims, GceClaims, SignedJwt};
+use super::role::{sanitize_policies, Role, RoleType};
+use super::{bad_request, internal_error, GcpAuthBackend, VaultResult};
+use crate::vault::backend::{LoginOutcome, VaultError};
+
+const NANOS: i128 = 1_000_000_000;
+/// `jwtExpToleranceSec`.
+const EXP_TOLERANCE_SECS: i128 = 60;
+/// `maxJwtExpMaxMinutes`.
+const EXP_MAX_MINUTES: i128 = 60;
+/// Instance states the plugin accepts.
+const VALID_STATUSES: &[&str] = &["PROVISIONING", "RUNNING", "STAGING"];
+
+/// What `parse` hands to the role type's login.
+#[derive(Debug)]
+struct Parsed {
+    config: Config,
+    role: Role,
+    /// The role name as sent (metadata, `aud` suffix, messages).
+    role_name: String,
+    claims: Claims,
+}
+
+fn unix_nanos(t: std::time::SystemTime) -> i128 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    }
+}
+
+impl GcpAuthBackend {
+    fn now_nanos(&self) -> i128 {
+        unix_nanos(self.clock.now())
+    }
+
+    pub(super) async fn login(&self, data: &Map<String, Value>) -> VaultResult<LoginOutcome> {
+        let f = Fields::new(data);
+        let role_name = f.string("role")?.unwrap_or_default();
+        let token = f.string("jwt")?.unwrap_or_default();
+        let mut unknown: Vec<String> = data
+            .keys()
+            .filter(|k| *k != "role" && *k != "jwt")
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort();
+            return Err(VaultError {
+                status: 422,
+                errors: vec![format!("unknown fields: {}", go_quoted_list(&unknown))],
+            });
+        }
+        let p = self.parse(&role_name, &token).await.map_err(bad_request)?;
+        // The plugin's token_bound_cidrs check (403 `permission denied`) needs the client's
+        // address, which a BackendRequest does not carry; the CIDRs go to the token instead.
+        match p.role.role_type {
+            RoleType::Iam => self.iam_login(p).await,
+            RoleType::Gce => self.gce_login(p).await,
+        }
+    }
+
+    /// `parseAndValidateJwt`: every error here is a 400.
+    async fn parse(&self, role_name: &str, token: &str) -> Result<Parsed, String> {
+        let config = self.config_snapshot();
+        if role_name.is_empty() {
+            return Err("role is required".into());
+        }
+        let role = self
+            .role_snapshot(&role_name.to_lowercase())
+            .ok_or_else(|| format!("role {} not found", go_quote(role_name)))?;
+        if token.is_empty() {
+            return Err("jwt argument is required".into());
+        }
+        let signed =
+            jwt::parse_signed(token).map_err(|e| format!("unable to parse signed JWT: {e}"))?;
+        let cert = self
+            .signing_key(&config, role.role_type, &signed)
+            .await
+            .map_err(|e| format!("unable to get public key for signed JWT: {e}"))?;
+        signed.verify(&cert)?;
+        let claims = jwt::claims(&signed)?;
+        self.validate_base_claims(&claims, role_name)?;
+        if role.role_type == RoleType::Gce
+            && claims.gce.as_ref().is_none_or(|g| g.instance_id.is_empty())
+        {
+            return Err("expected JWT to have claims with GCE metadata".into());
+        }
+        Ok(Parsed {
+            config,
+            role,
+            role_name: role_name.to_owned(),
+            claims,
+        })
+    }
+
+    /// `getSigningKey`: Google's OAuth2 certs first, then (iam roles) the account's x509 keys.
+    /// Returns the certificate PEM.
+    async fn signing_key(
+        &self,
+        config: &Config,
+        role_type: RoleType,
+        signed: &SignedJwt,
+    ) -> Result<String, String> {
+        let ep = Endpoints::from_config(config);
+        let kid = &signed.kid;
+        // Any failure of the certs lookup is discarded (reference gcp.md 1.4).
+        if let Some(pem) = self
+            .google
+            .key_map(&ep.api_url("/oauth2/v1/certs"))
+            .await
+            .ok()
+            .and_then(|m| m.get(kid).cloned())
+            .and_then(|v| jwt::certificate_pem(&v).ok())
+        {
+            return Ok(pem);
+        }
+        let sub = signed.unverified_sub();
+        let wrap = |e: String| {
+            format!(
+                "unable to get public key {} for JWT subject {}: {e}",
+                go_quote(kid),
+                go_quote(&sub)
+            )
+        };
+        match role_type {
+            RoleType::Gce => Err(wrap(
+                "no Google OAuth2 provider key found for GCE role".into(),
+            )),
+            RoleType::Iam => {
+                if sub.is_empty() {
+                    return Err("expected 'sub' claim from JWT".into());
+                }
+                let url = ep.api_url(&format!(
+                    "/service_accounts/v1/metadata/x509/{}?alt=json",
+                    path_escape(&sub)
+                ));
+                let keys = self.google.key_map(&url).await.map_err(wrap)?;
+                match keys.get(kid) {
+                    Some(v) => jwt::certificate_pem(v).map_err(wrap),
+                    // The plugin prints kid where the account belongs, and the reverse.
+                    None => Err(wrap(format!(
+                        "service account {} key {} not found at GET {}",
+                        go_quote(kid),
+                        go_quote(&sub),
+                        go_quote(&url)
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// `validateBaseJWTClaims`.
+    fn validate_base_claims(&self, claims: &Claims, role_name: &str) -> Result<(), String> {
+        let now = self.now_nanos();
+        let exp = claims.exp.unwrap_or(0) as i128 * NANOS;
+        if exp == 0 || exp < now - EXP_TOLERANCE_SECS * NANOS {
+            return Err("JWT is expired or does not have proper 'exp' claim".into());
+        }
+        let expires_in = exp - now;
+        if expires_in > (EXP_MAX_MINUTES * 60 + EXP_TOLERANCE_SECS) * NANOS {
+            return Err(format!(
+                "JWT must expire in {EXP_MAX_MINUTES} minutes, expires in {}",
+                jwt::go_duration(expires_in)
+            ));
+        }
+        if claims.sub.is_empty() {
+            return Err("expected JWT to have 'sub' claim with service account id or email".into());
+        }
+        let suffix = format!("vault/{role_name}");
+        // Every entry must match although the message says "at least one"; no `aud` passes.
+        if claims.aud.iter().any(|a| !a.ends_with(&suffix)) {
+            return Err(format!(
+                "at least one of the JWT claim 'aud' must end in {}",
+                go_quote(&suffix)
+            ));
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------------- iam
+
+    async fn iam_login(&self, p: Parsed) -> VaultResult<LoginOutcome> {
+        let Parsed {
+            config,
+            role,
+            role_name,
+            claims,
+        } = p;
+        let exp = claims.exp.unwrap_or(0) as i128 * NANOS;
+        if exp > self.now_nanos() + role.max_jwt_exp as i128 * NANOS {
+            return Err(bad_request(format!(
+                "role requires that service account JWTs expire within {} seconds",
+                role.max_jwt_exp
+            )));
+        }
+        let sa = self
+            .google
+            .service_account(&*self.clock, &config, "-", &claims.sub, None)
+            .await
+            .map_err(|e| {
+                internal_error(format!(
+                    "could not find service account 'projects/-/serviceAccounts/{}': {e}",
+                    claims.sub
+                ))
+            })?;
+        if sa.email.is_empty() && sa.unique_id.is_empty() {
+            return Err(internal_error("service account is empty"));
+        }
+        let alias = match config.iam_alias.as_str() {
+            "role_id" => role.role_id.clone(),
+            "unique_id" => sa.unique_id.clone(),
+            _ => {
+                return Err(bad_request(
+                    "unable to create alias: invalid IAM alias type: must be one of: role_id, unique_id",
+                ))
+            }
+        };
+        authorize_iam(&role, &sa).map_err(bad_request)?;
+
+        let all = BTreeMap::from([
+            ("project_id", sa.project_id.clone()),
+            ("role", role_name.clone()),
+            ("service_account_email", sa.email.clone()),
+            ("service_account_id", sa.unique_id.clone()),
+        ]);
+        let metadata = select(&all, &config.iam_metadata);
+        let mut internal = Map::new();
+        internal.insert("role".into(), role_name.clone().into());
+        internal.insert("role_type".into(), "iam".into());
+        internal.insert("service_account_id".into(), sa.unique_id.clone().into());
+        internal.insert("service_account_email".into(), sa.email.clone().into());
+        internal.insert("project_id".into(), sa.project_id.clone().into());
+        if role.add_group_aliases {
+            let groups = self
+                .group_aliases(&config, &sa.project_id)
+                .await
+                .map_err(internal_error)?;
+            internal.insert("group_aliases".into(), json!(groups));
+        }
+        Ok(outcome(&role, metadata, sa.email.clone(), alias, internal))
+    }
+
+    // ------------------------------------------------------------------------------- gce
+
+    async fn gce_login(&self, p: Parsed) -> VaultResult<LoginOutcome> {
+        let Parsed {
+            config,
+            role,
+            role_name,
+            claims,
+        } = p;
+        let gce = claims.gce.clone().unwrap_or_default();
+        if !role.bound_projects.is_empty() && !role.bound_projects.contains(&gce.project_id) {
+            return Err(bad_request(format!(
+                "instance {} (project {}) not in bound projects {}",
+                go_quote(&gce.instance_id),
+                go_quote(&gce.project_id),
+                go_list(&role.bound_projects)
+            )));
+        }
+        let instance = self
+            .find_instance(&config, &gce)
+            .await
+            .map_err(bad_request)?;
+        self.authorize_gce(&config, &role, &instance, &gce.project_id, &claims.sub)
+            .await
+            .map_err(bad_request)?;
+        let alias = match config.gce_alias.as_str() {
+            "role_id" => role.role_id.clone(),
+            "instance_id" => format!("gce-{}", instance["id"].as_str().unwrap_or_default()),
+            // UNVERIFIED: by analogy with the IAM alias message (reference/gcp.md §4).
+            _ => {
+                return Err(bad_request(
+                    "unable to create alias: invalid GCE alias type: must be one of: role_id, instance_id",
+                ))
+            }
+        };
+        let sa = self
+            .google
+            .service_account(&*self.clock, &config, "-", &claims.sub, None)
+            .await
+            .map_err(|e| {
+                bad_request(format!(
+                    "Could not find service account {} used for GCE metadata token: {e}",
+                    go_quote(&claims.sub)
+                ))
+            })?;
+        let all = BTreeMap::from([
+            (
+                "instance_creation_timestamp",
+                gce.instance_creation_timestamp.to_string(),
+            ),
+            ("instance_id", gce.instance_id.clone()),
+            ("instance_name", gce.instance_name.clone()),
+            ("project_id", gce.project_id.clone()),
+            ("project_number", gce.project_number.to_string()),
+            ("role", role_name.clone()),
+            ("service_account_email", sa.email.clone()),
+            ("service_account_id", sa.unique_id.clone()),
+            ("zone", gce.zone.clone()),
+        ]);
+        let metadata = select(&all, &config.gce_metadata);
+        let mut internal = Map::new();
+        internal.insert("role".into(), role_name.clone().into());
+        internal.insert("role_type".into(), "gce".into());
+        internal.insert("service_account_id".into(), claims.sub.clone().into());
+        internal.insert("project_id".into(), gce.project_id.clone().into());
+        internal.insert("zone".into(), gce.zone.clone().into());
+        internal.insert("instance_name".into(), gce.instance_name.clone().into());
+        internal.insert("instance_id".into(), gce.instance_id.clone().into());
+        internal.insert(
+            "instance_creation_timestamp".into(),
+            gce.instance_creation_timestamp.into(),
+        );
+        if role.add_group_aliases {
+            let groups = self
+                .group_aliases(&config, &gce.project_id)
+                .await
+                .map_err(internal_error)?;
+            internal.insert("group_aliases".into(), json!(groups));
+        }
+        Ok(outcome(
+            &role,
+            metadata,
+            gce.instance_name.clone(),
+            alias,
+            internal,
+        ))
+    }
+
+    /// `instances.get` plus the status and creation-time checks, wrapped as the plugin does.
+    async fn find_instance(&self, config: &Config, gce: &GceClaims) -> Result<Value, String> {
+        let wrap = |e: String| {
+            format!(
+                "error when attempting to find instance (project {}, zone: {}, instance: {}) :{e}",
+                gce.project_id, gce.zone, gce.instance_name
+            )
+        };
+        let instance = self
+            .google
+            .instance(
+                &*self.clock,
+                config,
+                &gce.project_id,
+                &gce.zone,
+                &gce.instance_name,
+            )
+            .await
+            .map_err(|e| {
+                wrap(format!(
+                    "unable to find instance associated with token: {e}"
+                ))
+            })?;
+        let status = instance["status"].as_str().unwrap_or_default();
+        if !VALID_STATUSES.contains(&status) {
+            return Err(wrap(format!(
+                "authenticating instance {} found but has invalid status '{status}'",
+                gce.instance_name
+            )));
+        }
+        let created = instance["creationTimestamp"]
+            .as_str()
+            .and_then(|s| {
+                time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .map(|t| t.unix_timestamp())
+            .unwrap_or_default();
+        if gce.instance_creation_timestamp + 1 < created {
+            // The plugin prints the instance's time first, then the token's.
+            return Err(wrap(format!(
+                "metadata instance_creation_timestamp {created} is before instance's creation time {}",
+                gce.instance_creation_timestamp
+            )));
+        }
+        Ok(instance)
+    }
+
+    /// `AuthorizeGCE`: labels, zones or regions, instance groups, service accounts.
+    async fn authorize_gce(
+        &self,
+        config: &Config,
+        role: &Role,
+        instance: &Value,
+        project: &str,
+        sub: &str,
+    ) -> Result<(), String> {
+        for (k, v) in &role.bound_labels {
+            if instance["labels"][k].as_str() != Some(v.as_str()) {
+                return Err(format!(
+                    "instance missing bound label {}",
+                    go_quote(&format!("{k}:{v}"))
+                ));
+            }
+        }
+        let zone_url = instance["zone"].as_str().unwrap_or_default();
+        let zone = zone_url
+            .rsplit_once("zones/")
+            .map_or(zone_url, |(_, z)| z)
+            .to_owned();
+        let region = zone.rsplit_once('-').map_or(zone.as_str(), |(r, _)| r);
+        if !role.bound_zones.is_empty() {
+            if !role.bound_zones.contains(&zone) {
+                return Err(format!(
+                    "instance not in bound zones {}",
+                    go_quoted_list(&role.bound_zones)
+                ));
+            }
+        } else if !role.bound_regions.is_empty() && !role.bound_regions.iter().any(|r| r == region)
+        {
+            return Err(format!(
+                "instance not in bound regions {}",
+                go_quoted_list(&role.bound_regions)
+            ));
+        }
+        if !role.bound_instance_groups.is_empty() {
+            self.authorize_groups(config, role, instance, project)
+                .await?;
+        }
+        if !role.bound_service_accounts.is_empty() {
+            let sa = self
+                .google
+                .service_account(&*self.clock, config, "-", sub, Some("uniqueId,email"))
+                .await
+                // UNVERIFIED: reference/gcp.md §2.2 names no text for this lookup's failure.
+                .map_err(|e| format!("could not find service account {}: {e}", go_quote(sub)))?;
+            if !role.bound_service_accounts.contains(&sa.email)
+                && !role.bound_service_accounts.contains(&sa.unique_id)
+            {
+                // UNVERIFIED: `[...]` printed with %v.
+                return Err(format!(
+                    "service account {} ({}) is not in bound service accounts {}",
+                    go_quote(&sa.unique_id),
+                    go_quote(&sa.email),
+                    go_list(&role.bound_service_accounts)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Instance-group membership: the bound groups are looked up in the bound zones (or, without
+    /// zones, the bound regions), then asked whether they list the instance.
+    async fn authorize_groups(
+        &self,
+        config: &Config,
+        role: &Role,
+        instance: &Value,
+        project: &str,
+    ) -> Result<(), String> {
+        let listed = self
+            .google
+            .instance_groups(&*self.clock, config, project)
+            .await
+            .map_err(|e| {
+                format!(
+                    "failed to list instance groups for project {}: {e}",
+                    go_quote(project)
+                )
+            })?;
+        let (kind, places) = if role.bound_zones.is_empty() {
+            ("regions", &role.bound_regions)
+        } else {
+            ("zones", &role.bound_zones)
+        };
+        let self_link = instance["selfLink"].as_str().unwrap_or_default();
+        for group in &role.bound_instance_groups {
+            let locations: Vec<String> = places
+                .iter()
+                .map(|p| format!("{kind}/{p}"))
+                .filter(|loc| {
+                    listed
+                        .iter()
+                        .any(|(l, names)| l == loc && names.contains(group))
+                })
+                .collect();
+            if locations.is_empty() {
+                // UNVERIFIED: the list format, and "regions" when only regions are bound.
+                return Err(format!(
+                    "instance group {} does not exist in {kind} {} for project {}",
+                    go_quote(group),
+                    go_list(places),
+                    go_quote(project)
+                ));
+            }
+            for loc in locations {
+                let member = self
+                    .google
+                    .group_has_instance(&*self.clock, config, project, &loc, group, self_link)
+                    .await
+                    // UNVERIFIED: the plugin's wording for a failed listInstances.
+                    .map_err(|e| {
+                        format!(
+                            "failed to list instances of instance group {}: {e}",
+                            go_quote(group)
+                        )
+                    })?;
+                if member {
+                    return Ok(());
+                }
+            }
+        }
+        // UNVERIFIED: `[...]` printed with %v.
+        Err(format!(
+            "instance is not part of instance groups {}",
+            go_list(&role.bound_instance_groups)
+        ))
+    }
+
+    /// getAncestry → `{type}-{id}` group alias names. Errors are the raw Go error (500).
+    async fn group_aliases(&self, config: &Config, project: &str) -> Result<Vec<String>, String> {
+        let ancestors = self.google.ancestry(&*self.clock, config, project).await?;
+        Ok(ancestors
+            .into_iter()
+            .map(|(t, id)| format!("{t}-{id}"))
+            .collect())
+    }
+
+    // ------------------------------------------------------------------------------- renew
+
+    /// `pathLoginRenew`: re-reads the role, compares its policies, and re-checks the account or
+    /// instance with Google. The JWT is not checked again.
+    pub(super) async fn renew_login(
+        &self,
+        internal: &Map<String, Value>,
+    ) -> VaultResult<LoginOutcome> {
+        let s = |k: &str| {
+            internal
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let role_name = s("role");
+        let gone = || bad_request(format!("role {} no longer exists", go_quote(&role_name)));
+        let role = self
+            .role_snapshot(&role_name.to_lowercase())
+            .ok_or_else(gone)?;
+        // UNVERIFIED: a role recreated with the other type is treated as gone.
+        if role.role_type.name() != s("role_type") {
+            return Err(gone());
+        }
+        let had: Vec<String> = internal
+            .get("token_policies")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if sanitize_policies(&had) != role.token.policies {
+            return Err(bad_request(format!(
+                "policies on role {} have changed, cannot renew",
+                go_quote(&role_name)
+            )));
+        }
+        let config = self.config_snapshot();
+        let project = s("project_id");
+        let account = s("service_account_id");
+        match role.role_type {
+            RoleType::Iam => {
+                let sa = self
+                    .google
+                    .service_account(&*self.clock, &config, &project, &account, None)
+                    .await
+                    // UNVERIFIED: the renewal's wording and status for a failed lookup.
+                    .map_err(|e| {
+                        internal_error(format!(
+                            "could not find service account 'projects/{project}/serviceAccounts/{account}': {e}"
+                        ))
+                    })?;
+                authorize_iam(&role, &sa).map_err(bad_request)?;
+            }
+            RoleType::Gce => {
+                let gce = GceClaims {
+                    project_id: project.clone(),
+                    zone: s("zone"),
+                    instance_name: s("instance_name"),
+                    instance_id: s("instance_id"),
+                    instance_creation_timestamp: internal
+                        .get("instance_creation_timestamp")
+                        .and_then(Value::as_i64)
+                        .unwrap_or_default(),
+                    project_number: 0,
+                };
+                let instance = self
+                    .find_instance(&config, &gce)
+                    .await
+                    .map_err(bad_request)?;
+                self.authorize_gce(&config, &role, &instance, &project, &account)
+                    .await
+                    .map_err(bad_request)?;
+            }
+        }
+        let metadata = internal
+            .get("metadata")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let display = internal
+            .get("display_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let alias = internal
+            .get("alias_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut out = outcome(&role, metadata, display, alias, internal.clone());
+        out.internal = internal.clone();
+        Ok(out)
+    }
+}
+
+/// `authorizeIAMServiceAccount`.
+fn authorize_iam(role: &Role, sa: &ServiceAccountInfo) -> Result<(), String> {
+    if !role.bound_projects.is_empty() && !role.bound_projects.contains(&sa.project_id) {
+        return Err(format!(
+            "service account {} not in bound projects {}",
+            go_quote(&sa.email),
+            go_list(&role.bound_projects)
+        ));
+    }
+    let bound = &role.bound_service_accounts;
+    if bound.len() == 1 && bound[0] == "*" {
+        return Ok(());
+    }
+    if bound.contains(&sa.email) || bound.contains(&sa.unique_id) {
+        return Ok(());
+    }
+    Err(format!(
+        "service account {} (id: {}) is not authorized for role",
+        sa.email, sa.unique_id
+    ))
+}
+
+/// The configured metadata fields.
+fn select(all: &BTreeMap<&str, String>, fields: &[String]) -> BTreeMap<String, String> {
+    fields
+        .iter()
+        .filter_map(|f| all.get(f.as_str()).map(|v| (f.clone(), v.clone())))
+        .collect()
+}
+
+/// The token the role asks for (`PopulateTokenAuth`), with `default` added here because the
+/// outcome has no `no_default_policy` flag for the core to apply.
+fn outcome(
+    role: &Role,
+    metadata: BTreeMap<String, String>,
+    display_name: String,
+    alias_name: String,
+    mut internal: Map<String, Value>,
+) -> LoginOutcome {
+    let t = &role.token;
+    let mut policies = t.policies.clone();
+    if !t.no_default_policy && !policies.iter().any(|p| p == "default") {
+        policies.push("default".into());
+    }
+    policies.sort();
+    let secs = |s: i64| (s > 0).then(|| std::time::Duration::from_secs(s as u64));
+    // The outcome has no explicit max TTL: the nearer of the two limits stands for both.
+    let max_ttl = match (secs(t.max_ttl), secs(t.explicit_max_ttl)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    internal
+        .entry("token_policies")
+        .or_insert_with(|| json!(t.policies));
+    internal
+        .entry("metadata")
+        .or_insert_with(|| json!(metadata));
+    internal
+        .entry("display_name")
+        .or_insert_with(|| json!(display_name));
+    internal
+        .entry("alias_name")
+        .or_insert_with(|| json!(alias_name));
+    LoginOutcome {
+        token_policies: policies.clone(),
+        policies,
+        metadata,
+        display_name,
+        alias_name,
+        ttl: secs(t.ttl),
+        max_ttl,
+        period: secs(t.period),
+        num_uses: t.num_uses.clamp(0, i64::from(u32::MAX)) as u32,
+        token_type: t.token_type.clone(),
+        bound_cidrs: t.bound_cidrs.clone(),
+        renewable: true,
+        internal,
+    }
+}

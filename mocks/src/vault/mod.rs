@@ -1,0 +1,2 @@
+pub mod auth_gcp;
+pub mod backend;

@@ -1,0 +1,2 @@
+pub mod auth_aws;
+pub mod backend;

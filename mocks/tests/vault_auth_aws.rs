@@ -40,6 +40,10 @@
 //! | `unable to fetch client for account ID "%s" -- default client is for account "%s"` | 400 | `unique_ids_are_resolved_with_vaults_own_keys` (role write) |
 //! | renew `role "%s" no longer bound to ARN "%s"` | 500 | `a_recreated_role_is_refused_until_the_vault_role_is_rewritten` |
 //! | GetCallerIdentity 200 without `GetCallerIdentityResult` (Vault panics) | 500 | `a_fake_sts_answering_odd_bodies` |
+//! | ec2 (§3): `both pkcs7 and a tuple …`, `entry for role %q not found`, `Region %q does not satisfy …`, `Error validating instance: …`, `client nonce mismatch`, `instance identity verification using SHA256 RSA signature is unsuccessful` (500) | 400/500 | `vault_auth_aws_ec2::*` |
+//! | ec2: `auth method ec2 not allowed for role %s`, `client nonce exceeding the limit of 128 characters`, `reauthentication is disabled` | 400 | `ec2_reauthentication_rules` |
+//! | ec2: `either pkcs7 or a tuple …` | 400 | not triggerable: the mode check (`supplied some of the auth values for the ec2 auth type but not all`) answers first |
+//! | ec2: `instance meta-data is older …`, `failed to verify instance ID: %v`, PKCS#7 parse/verify failures | 400/500 | implemented, not yet tested |
 
 mod vault_auth_aws {
     use std::collections::BTreeMap;
@@ -1299,6 +1303,236 @@ mod vault_auth_aws {
             e.login(login.data(Some("web3"))).await,
             400,
             &format!("error validating instance: IAM role ARN \"{web}\" does not satisfy the constraint role \"web3\""),
+        );
+    }
+}
+
+mod vault_auth_aws_ec2 {
+    //! The `ec2` login with the mock's instance identity documents, fetched from its metadata
+    //! service as the Vault CLI does.
+    use std::sync::Arc;
+    use std::time::UNIX_EPOCH;
+
+    use authsim_mocks::clock::ManualClock;
+    use authsim_mocks::vault::auth_aws::AwsAuthBackend;
+    use authsim_mocks::vault::backend::{
+        BackendRequest, BackendResponse, LoginOutcome, Operation, VaultError,
+    };
+    use authsim_mocks::{worldfile, MockCloud, MockCloudOptions, Sim};
+    use base64::Engine;
+    use serde_json::{json, Value};
+
+    const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+    const AMI: &str = "ami-0abcdef1234567890";
+
+    struct Env {
+        _cloud: MockCloud,
+        url: String,
+        vault: AwsAuthBackend,
+    }
+
+    async fn env() -> Env {
+        let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
+        let sim = Sim::new(worldfile::default_world(UNIX_EPOCH), clock.clone());
+        let opts = MockCloudOptions {
+            google_port: None,
+            ..Default::default()
+        };
+        let cloud = MockCloud::start(sim, opts).await.unwrap();
+        let url = cloud.aws_url().unwrap();
+        let (key, secret, pem) = {
+            let w = cloud.sim.world();
+            let k = w
+                .aws
+                .access_keys
+                .values()
+                .find(|k| k.user == "alice")
+                .unwrap();
+            (
+                k.id.clone(),
+                k.secret.clone(),
+                w.aws.identity_key.material().cert_pem.clone(),
+            )
+        };
+        let e = Env {
+            _cloud: cloud,
+            url,
+            vault: AwsAuthBackend::new(clock),
+        };
+        e.write("config/client", json!({"endpoint": e.url, "iam_endpoint": e.url, "sts_endpoint": e.url, "access_key": key, "secret_key": secret, "max_retries": 0})).await.unwrap();
+        e.write(
+            "config/certificate/mock-pkcs7",
+            json!({"aws_public_cert": pem, "type": "pkcs7"}),
+        )
+        .await
+        .unwrap();
+        e.write(
+            "config/certificate/mock-identity",
+            json!({"aws_public_cert": pem, "type": "identity"}),
+        )
+        .await
+        .unwrap();
+        e.write(
+            &format!("role/{AMI}"),
+            json!({"auth_type": "ec2", "bound_ami_id": AMI, "token_policies": "web"}),
+        )
+        .await
+        .unwrap();
+        e
+    }
+
+    impl Env {
+        async fn write(&self, path: &str, data: Value) -> Result<BackendResponse, VaultError> {
+            let Value::Object(data) = data else {
+                unreachable!()
+            };
+            self.vault
+                .handle(BackendRequest {
+                    operation: Operation::Update,
+                    path: path.into(),
+                    data,
+                    mount: "aws".into(),
+                })
+                .await
+        }
+
+        async fn login(&self, data: Value) -> Result<LoginOutcome, VaultError> {
+            match self.write("login", data).await? {
+                BackendResponse::Login(o) => Ok(o),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        async fn imds(&self, what: &str) -> String {
+            reqwest::get(format!(
+                "{}/latest/dynamic/instance-identity/{what}",
+                self.url
+            ))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pkcs7_login_defaults_to_the_ami_role_and_returns_a_nonce() {
+        let e = env().await;
+        let pkcs7 = e.imds("pkcs7").await.replace('\n', "");
+        let o = e.login(json!({"pkcs7": pkcs7})).await.unwrap();
+        assert_eq!(o.policies, vec!["default", "web"]);
+        assert_eq!(o.metadata["auth_type"], "ec2");
+        assert_eq!(o.metadata["account_id"], "111122223333");
+        assert_eq!(o.metadata["role"], AMI);
+        assert_eq!(o.display_name, INSTANCE);
+        let nonce = o.metadata["nonce"].clone();
+        // A second login must present the nonce.
+        assert_eq!(
+            e.login(json!({"pkcs7": pkcs7})).await.unwrap_err().errors,
+            vec!["client nonce mismatch"]
+        );
+        e.login(json!({"pkcs7": pkcs7, "nonce": nonce}))
+            .await
+            .unwrap();
+        e.vault.renew(&o.internal).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_identity_and_signature_login_checks_the_role() {
+        let e = env().await;
+        let doc = e.imds("document").await;
+        let sig = e.imds("signature").await;
+        let identity = base64::engine::general_purpose::STANDARD.encode(&doc);
+        e.write(
+            "role/web",
+            json!({"auth_type": "ec2", "bound_vpc_id": "vpc-other"}),
+        )
+        .await
+        .unwrap();
+        let err = e
+            .login(json!({"role": "web", "identity": identity, "signature": sig}))
+            .await
+            .unwrap_err();
+        assert_eq!((err.status, err.errors[0].as_str()), (400, "Error validating instance: VPC ID \"vpc-0123456789abcdef0\" does not satisfy the constraint on role \"web\""));
+        let err = e
+            .login(json!({"role": "nope", "identity": identity, "signature": sig}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errors[0], "entry for role \"nope\" not found");
+        let err = e
+            .login(json!({"role": "web", "identity": identity, "signature": sig, "pkcs7": "x"}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errors[0], "both pkcs7 and a tuple containing the instance identity document and its SHA256 RSA signature is supplied; provide only one");
+        let tampered = base64::engine::general_purpose::STANDARD
+            .encode(doc.replace(AMI, "ami-1111111111111111"));
+        let err = e
+            .login(json!({"identity": tampered, "signature": sig}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.status, err.errors[0].as_str()),
+            (
+                500,
+                "instance identity verification using SHA256 RSA signature is unsuccessful"
+            )
+        );
+        e.write(
+            "role/web",
+            json!({"bound_vpc_id": "vpc-0123456789abcdef0", "bound_region": "eu-west-1"}),
+        )
+        .await
+        .unwrap();
+        let err = e
+            .login(json!({"role": "web", "identity": identity, "signature": sig, "nonce": "n"}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.errors[0],
+            "Region \"us-east-1\" does not satisfy the constraint on role \"web\""
+        );
+        e.write("role/web", json!({"bound_region": "us-east-1"}))
+            .await
+            .unwrap();
+        let o = e
+            .login(json!({"role": "web", "identity": identity, "signature": sig, "nonce": "n"}))
+            .await
+            .unwrap();
+        assert!(!o.metadata.contains_key("nonce"));
+    }
+
+    #[tokio::test]
+    async fn ec2_reauthentication_rules() {
+        let e = env().await;
+        let pkcs7 = e.imds("pkcs7").await.replace('\n', "");
+        let arn = "arn:aws:iam::111122223333:user/alice";
+        e.write("role/iam", json!({"bound_iam_principal_arn": arn}))
+            .await
+            .unwrap();
+        let err = e
+            .login(json!({"role": "iam", "pkcs7": pkcs7}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errors[0], "auth method ec2 not allowed for role iam");
+        let long = "n".repeat(129);
+        let err = e
+            .login(json!({"pkcs7": pkcs7, "nonce": long}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.errors[0],
+            "client nonce exceeding the limit of 128 characters"
+        );
+        // An empty nonce disables reauthentication for the instance.
+        e.login(json!({"pkcs7": pkcs7, "nonce": ""})).await.unwrap();
+        let err = e
+            .login(json!({"pkcs7": pkcs7, "nonce": ""}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.status, err.errors[0].as_str()),
+            (400, "reauthentication is disabled")
         );
     }
 }

@@ -31,6 +31,7 @@ mod config;
 mod ec2;
 mod fields;
 mod forward;
+mod login_ec2;
 mod login_iam;
 mod role;
 mod sdk;
@@ -75,6 +76,8 @@ struct State {
     own_account: Option<String>,
     /// Unique ID → (full ARN, expiry).
     arn_cache: HashMap<String, (String, SystemTime)>,
+    /// ec2 logins by instance ID (Vault's `identity-accesslist`).
+    access_list: BTreeMap<String, ec2::AccessListEntry>,
 }
 
 fn data_response(data: Value) -> BackendResponse {

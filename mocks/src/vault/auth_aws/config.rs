@@ -263,6 +263,8 @@ pub(crate) struct CertConfig {
     pub aws_public_cert: String,
     /// `pkcs7` or `identity`.
     pub kind: String,
+    /// DER of the certificate.
+    pub der: Vec<u8>,
 }
 
 impl CertConfig {
@@ -294,11 +296,12 @@ impl CertConfig {
             .filter(|s| s.contains("-----BEGIN"))
             .unwrap_or(raw);
         // UNVERIFIED: wording of an unparseable certificate.
-        pem_to_der(&pem)
+        let der = pem_to_der(&pem)
             .ok_or_else(|| VaultError::bad_request("failed to parse the certificate"))?;
         Ok(Self {
             aws_public_cert: pem,
             kind,
+            der,
         })
     }
 

@@ -1,15 +1,18 @@
 //! EC2 instances as Vault checks them: `DescribeInstances` and the role's instance bindings
 //! (reference aws.md §1.8), shared by the inferred-`ec2_instance` iam login and the `ec2` login
-//! (§3).
+//! (§3). The `ec2` login itself is in [`super::login_ec2`].
 
-use std::net::IpAddr;
-
-use serde_json::{Map, Value};
-
-use super::fields::{go_quote, Data};
+use super::fields::go_quote;
 use super::role::Role;
 use super::AwsAuthBackend;
-use crate::vault::backend::{BackendResponse, LoginOutcome, VaultError};
+
+/// What an ec2 login remembers per instance (the `identity-accesslist`).
+#[derive(Debug, Clone)]
+pub(crate) struct AccessListEntry {
+    pub client_nonce: String,
+    pub pending_time: String,
+    pub disallow_reauthentication: bool,
+}
 
 /// One instance from `DescribeInstances`.
 #[derive(Debug, Clone, Default)]
@@ -213,21 +216,5 @@ impl AwsAuthBackend {
                 roles.len()
             )),
         }
-    }
-
-    pub(super) async fn login_ec2(
-        &self,
-        _data: &Data,
-        _role: Option<String>,
-        _remote: Option<IpAddr>,
-    ) -> Result<BackendResponse, VaultError> {
-        Err(VaultError::bad_request("ec2 login is not modelled yet"))
-    }
-
-    pub(super) async fn renew_ec2(
-        &self,
-        _internal: &Map<String, Value>,
-    ) -> Result<LoginOutcome, VaultError> {
-        Err(VaultError::internal("ec2 renewal is not modelled yet"))
     }
 }

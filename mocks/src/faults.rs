@@ -18,6 +18,9 @@ pub enum FaultKind {
         status: u16,
         code: Option<String>,
         message: Option<String>,
+        /// Replaces the answer's `Content-Type` (e.g. `application/json` on an AWS error, to see
+        /// a client's content-type check); the upstream's usual one if `None`.
+        content_type: Option<String>,
     },
     /// The upstream's throttling answer (AWS `Throttling` 400, Google 429 RESOURCE_EXHAUSTED,
     /// Vault 429).

@@ -346,9 +346,16 @@ async fn around(State(ctx): State<ListenerCtx>, req: Request, next: Next) -> Res
             status,
             code,
             message,
-        }) => ctx
-            .upstream
-            .fault_status(status, code.as_deref(), message.as_deref()),
+            content_type,
+        }) => {
+            let mut resp = ctx
+                .upstream
+                .fault_status(status, code.as_deref(), message.as_deref());
+            if let Some(v) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                resp.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            resp
+        }
         Some(FaultKind::Drop) => dropped(),
         _ => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -511,6 +518,7 @@ struct FaultSpec {
     status: Option<u16>,
     code: Option<String>,
     message: Option<String>,
+    content_type: Option<String>,
     #[serde(default)]
     throttle: bool,
     #[serde(default)]
@@ -535,10 +543,12 @@ fn fault_json(f: &Fault) -> serde_json::Value {
             status,
             code,
             message,
+            content_type,
         } => {
             v["status"] = json!(status);
             v["code"] = json!(code);
             v["message"] = json!(message);
+            v["content_type"] = json!(content_type);
         }
         FaultKind::Throttle => v["throttle"] = json!(true),
         FaultKind::Drop => v["drop"] = json!(true),
@@ -588,6 +598,7 @@ async fn admin_add_fault(State(ctx): State<ListenerCtx>, body: Bytes) -> Respons
             status,
             code: spec.code,
             message: spec.message,
+            content_type: spec.content_type,
         }
     } else if spec.throttle {
         FaultKind::Throttle

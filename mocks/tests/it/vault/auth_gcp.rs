@@ -671,6 +671,7 @@ async fn vault_gcp_iam_certs_outage_falls_back_to_the_account_keys() {
             status: 404,
             code: None,
             message: None,
+            content_type: None,
         },
         remaining: None,
         probability: None,

@@ -131,6 +131,7 @@ fn fault(v: &V, path: &str, status: u16) {
             status,
             code: None,
             message: None,
+            content_type: None,
         },
         remaining: None,
         probability: None,

@@ -1,0 +1,345 @@
+//! Request fields as Vault's framework converts them (`sdk/framework/field_data.go`, reference
+//! aws.md §1.1): weakly typed strings, bools, ints, durations in seconds, comma lists and the
+//! `TypeHeader` of `iam_request_headers`; plus the Go renderings (`%q`, `%v`, canonical header
+//! keys) that Vault's messages contain.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::vault::backend::VaultError;
+
+pub(crate) type Data = Map<String, Value>;
+
+/// An HTTP header set as Go's `http.Header`: canonical key → values in the order added.
+pub(crate) type Headers = BTreeMap<String, Vec<String>>;
+
+/// `Field validation failed: error converting input <v> for field "<f>": <err>` (400).
+pub(crate) fn field_error(value: &Value, field: &str, err: &str) -> VaultError {
+    VaultError::bad_request(format!(
+        "Field validation failed: error converting input {} for field \"{field}\": {err}",
+        go_value(value)
+    ))
+}
+
+/// Go's `%T` for a decoded JSON value.
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "json.Number",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+// UNVERIFIED: reference/aws.md §1.2 step 1 gives only the outer template; the inner text follows
+// mapstructure's weak-decode errors.
+fn unconvertible(expected: &str, v: &Value) -> String {
+    format!(
+        "'' expected type '{expected}', got unconvertible type '{}', value: '{}'",
+        go_type(v),
+        go_value(v)
+    )
+}
+
+/// Go's `%v` of a decoded JSON value (`map[k:v]`, `[a b]`, `<nil>`).
+pub(crate) fn go_value(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_value).collect::<Vec<_>>().join(" ")),
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{k}:{}", go_value(&o[k])))
+                .collect();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
+}
+
+/// Go's `%q`.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `textproto.CanonicalMIMEHeaderKey`: `x-vault-aws-iam-server-id` →
+/// `X-Vault-Aws-Iam-Server-Id`; a key with a byte outside the token set is left as it is.
+pub(crate) fn canonical_header_key(k: &str) -> String {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if k.is_empty() || !k.bytes().all(token) {
+        return k.to_owned();
+    }
+    let mut upper = true;
+    k.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
+}
+
+/// `http.Header.Add`.
+pub(crate) fn header_add(h: &mut Headers, k: &str, v: String) {
+    h.entry(canonical_header_key(k)).or_default().push(v);
+}
+
+/// A value that is present and not JSON `null`.
+pub(crate) fn present<'a>(data: &'a Data, name: &str) -> Option<&'a Value> {
+    data.get(name).filter(|v| !v.is_null())
+}
+
+/// `TypeString`: strings as they are, numbers and bools printed, anything else refused.
+pub(crate) fn string(data: &Data, name: &str) -> Result<Option<String>, VaultError> {
+    match present(data, name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(v) => Err(field_error(v, name, &unconvertible("string", v))),
+    }
+}
+
+/// `strconv.ParseBool`.
+fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// `TypeBool`.
+pub(crate) fn boolean(data: &Data, name: &str) -> Result<Option<bool>, VaultError> {
+    match present(data, name) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::Number(n)) => Ok(Some(n.as_f64() != Some(0.0))),
+        Some(v @ Value::String(s)) => parse_go_bool(s).map(Some).ok_or_else(|| {
+            // UNVERIFIED: mapstructure's text for an unparseable bool.
+            field_error(
+                v,
+                name,
+                &format!(
+                    "cannot parse '' as bool: strconv.ParseBool: parsing {}: invalid syntax",
+                    go_quote(s)
+                ),
+            )
+        }),
+        Some(v) => Err(field_error(v, name, &unconvertible("bool", v))),
+    }
+}
+
+/// `TypeInt`.
+pub(crate) fn int(data: &Data, name: &str) -> Result<Option<i64>, VaultError> {
+    match present(data, name) {
+        None => Ok(None),
+        Some(v @ Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+            .map(Some)
+            .ok_or_else(|| field_error(v, name, &unconvertible("int", v))),
+        Some(v @ Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
+            // UNVERIFIED: mapstructure's text for an unparseable int.
+            field_error(
+                v,
+                name,
+                &format!(
+                    "cannot parse '' as int: strconv.ParseInt: parsing {}: invalid syntax",
+                    go_quote(s)
+                ),
+            )
+        }),
+        Some(v) => Err(field_error(v, name, &unconvertible("int", v))),
+    }
+}
+
+/// `TypeDurationSecond`: seconds as a number or a string, or a Go duration string (`1h30m`).
+pub(crate) fn duration(data: &Data, name: &str) -> Result<Option<Duration>, VaultError> {
+    match present(data, name) {
+        None => Ok(None),
+        Some(v @ Value::Number(n)) => n
+            .as_u64()
+            .map(|s| Some(Duration::from_secs(s)))
+            .ok_or_else(|| field_error(v, name, &unconvertible("int", v))),
+        Some(v @ Value::String(s)) => {
+            if s.is_empty() {
+                return Ok(Some(Duration::ZERO));
+            }
+            crate::clock::parse_duration(s).map(Some).ok_or_else(|| {
+                field_error(v, name, &format!("time: invalid duration {}", go_quote(s)))
+            })
+        }
+        Some(v) => Err(field_error(v, name, &unconvertible("int", v))),
+    }
+}
+
+/// `TypeCommaStringSlice`: a comma-separated string or an array; entries trimmed, empty dropped.
+pub(crate) fn comma_list(data: &Data, name: &str) -> Result<Option<Vec<String>>, VaultError> {
+    let raw: Vec<String> = match present(data, name) {
+        None => return Ok(None),
+        Some(Value::String(s)) => s.split(',').map(str::to_owned).collect(),
+        Some(Value::Number(n)) => vec![n.to_string()],
+        Some(Value::Bool(b)) => vec![b.to_string()],
+        Some(v @ Value::Array(items)) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item {
+                    Value::String(s) => out.extend(s.split(',').map(str::to_owned)),
+                    Value::Number(n) => out.push(n.to_string()),
+                    Value::Bool(b) => out.push(b.to_string()),
+                    _ => return Err(field_error(v, name, &unconvertible("string", item))),
+                }
+            }
+            out
+        }
+        Some(v) => Err(field_error(v, name, &unconvertible("[]string", v)))?,
+    };
+    Ok(Some(
+        raw.into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    ))
+}
+
+/// `TypeHeader` (`iam_request_headers`): a JSON object of strings or string arrays, a string
+/// holding base64 of such an object (or the object itself as JSON text), or a list of `k:v`
+/// strings. Every key goes through `http.Header.Add`, so keys come out canonical.
+pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultError> {
+    let Some(v) = present(data, name) else {
+        return Ok(None);
+    };
+    // UNVERIFIED: the inner error texts of TypeHeader conversions (reference/aws.md §1.1 names
+    // the cases, not the words).
+    let bad = |why: &str| field_error(v, name, why);
+    let from_object = |o: &Map<String, Value>| -> Result<Headers, VaultError> {
+        let mut h = Headers::new();
+        for (k, val) in o {
+            match val {
+                Value::String(s) => header_add(&mut h, k, s.clone()),
+                Value::Number(n) => header_add(&mut h, k, n.to_string()),
+                Value::Bool(b) => header_add(&mut h, k, b.to_string()),
+                Value::Array(items) => {
+                    for item in items {
+                        match item {
+                            Value::String(s) => header_add(&mut h, k, s.clone()),
+                            Value::Number(n) => header_add(&mut h, k, n.to_string()),
+                            other => {
+                                return Err(bad(&format!(
+                                    "expected string, got {}",
+                                    go_type(other)
+                                )))
+                            }
+                        }
+                    }
+                }
+                other => return Err(bad(&format!("expected string, got {}", go_type(other)))),
+            }
+        }
+        Ok(h)
+    };
+    match v {
+        Value::Object(o) => from_object(o).map(Some),
+        Value::String(s) => {
+            let json = base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .or_else(|| serde_json::from_str::<Value>(s).ok());
+            match json {
+                Some(Value::Object(o)) => from_object(&o).map(Some),
+                _ => Err(bad("invalid character looking for beginning of value")),
+            }
+        }
+        Value::Array(items) => {
+            let mut h = Headers::new();
+            for item in items {
+                let Value::String(s) = item else {
+                    return Err(bad(&format!("expected string, got {}", go_type(item))));
+                };
+                let Some((k, val)) = s.split_once(':') else {
+                    return Err(bad(&format!("invalid header format: {}", go_quote(s))));
+                };
+                header_add(&mut h, k.trim(), val.trim().to_owned());
+            }
+            Ok(Some(h))
+        }
+        other => Err(bad(&unconvertible("http.Header", other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn header_keys_are_canonicalised_like_go() {
+        assert_eq!(
+            canonical_header_key("x-vault-aws-iam-server-id"),
+            "X-Vault-Aws-Iam-Server-Id"
+        );
+        assert_eq!(canonical_header_key("X-AMZ-DATE"), "X-Amz-Date");
+        assert_eq!(canonical_header_key("bad key"), "bad key");
+    }
+
+    #[test]
+    fn go_quote_escapes_like_percent_q() {
+        assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+    }
+
+    #[test]
+    fn headers_take_objects_base64_json_and_k_v_lists() {
+        let obj = json!({"x-amz-date": "1", "Content-Length": ["43"], "n": 5});
+        let data: Data = [("h".to_owned(), obj.clone())].into_iter().collect();
+        let h = headers(&data, "h").unwrap().unwrap();
+        assert_eq!(h["X-Amz-Date"], vec!["1"]);
+        assert_eq!(h["N"], vec!["5"]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(obj.to_string());
+        let data: Data = [("h".to_owned(), json!(b64))].into_iter().collect();
+        assert_eq!(headers(&data, "h").unwrap().unwrap(), h);
+        let data: Data = [("h".to_owned(), json!(["a:b", "a:c"]))]
+            .into_iter()
+            .collect();
+        assert_eq!(headers(&data, "h").unwrap().unwrap()["A"], vec!["b", "c"]);
+        let data: Data = [("h".to_owned(), json!({"a": [1.5, {}]}))]
+            .into_iter()
+            .collect();
+        assert_eq!(headers(&data, "h").unwrap_err().status, 400);
+    }
+}

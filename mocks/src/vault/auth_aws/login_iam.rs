@@ -1,0 +1,775 @@
+//! `login` with the `iam` method (reference aws.md §1.1-1.10): the checks on the client's
+//! request in Vault's order, each with Vault's message; the forward to STS; the ARN, role and
+//! binding checks; the optional inferred EC2 instance; the login outcome; and its renewal.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use super::arn::{glob_match, IamEntity};
+use super::fields::{self, go_quote, Data, Headers};
+use super::forward::{self, Forward, ForwardError};
+use super::role::{cidrs_contain, Role};
+use super::sdk::sdk_retries;
+use super::{outcome, AwsAuthBackend};
+use crate::vault::backend::{BackendResponse, LoginOutcome, VaultError};
+
+const SERVER_ID_HEADER: &str = "X-Vault-AWS-IAM-Server-ID";
+const DEFAULT_STS: &str = "https://sts.amazonaws.com";
+
+fn bad(msg: impl Into<String>) -> VaultError {
+    VaultError::bad_request(msg)
+}
+
+/// Go's `url.ParseQuery`: pairs in order and the first error (`invalid semicolon separator in
+/// query`, `invalid URL escape "%zz"`); bad pairs are skipped.
+pub(crate) fn go_parse_query(s: &str) -> (Vec<(String, String)>, Option<String>) {
+    let mut out = Vec::new();
+    let mut first_err = None;
+    for part in s.split('&') {
+        if part.is_empty() {
+            continue;
+        }
+        if part.contains(';') {
+            first_err.get_or_insert_with(|| "invalid semicolon separator in query".to_owned());
+            continue;
+        }
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        match (go_unescape(k, true), go_unescape(v, true)) {
+            (Ok(k), Ok(v)) => out.push((k, v)),
+            (Err(e), _) | (_, Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    (out, first_err)
+}
+
+/// Go's `url.QueryUnescape` (`plus` = `+` means space) / path unescaping.
+fn go_unescape(s: &str, plus: bool) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (
+                    b.get(i + 1).and_then(|c| hex(*c)),
+                    b.get(i + 2).and_then(|c| hex(*c)),
+                ) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                    }
+                    _ => {
+                        let end = (i + 3).min(b.len());
+                        let esc = String::from_utf8_lossy(&b[i..end]);
+                        return Err(format!("invalid URL escape {}", go_quote(&esc)));
+                    }
+                }
+            }
+            b'+' if plus => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The parts of a URL Vault uses, parsed as leniently as Go's `url.Parse`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GoUrl {
+    /// `host[:port]`, empty for a relative URL.
+    pub host: String,
+    pub path: String,
+    pub raw_query: String,
+}
+
+impl GoUrl {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
+        if s.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err("net/url: invalid control character in URL".into());
+        }
+        let s = s.split_once('#').map_or(s, |(a, _)| a);
+        let (rest, raw_query) = match s.split_once('?') {
+            Some((a, q)) => (a, q.to_owned()),
+            None => (s, String::new()),
+        };
+        let rest = match rest.find(':') {
+            Some(0) => return Err("missing protocol scheme".into()),
+            Some(i)
+                if rest[..i]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                    && rest[..i]
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+            {
+                &rest[i + 1..]
+            }
+            _ => rest,
+        };
+        let (host, path) = match rest.strip_prefix("//") {
+            Some(after) => {
+                let end = after.find('/').unwrap_or(after.len());
+                let authority = &after[..end];
+                let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                let port = match host.rfind(']') {
+                    Some(i) => host[i + 1..].strip_prefix(':'),
+                    None => host.rsplit_once(':').map(|(_, p)| p),
+                };
+                if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
+                    return Err(format!(
+                        "invalid port {} after host",
+                        go_quote(&format!(":{}", port.unwrap_or_default()))
+                    ));
+                }
+                (host.to_owned(), after[end..].to_owned())
+            }
+            None => (String::new(), rest.to_owned()),
+        };
+        go_unescape(&path, false)?;
+        Ok(Self {
+            host,
+            path,
+            raw_query,
+        })
+    }
+
+    /// Go's `RequestURI`: the path (`/` if empty) and the query.
+    pub(crate) fn request_uri(&self) -> String {
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
+        if self.raw_query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", self.raw_query)
+        }
+    }
+
+    fn query(&self) -> Vec<(String, String)> {
+        go_parse_query(&self.raw_query).0
+    }
+}
+
+/// The `X-Vault-AWS-IAM-Server-ID` rules (reference §1.3); the reason after
+/// `error validating X-Vault-AWS-IAM-Server-ID header: `.
+fn check_server_id(
+    expected: &str,
+    headers: &Headers,
+    method: &str,
+    url: &GoUrl,
+) -> Result<(), String> {
+    let given: Vec<&String> = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(SERVER_ID_HEADER))
+        .flat_map(|(_, v)| v)
+        .collect();
+    let given = given
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    if given.is_empty() {
+        return Err(format!("missing header \"{SERVER_ID_HEADER}\""));
+    }
+    if given != expected {
+        return Err(format!(
+            "expected {} but got {}",
+            go_quote(expected),
+            go_quote(&given)
+        ));
+    }
+    let signed = if method == "POST" {
+        let Some(auth) = headers.get("Authorization") else {
+            return Err("missing Authorization header".into());
+        };
+        let auth = auth.join(",");
+        // `.*SignedHeaders=([^,]+)` per line: the last occurrence with a non-empty list.
+        let mut found = Vec::new();
+        for line in auth.split('\n') {
+            let mut best = None;
+            let mut from = 0;
+            while let Some(i) = line[from..].find("SignedHeaders=") {
+                let start = from + i + "SignedHeaders=".len();
+                let list: String = line[start..].chars().take_while(|c| *c != ',').collect();
+                if !list.is_empty() {
+                    best = Some(list);
+                }
+                from = start;
+            }
+            found.extend(best);
+        }
+        match found.len() {
+            0 => return Err("vault header wasn't signed".into()),
+            1 => found.remove(0),
+            _ => return Err("found multiple SignedHeaders components".into()),
+        }
+    } else {
+        url.query()
+            .into_iter()
+            .find(|(k, _)| k == "X-Amz-SignedHeaders")
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    };
+    if signed.split(';').any(|h| h == "x-vault-aws-iam-server-id") {
+        Ok(())
+    } else {
+        Err("vault header wasn't signed".into())
+    }
+}
+
+/// `https://sts.<region>.amazonaws.com` for a region aws-sdk-go v1 knows.
+// UNVERIFIED: reference §1.2 step 8e names the resolver, not its region list; this list is the
+// public commercial, China and GovCloud regions.
+fn regional_sts_endpoint(region: &str) -> Option<String> {
+    const REGIONS: &[&str] = &[
+        "af-south-1",
+        "ap-east-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "us-gov-east-1",
+        "us-gov-west-1",
+        "cn-north-1",
+        "cn-northwest-1",
+    ];
+    if !REGIONS.contains(&region) {
+        return None;
+    }
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Some(format!("https://sts.{region}.{suffix}"))
+}
+
+/// Which login fields a request carries (present = key given, not null).
+struct Mode {
+    any_iam: bool,
+    all_iam: bool,
+    any_ec2: bool,
+    all_ec2: bool,
+}
+
+fn mode(data: &Data, method: Option<&str>) -> Mode {
+    let has = |k: &str| fields::present(data, k).is_some();
+    let (m, u, b, h) = (
+        has("iam_http_request_method"),
+        has("iam_request_url"),
+        has("iam_request_body"),
+        has("iam_request_headers"),
+    );
+    let (p, i, s) = (has("pkcs7"), has("identity"), has("signature"));
+    Mode {
+        any_iam: m || u || b || h,
+        all_iam: m && u && h && (b || method == Some("GET")),
+        any_ec2: p || i || s,
+        all_ec2: p || (i && s),
+    }
+}
+
+impl AwsAuthBackend {
+    pub(super) async fn login(
+        &self,
+        data: &Data,
+        remote: Option<IpAddr>,
+    ) -> Result<BackendResponse, VaultError> {
+        // 1. Field conversion of every login field, before the handler runs.
+        let role = fields::string(data, "role")?.filter(|r| !r.is_empty());
+        let method = fields::string(data, "iam_http_request_method")?;
+        let url = fields::string(data, "iam_request_url")?;
+        let body = fields::string(data, "iam_request_body")?;
+        let headers = fields::headers(data, "iam_request_headers")?;
+        for f in ["pkcs7", "identity", "signature", "nonce"] {
+            fields::string(data, f)?;
+        }
+        // 2. Which method.
+        let m = mode(data, method.as_deref());
+        match (m.any_ec2, m.any_iam) {
+            (true, true) => Err(bad("supplied auth values for both ec2 and iam auth types")),
+            (true, false) if !m.all_ec2 => Err(bad(
+                "supplied some of the auth values for the ec2 auth type but not all",
+            )),
+            (true, false) => self.login_ec2(data, role, remote).await,
+            (false, true) if !m.all_iam => Err(bad(
+                "supplied some of the auth values for the iam auth type but not all",
+            )),
+            (false, true) => {
+                let req = IamLogin {
+                    role,
+                    method: method.unwrap_or_default(),
+                    url: url.unwrap_or_default(),
+                    body: body.unwrap_or_default(),
+                    headers: headers.unwrap_or_default(),
+                };
+                self.login_iam(req, remote)
+                    .await
+                    .map(BackendResponse::Login)
+            }
+            (false, false) => Err(bad("didn't supply required authentication values")),
+        }
+    }
+
+    async fn login_iam(
+        &self,
+        req: IamLogin,
+        remote: Option<IpAddr>,
+    ) -> Result<LoginOutcome, VaultError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        // 3. Method.
+        let method = req.method.as_str();
+        if method.is_empty() {
+            return Err(bad("missing iam_http_request_method"));
+        }
+        if method != "GET" && method != "POST" {
+            return Err(bad(
+                "invalid iam_http_request_method; currently only 'GET' and 'POST' are supported",
+            ));
+        }
+        // 4. URL.
+        if req.url.is_empty() {
+            return Err(bad("missing iam_request_url"));
+        }
+        let raw_url = b64
+            .decode(&req.url)
+            .map_err(|_| bad("failed to base64 decode iam_request_url"))?;
+        let url = GoUrl::parse(&String::from_utf8_lossy(&raw_url))
+            .map_err(|_| bad("error parsing iam_request_url"))?;
+        if method == "POST" {
+            if !url.raw_query.is_empty() {
+                return Err(bad("invalid request"));
+            }
+        } else {
+            let actions: Vec<String> = url
+                .query()
+                .into_iter()
+                .filter(|(k, _)| k == "Action")
+                .map(|(_, v)| v)
+                .collect();
+            match &actions[..] {
+                [] => return Err(bad("no action found in request")),
+                [a] if a == "GetCallerIdentity" => {}
+                [a] => return Err(bad(format!("unexpected action parameter, {a}"))),
+                _ => return Err(bad("found multiple actions")),
+            }
+        }
+        // 5. Body.
+        if method == "POST" && req.body.is_empty() {
+            return Err(bad(
+                "missing iam_request_body which is required for POST requests",
+            ));
+        }
+        let body = b64
+            .decode(&req.body)
+            .map_err(|_| bad("failed to base64 decode iam_request_body"))?;
+        if !body.is_empty() {
+            let (pairs, err) = go_parse_query(&String::from_utf8_lossy(&body));
+            if let Some(e) = err {
+                return Err(bad(e));
+            }
+            let actions: Vec<&str> = pairs
+                .iter()
+                .filter(|(k, _)| k == "Action")
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let keys_ok = pairs.iter().all(|(k, _)| k == "Action" || k == "Version");
+            if !keys_ok || actions != ["GetCallerIdentity"] {
+                return Err(bad("iam request body is invalid"));
+            }
+        }
+        // 6. Headers.
+        let headers = req.headers;
+        if headers.is_empty() {
+            return Err(bad("missing iam_request_headers"));
+        }
+        // 7-8. What config/client asks of the request (nothing without config/client).
+        let config = self.state().client.clone();
+        let mut endpoint = DEFAULT_STS.to_owned();
+        let mut retries = sdk_retries(-1);
+        if let Some(cfg) = &config {
+            if !cfg.iam_server_id_header_value.is_empty() {
+                check_server_id(&cfg.iam_server_id_header_value, &headers, method, &url)
+                    .map_err(|e| bad(format!("error validating {SERVER_ID_HEADER} header: {e}")))?;
+            }
+            // Sorted keys: with several bad headers, Go's map order would pick one at random.
+            for k in headers.keys() {
+                if fields::canonical_header_key(k).starts_with("X-Amz-") && !cfg.header_allowed(k) {
+                    return Err(bad(format!("invalid request header: {k}")));
+                }
+            }
+            if method == "GET" {
+                for (k, _) in url.query() {
+                    if fields::canonical_header_key(&k).starts_with("X-Amz-")
+                        && !cfg.query_param_allowed(&k)
+                    {
+                        return Err(bad(format!("invalid request query param: {k}")));
+                    }
+                }
+            }
+            if !cfg.sts_endpoint.is_empty() {
+                endpoint = cfg.sts_endpoint.clone();
+            }
+            if cfg.max_retries >= 0 {
+                retries = cfg.max_retries as u32;
+            }
+            if cfg.use_sts_region_from_client {
+                let region = headers
+                    .get("Authorization")
+                    .and_then(|v| v.first())
+                    .and_then(|a| {
+                        a.split(' ')
+                            .find_map(|f| f.strip_prefix("Credential="))
+                            .and_then(|c| c.split('/').nth(2).map(str::to_owned))
+                    })
+                    .filter(|r| !r.is_empty())
+                    .ok_or_else(|| bad("region missing from Authorization header"))?;
+                endpoint = regional_sts_endpoint(&region).ok_or_else(|| {
+                    bad(format!(
+                        "unable to get regional STS endpoint for region: {region}"
+                    ))
+                })?;
+            }
+        }
+        // 9. Upstream.
+        let forward = Forward {
+            method: method.to_owned(),
+            url: format!("{endpoint}/{}", url.request_uri()),
+            host: url.host.clone(),
+            headers,
+            body: if method == "GET" { Vec::new() } else { body },
+            retries,
+        };
+        let caller =
+            match forward::submit(&self.http, &forward).await {
+                Ok(c) => c,
+                Err(ForwardError::Upstream(e)) => {
+                    return Err(bad(format!("error making upstream request: {e}")))
+                }
+                // UNVERIFIED: reference §1.5 says the handler panics (expect 500); the text is ours.
+                Err(ForwardError::Panic) => return Err(VaultError::internal(
+                    "internal error: GetCallerIdentity answered without GetCallerIdentityResult",
+                )),
+            };
+        // 10. ARN.
+        let entity = IamEntity::parse(&caller.arn)
+            .map_err(|e| bad(format!("error parsing arn \"{}\": {e}", caller.arn)))?;
+        let canonical = entity.canonical_arn();
+        let client_user_id = caller
+            .user_id
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        // 11. Role.
+        let role_name = role_or_friendly(req.role, &entity);
+        let role = self
+            .state()
+            .roles
+            .get(&role_name.to_lowercase())
+            .cloned()
+            .ok_or_else(|| bad(format!("entry for role {role_name} not found")))?;
+        // 12. Source address.
+        if !role.token.bound_cidrs.is_empty()
+            && !remote.is_some_and(|ip| cidrs_contain(&role.token.bound_cidrs, ip))
+        {
+            return Err(VaultError::permission_denied());
+        }
+        // 13. Method allowed.
+        if role.auth_type != "iam" {
+            return Err(bad(format!(
+                "auth method iam not allowed for role {role_name}"
+            )));
+        }
+        // 15. Principal binding.
+        if !self
+            .principal_bound(&role, &role_name, &entity, &client_user_id)
+            .await
+            .map_err(bad)?
+        {
+            return Err(bad(format!(
+                "IAM Principal \"{}\" does not belong to the role \"{role_name}\"",
+                caller.arn
+            )));
+        }
+        // 16. Inferred EC2 instance.
+        let mut inferred = None;
+        if role.inferred_entity_type == "ec2_instance" {
+            let id = entity.session.clone();
+            let region = role.inferred_aws_region.clone();
+            let desc = self
+                .describe_instance(&caller.account, &region, &id)
+                .await
+                .map_err(|e| {
+                    bad(format!(
+                        "failed to verify {id} as a valid EC2 instance in region {region}: {e}"
+                    ))
+                })?;
+            self.instance_meets_role(&role, &role_name, &desc, &caller.account)
+                .await
+                .map_err(|e| bad(format!("error validating instance: {e}")))?;
+            inferred = Some((id, region));
+        }
+        let (inferred_id, inferred_region) = inferred.unwrap_or_default();
+        let mut internal = Map::new();
+        for (k, v) in [
+            ("auth_type", "iam"),
+            ("role_name", role_name.as_str()),
+            ("role_id", role.role_id.as_str()),
+            ("canonical_arn", canonical.as_str()),
+            ("client_user_id", client_user_id.as_str()),
+            ("client_arn", caller.arn.as_str()),
+            ("inferred_entity_id", inferred_id.as_str()),
+            ("inferred_aws_region", inferred_region.as_str()),
+            ("account_id", entity.account.as_str()),
+        ] {
+            internal.insert(k.to_owned(), json!(v));
+        }
+        Ok(self.iam_outcome(&role, internal))
+    }
+
+    /// The metadata, alias and display name of an iam login, from what it stored.
+    fn iam_outcome(&self, role: &Role, internal: Map<String, Value>) -> LoginOutcome {
+        let get = |k: &str| {
+            internal
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let client_arn = get("client_arn");
+        let inferred = !get("inferred_entity_id").is_empty();
+        let value = |field: &str| -> String {
+            match field {
+                "account_id" => get("account_id"),
+                "auth_type" => "iam".into(),
+                "canonical_arn" => get("canonical_arn"),
+                "client_arn" => client_arn.clone(),
+                "client_user_id" => get("client_user_id"),
+                "inferred_aws_region" => get("inferred_aws_region"),
+                "inferred_entity_id" => get("inferred_entity_id"),
+                "inferred_entity_type" if inferred => "ec2_instance".into(),
+                _ => String::new(),
+            }
+        };
+        let identity = self.state().identity.clone();
+        let mut metadata = BTreeMap::new();
+        metadata.insert("role_id".to_owned(), role.role_id.clone());
+        for f in &identity.iam_metadata {
+            let v = value(f);
+            if !v.is_empty() {
+                metadata.insert(f.clone(), v);
+            }
+        }
+        let alias = match identity.iam_alias.as_str() {
+            "unique_id" => get("client_user_id"),
+            "full_arn" => client_arn.clone(),
+            "canonical_arn" => get("canonical_arn"),
+            _ => role.role_id.clone(),
+        };
+        let display = match IamEntity::parse(&client_arn) {
+            Ok(e) if e.kind == "assumed-role" => format!("{}/{}", e.friendly_name, e.session),
+            Ok(e) => e.friendly_name,
+            Err(_) => String::new(),
+        };
+        outcome(role, metadata, display, alias, internal)
+    }
+
+    /// Whether the principal satisfies the role's `bound_iam_principal_arn` (reference §1.7);
+    /// `Err` is a lookup failure's full message.
+    async fn principal_bound(
+        &self,
+        role: &Role,
+        role_name: &str,
+        entity: &IamEntity,
+        client_user_id: &str,
+    ) -> Result<bool, String> {
+        if role.bound_iam_principal_arn.is_empty() {
+            return Ok(true);
+        }
+        if role
+            .bound_iam_principal_id
+            .iter()
+            .any(|id| id == client_user_id)
+        {
+            return Ok(true);
+        }
+        let canonical = entity.canonical_arn();
+        if !role.resolve_aws_unique_ids && role.bound_iam_principal_arn.contains(&canonical) {
+            return Ok(true);
+        }
+        let globs: Vec<&String> = role
+            .bound_iam_principal_arn
+            .iter()
+            .filter(|a| a.ends_with('*'))
+            .collect();
+        if globs.is_empty() {
+            return Ok(false);
+        }
+        let full = self.full_arn(entity, client_user_id).await.map_err(|e| {
+            format!(
+                "error looking up full ARN of entity {entity} when attempting login for role \"{role_name}\": {e}"
+            )
+        })?;
+        if full.is_empty() {
+            return Err(format!(
+                "got empty string back when looking up full ARN of entity {entity} when attempting login for role \"{role_name}\""
+            ));
+        }
+        Ok(globs.iter().any(|g| glob_match(g, &full)))
+    }
+
+    pub(super) async fn renew_iam(
+        &self,
+        internal: &Map<String, Value>,
+    ) -> Result<LoginOutcome, VaultError> {
+        let get = |k: &str| {
+            internal
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let role_name = get("role_name");
+        if role_name.is_empty() {
+            return Err(VaultError::internal(
+                "error retrieving role_name during renewal",
+            ));
+        }
+        let role = self
+            .state()
+            .roles
+            .get(&role_name.to_lowercase())
+            .cloned()
+            .ok_or_else(|| VaultError::internal("role entry not found"))?;
+        let canonical = get("canonical_arn");
+        let entity = IamEntity::parse(&canonical).map_err(VaultError::internal)?;
+        let bound = self
+            .principal_bound(&role, &role_name, &entity, &get("client_user_id"))
+            .await
+            .map_err(VaultError::internal)?;
+        if !bound {
+            return Err(VaultError::internal(format!(
+                "role \"{role_name}\" no longer bound to ARN \"{canonical}\""
+            )));
+        }
+        let instance = get("inferred_entity_id");
+        if !instance.is_empty() {
+            let region = get("inferred_aws_region");
+            // UNVERIFIED: renewal re-runs the instance checks (reference §1.10); the messages are
+            // the login's, as plain errors.
+            let desc = self
+                .describe_instance(&get("account_id"), &region, &instance)
+                .await
+                .map_err(|e| {
+                    VaultError::internal(format!(
+                        "failed to verify {instance} as a valid EC2 instance in region {region}: {e}"
+                    ))
+                })?;
+            self.instance_meets_role(&role, &role_name, &desc, &get("account_id"))
+                .await
+                .map_err(|e| VaultError::internal(format!("error validating instance: {e}")))?;
+        }
+        Ok(self.iam_outcome(&role, internal.clone()))
+    }
+}
+
+/// The fields of an iam login once the mode is known.
+struct IamLogin {
+    role: Option<String>,
+    method: String,
+    url: String,
+    body: String,
+    headers: Headers,
+}
+
+/// The role named in the login, or the principal's friendly name.
+fn role_or_friendly(role: Option<String>, entity: &IamEntity) -> String {
+    role.unwrap_or_else(|| entity.friendly_name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_reports_go_errors() {
+        assert_eq!(
+            go_parse_query("Action=GetCallerIdentity;x").1.as_deref(),
+            Some("invalid semicolon separator in query")
+        );
+        assert_eq!(
+            go_parse_query("Action=%zz").1.as_deref(),
+            Some("invalid URL escape \"%zz\"")
+        );
+        assert_eq!(
+            go_parse_query("a=b+c&&d").0,
+            vec![
+                ("a".to_owned(), "b c".to_owned()),
+                ("d".to_owned(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn urls_keep_host_port_and_request_uri() {
+        let u = GoUrl::parse("https://sts.amazonaws.com/").unwrap();
+        assert_eq!(u.host, "sts.amazonaws.com");
+        assert_eq!(u.request_uri(), "/");
+        let u = GoUrl::parse("https://h:8443?Action=X").unwrap();
+        assert_eq!(u.host, "h:8443");
+        assert_eq!(u.request_uri(), "/?Action=X");
+        assert!(GoUrl::parse("https://h:x/").is_err());
+        assert!(GoUrl::parse(":nope").is_err());
+    }
+
+    #[test]
+    fn regional_endpoints_follow_the_partition() {
+        assert_eq!(
+            regional_sts_endpoint("eu-west-1").unwrap(),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            regional_sts_endpoint("cn-north-1").unwrap(),
+            "https://sts.cn-north-1.amazonaws.com.cn"
+        );
+        assert!(regional_sts_endpoint("mars-1").is_none());
+    }
+}

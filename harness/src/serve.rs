@@ -51,6 +51,8 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
             bind: args.bind,
             google_port: Some(args.google_port),
             aws_port: Some(args.aws_port),
+            vault_port: None,
+            vault: Default::default(),
             admin_token: args.admin_token.clone(),
         },
     )

@@ -26,6 +26,7 @@ pub mod gcp;
 pub mod journal;
 pub mod server;
 pub mod sim;
+pub mod vault;
 pub mod world;
 pub mod worldfile;
 

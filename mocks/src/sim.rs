@@ -189,7 +189,7 @@ impl Upstream {
                 format!("Request payload size exceeds the limit: {MAX_BODY_BYTES} bytes."),
             )
             .into_response(),
-            // code-read: reference vault-core.md §1.1 (413 text)
+            // UNVERIFIED: reference/vault-core.md §1.3 (413 body text, code-read)
             Upstream::Vault => vault_error(413, &["error parsing JSON"]),
         }
     }

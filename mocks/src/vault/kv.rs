@@ -534,7 +534,7 @@ impl Kv2 {
         };
         let cas = cas_arg(cx.input)?;
         let Some(m) = self.keys.get(key) else {
-            // code-read: an absent key answers 404 with an empty body
+            // UNVERIFIED: reference/vault-core.md §5.1 (PATCH of an absent key: 404, empty body)
             return Ok(Reply::Status(404));
         };
         let Some(v) = m.versions.get(&m.current) else {

@@ -308,7 +308,7 @@ impl Ldap {
             display_name: format!("ldap-{username}"),
             alias_name: alias,
             token: self.token.clone(),
-            // code-read: reference/vault-core.md §8 (`data: {}` on LDAP login)
+            // UNVERIFIED: reference/vault-core.md §8 (`data: {}` on LDAP login, code-read)
             data: Some(json!({})),
             warnings,
         })))

@@ -580,7 +580,7 @@ async fn handle(State(st): State<VaultState>, req: axum::extract::Request) -> Re
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        // code-read: the 413 text (reference §1.1)
+        // UNVERIFIED: reference/vault-core.md §1.3 (413 body text, code-read)
         Err(_) => return error::vault_error(413, &["error parsing JSON"]),
     };
     let ns = parts.headers.get("x-vault-namespace").cloned();
@@ -1001,6 +1001,8 @@ fn finish(store: &mut VaultStore, out: Result<Outcome, VaultError>, fin: Finish)
         }
         other => other,
     };
+    // UNVERIFIED: reference/vault-core.md §1.2 (`mount_type` is `system` on sys/* and the auth
+    // method's type on logins)
     let mut resp = envelope::render(reply, &fin.request_id, Some(&fin.mount.kind));
     if fin.op == Op::Head {
         *resp.body_mut() = axum::body::Body::empty();

@@ -551,6 +551,17 @@ impl Acl {
         true
     }
 
+    /// Does any non-deny rule grant something at or under `prefix` (a mount path)?
+    pub fn has_rules_under(&self, prefix: &str) -> bool {
+        self.rules.iter().any(|(k, r)| {
+            r.caps & DENY == 0
+                && r.caps != 0
+                && (k.starts_with(prefix)
+                    || k.strip_suffix('*').is_some_and(|p| prefix.starts_with(p))
+                    || (has_plus(k) && plus_matches(k, prefix.trim_end_matches('/'))))
+        })
+    }
+
     /// Capability names on `path` for `sys/capabilities-self`.
     pub fn capabilities(&self, path: &str) -> Vec<&'static str> {
         if self.root {

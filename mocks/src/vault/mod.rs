@@ -875,6 +875,15 @@ fn dispatch(
     };
     let caller = if unauthenticated {
         None
+    } else if req.path.starts_with(sys::UI_MOUNTS) && req.op == Op::Read {
+        // Unauthenticated in Vault's sense: the handler decides with the token, if any.
+        token
+            .and_then(|t| store.core.tokens.get_valid(t, now).cloned())
+            .map(|e| Caller {
+                acl: store.core.acl_for(&e.policies, &e.entity_id),
+                token: e,
+                sent: token.unwrap_or_default().to_owned(),
+            })
     } else {
         match authorize(store, req, op, token, remote, now) {
             Ok(c) => c,

@@ -405,11 +405,48 @@ fn init(state: &VaultState, method: &str, body: &[u8]) -> Response {
 
 // ------------------------------------------------------------------------------ logical sys/*
 
+/// `sys/internal/ui/mounts/:path`, which the Vault CLI reads to find a KV mount's version.
+pub const UI_MOUNTS: &str = "sys/internal/ui/mounts/";
+
+/// The mount serving `path` and its entry, for callers with some access under it.
+///
+/// Not in the reference: authsim's approximation of the endpoint `vault kv get` calls first. A
+/// missing or invalid token, no mount, or no rule under the mount → 403 `permission denied`.
+fn ui_mount(store: &VaultStore, cx: &Ctx<'_>, path: &str) -> Result<Reply, VaultError> {
+    let caller = cx.caller.ok_or_else(VaultError::permission_denied)?;
+    let (key, info) = match path.strip_prefix("auth/") {
+        Some(rest) => store
+            .auth
+            .iter()
+            .filter(|(k, _)| rest.starts_with(k.as_str()) || rest == k.trim_end_matches('/'))
+            .max_by_key(|(k, _)| k.len())
+            .map(|(k, m)| (format!("auth/{k}"), &m.info)),
+        None => store
+            .mounts
+            .iter()
+            .filter(|(k, _)| path.starts_with(k.as_str()) || path == k.trim_end_matches('/'))
+            .max_by_key(|(k, _)| k.len())
+            .map(|(k, m)| (k.clone(), &m.info)),
+    }
+    .ok_or_else(VaultError::permission_denied)?;
+    if !caller.acl.root && !caller.acl.has_rules_under(&key) {
+        return Err(VaultError::permission_denied());
+    }
+    let mut entry = info.to_json();
+    entry["path"] = json!(key);
+    Ok(Resp::data(entry).into())
+}
+
 /// `sys/*` logical paths.
 pub fn handle(store: &mut VaultStore, cx: &Ctx<'_>, rel: &str) -> Result<Reply, VaultError> {
     let write = cx.op.is_write();
     let parts: Vec<&str> = rel.splitn(2, '/').collect();
     let (head, rest) = (parts[0], parts.get(1).copied());
+    if let Some(p) = cx.path.strip_prefix(UI_MOUNTS) {
+        if cx.op == Op::Read {
+            return ui_mount(store, cx, p);
+        }
+    }
     match (head, rest, cx.op) {
         ("auth", None, Op::Read) => {
             let m: Map<String, Value> = store

@@ -1459,6 +1459,81 @@ async fn vault_userpass_login_and_failures() {
     assert_eq!(login(json!("pw")).await.status, 200);
 }
 
+#[tokio::test]
+async fn vault_userpass_token_bound_cidrs_refuse_other_addresses() {
+    let v = vault();
+    v.root(
+        "POST",
+        "/v1/sys/auth/userpass",
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
+    v.root(
+        "POST",
+        "/v1/auth/userpass/users/amy",
+        Some(json!({"password": "pw", "token_bound_cidrs": ["10.0.0.0/8"]})),
+    )
+    .await;
+    let from = |ip: [u8; 4]| {
+        let mut req = Request::post("/v1/auth/userpass/login/amy")
+            .body(Body::from(r#"{"password":"pw"}"#))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 1234))));
+        v.send(req)
+    };
+    let r = from([127, 0, 0, 1]).await;
+    assert_eq!((r.status, r.error()), (403, "permission denied"));
+    let r = from([10, 0, 0, 7]).await;
+    assert_eq!(r.status, 200);
+    // The token keeps the bound: it is refused from elsewhere.
+    let tok = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&tok), None)
+        .await;
+    assert_eq!((r.status, r.error()), (403, "permission denied"));
+}
+
+#[tokio::test]
+async fn vault_ui_mounts_tells_the_cli_the_kv_version() {
+    let v = vault();
+    let r = v
+        .root("GET", "/v1/sys/internal/ui/mounts/secret/app", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["data"]["path"], "secret/");
+    assert_eq!(r.body["data"]["options"], json!({"version": "2"}));
+    v.policy(
+        "app",
+        r#"path "secret/data/app/*" { capabilities = ["read"] }"#,
+    )
+    .await;
+    let t = v.token(&["app"], json!({})).await;
+    let r = v
+        .call(
+            "GET",
+            "/v1/sys/internal/ui/mounts/secret/app",
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let none = v.token(&["default"], json!({})).await;
+    let r = v
+        .call(
+            "GET",
+            "/v1/sys/internal/ui/mounts/secret/app",
+            Some(&none),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (403, "permission denied"));
+    let r = v
+        .call("GET", "/v1/sys/internal/ui/mounts/secret/app", None, None)
+        .await;
+    assert_eq!(r.status, 403);
+}
+
 // ---------------------------------------------------------------------------------- approle
 
 async fn approle_vault() -> V {

@@ -405,9 +405,11 @@ pub struct VaultStore {
 }
 
 impl VaultStore {
-    pub fn new(setup: Setup, now: SystemTime) -> Self {
-        let mut seed = [0u8; 32];
-        seed.copy_from_slice(&crate::world::derive(&setup.seed, "vault-store-rng")[..32]);
+    /// A fresh store. Ids (tokens, accessors, request ids) come from an RNG seeded by the world
+    /// seed and `generation` (the number of resets so far), so a run is reproducible and a token
+    /// from before a reset never comes back after it.
+    pub fn new(setup: Setup, now: SystemTime, generation: u64) -> Self {
+        let seed = crate::world::derive(&setup.seed, &format!("vault-store-rng#{generation}"));
         let seal = sys::SealState::new(&setup, now);
         let mut core = Core {
             now,
@@ -476,14 +478,17 @@ impl VaultState {
         let store = Arc::new(Mutex::new(VaultStore::new(
             setup.clone(),
             sim.clock().now(),
+            0,
         )));
+        let generation = std::sync::atomic::AtomicU64::new(0);
         let weak = Arc::downgrade(&store);
         let (hook_setup, hook_sim) = (setup.clone(), sim.clone());
         // A hook that holds the simulation would keep it alive forever; the clock is enough.
         let clock = hook_sim.clock_arc();
         sim.on_reset(Box::new(move || {
             if let Some(store) = weak.upgrade() {
-                let fresh = VaultStore::new(hook_setup.clone(), clock.now());
+                let n = generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let fresh = VaultStore::new(hook_setup.clone(), clock.now(), n);
                 *store.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
             }
         }));

@@ -1355,6 +1355,25 @@ async fn vault_sys_auth_enable_list_tune_disable() {
     assert_eq!(r.status, 204);
     let r = v.root("GET", "/v1/sys/auth/approle/tune", None).await;
     assert_eq!(r.body["data"]["max_lease_ttl"], 7200);
+    let r = v
+        .root(
+            "POST",
+            "/v1/sys/auth/token/tune",
+            Some(json!({"default_lease_ttl": "2h"})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"policies": ["default"]})),
+        )
+        .await;
+    assert_eq!(
+        r.body["auth"]["lease_duration"], 7200,
+        "the token mount's default TTL"
+    );
     assert_eq!(
         v.root("DELETE", "/v1/sys/auth/approle", None).await.status,
         204

@@ -469,7 +469,9 @@ struct NewToken {
     meta: Option<BTreeMap<String, String>>,
     display_name: String,
     path: String,
+    /// Requested TTL; 0 = the mount's default (`default_ttl`), or none for root tokens.
     ttl: i64,
+    default_ttl: i64,
     max_ttl: i64,
     explicit_max_ttl: i64,
     period: i64,
@@ -494,7 +496,7 @@ fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (TokenEntry, V
     } else if root {
         0
     } else {
-        t.max_ttl.min(SYSTEM_MAX_TTL)
+        t.default_ttl.min(t.max_ttl).min(SYSTEM_MAX_TTL)
     };
     if t.explicit_max_ttl > 0 && (ttl == 0 || ttl > t.explicit_max_ttl) {
         ttl = t.explicit_max_ttl;
@@ -594,11 +596,8 @@ pub fn issue_login(
             meta: Some(ls.metadata),
             display_name: ls.display_name,
             path: path.to_owned(),
-            ttl: if s.ttl > 0 {
-                s.ttl
-            } else {
-                mount.default_ttl()
-            },
+            ttl: s.ttl,
+            default_ttl: mount.default_ttl(),
             max_ttl,
             explicit_max_ttl: s.explicit_max_ttl,
             period: s.period,
@@ -996,6 +995,7 @@ fn create(
             display_name: display_name(&name),
             path,
             ttl: ttl.unwrap_or(0).max(0),
+            default_ttl: cx.mount.default_ttl(),
             max_ttl: mount_max,
             explicit_max_ttl: explicit,
             period: if period > 0 { period } else { role_period },

@@ -306,8 +306,14 @@ pub struct TokenRole {
 pub struct TokenStore {
     by_id: HashMap<String, TokenEntry>,
     by_accessor: HashMap<String, String>,
+    /// Parent id → child ids.
+    children: HashMap<String, Vec<String>>,
+    inserts: u64,
     pub roles: BTreeMap<String, TokenRole>,
 }
+
+/// Expired tokens are dropped every this many inserts, so long load tests keep flat memory.
+const PURGE_EVERY: u64 = 4096;
 
 fn gen_base62(rng: &mut ChaCha20Rng, n: usize) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -318,8 +324,45 @@ fn gen_base62(rng: &mut ChaCha20Rng, n: usize) -> String {
 
 impl TokenStore {
     pub fn insert(&mut self, e: TokenEntry) {
-        self.by_accessor.insert(e.accessor.clone(), e.id.clone());
+        if !e.accessor.is_empty() {
+            self.by_accessor.insert(e.accessor.clone(), e.id.clone());
+        }
+        if let Some(p) = &e.parent {
+            self.children
+                .entry(p.clone())
+                .or_default()
+                .push(e.id.clone());
+        }
+        let now = e.creation;
         self.by_id.insert(e.id.clone(), e);
+        self.inserts += 1;
+        if self.inserts.is_multiple_of(PURGE_EVERY) {
+            self.purge_expired(now);
+        }
+    }
+
+    /// Revokes every expired token (and so its children).
+    pub fn purge_expired(&mut self, now: SystemTime) {
+        let expired: Vec<String> = self
+            .by_id
+            .values()
+            .filter(|t| t.expire.is_some_and(|x| x <= now))
+            .map(|t| t.id.clone())
+            .collect();
+        for id in expired {
+            self.revoke_tree(&id);
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(e) = self.by_id.remove(id) {
+            self.by_accessor.remove(&e.accessor);
+            if let Some(p) = &e.parent {
+                if let Some(siblings) = self.children.get_mut(p) {
+                    siblings.retain(|c| c != id);
+                }
+            }
+        }
     }
 
     /// The init root token: `root` policy, no lease, no expiry.
@@ -392,31 +435,21 @@ impl TokenStore {
 
     /// Revokes a token and all its descendants.
     pub fn revoke_tree(&mut self, id: &str) {
-        let children: Vec<String> = self
-            .by_id
-            .values()
-            .filter(|t| t.parent.as_deref() == Some(id))
-            .map(|t| t.id.clone())
-            .collect();
-        for c in children {
+        for c in self.children.remove(id).unwrap_or_default() {
             self.revoke_tree(&c);
         }
-        if let Some(e) = self.by_id.remove(id) {
-            self.by_accessor.remove(&e.accessor);
-        }
+        self.remove(id);
     }
 
     /// Revokes a token; its children become orphans.
     pub fn revoke_orphan(&mut self, id: &str) {
-        for t in self.by_id.values_mut() {
-            if t.parent.as_deref() == Some(id) {
+        for c in self.children.remove(id).unwrap_or_default() {
+            if let Some(t) = self.by_id.get_mut(&c) {
                 t.parent = None;
                 t.orphan = true;
             }
         }
-        if let Some(e) = self.by_id.remove(id) {
-            self.by_accessor.remove(&e.accessor);
-        }
+        self.remove(id);
     }
 
     /// Revokes every token issued on a path under `prefix` (an auth mount being disabled).
@@ -555,12 +588,8 @@ fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (TokenEntry, V
         has_lease: true,
         bound_cidrs: t.bound_cidrs,
     };
-    if entry.batch {
-        // Batch tokens have no accessor; keep them findable by id only.
-        core.tokens.by_id.insert(entry.id.clone(), entry.clone());
-    } else {
-        core.tokens.insert(entry.clone());
-    }
+    // Batch tokens have no accessor: they are findable by id only.
+    core.tokens.insert(entry.clone());
     (entry, warnings)
 }
 

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "Mock Google Cloud and AWS that behave like the real APIs (real RS256 signatures, \
                   real SigV4 verification, exact error envelopes), with deterministic identities \
                   from a world file.",
-    after_help = "Examples:\n  authsim serve                                   # mocks on 127.0.0.1:4580 (Google) and :4566 (AWS)\n  authsim serve --google-port 0 --aws-port 0 --write-endpoints ep.json\n  authsim world show --json | jq .aws"
+    after_help = "Examples:\n  authsim serve                                   # mocks on 127.0.0.1:4580 (Google), :4566 (AWS), :8200 (Vault)\n  authsim serve --google-port 0 --aws-port 0 --write-endpoints ep.json\n  authsim world show --json | jq .aws"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -49,7 +49,7 @@ pub struct ServeArgs {
     /// Address every listener binds. Beyond loopback the admin API needs --admin-token.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Mock Vault port (the Vault listener is not part of this build yet).
+    /// Mock Vault port (`/v1/…`, dev-server-like: unsealed, root token, KV v2 at secret/); 0 picks a free port.
     #[arg(long, default_value_t = 8200, value_name = "PORT")]
     pub vault_port: u16,
     /// Mock AWS port (STS, IAM, EC2, instance metadata); 0 picks a free port.
@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Do not start the mock Vault.
     #[arg(long)]
     pub no_vault: bool,
+    /// Start the mock Vault sealed (5 key shares, 3 to unseal); the keys are printed and written
+    /// to the endpoints file.
+    #[arg(long, conflicts_with = "no_vault")]
+    pub sealed: bool,
     /// Bearer token for the admin API (`/__authsim/…`); required when binding beyond loopback.
     #[arg(
         long,
@@ -107,6 +111,12 @@ mod tests {
             (8200, 4566, 4580)
         );
         assert_eq!(s.bind.to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn sealed_and_no_vault_conflict() {
+        let e = Cli::try_parse_from(["authsim", "serve", "--sealed", "--no-vault"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

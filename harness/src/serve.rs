@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use authsim_mocks::clock::{Clock, ManualClock, SystemClock};
+use authsim_mocks::vault::{StartMode, VaultOptions};
 use authsim_mocks::{gcp, worldfile, MockCloud, MockCloudOptions, Sim, World};
 use serde_json::json;
 
@@ -51,6 +52,18 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
             bind: args.bind,
             google_port: Some(args.google_port),
             aws_port: Some(args.aws_port),
+            vault_port: (!args.no_vault).then_some(args.vault_port),
+            vault: VaultOptions {
+                start: if args.sealed {
+                    StartMode::Sealed {
+                        shares: SEALED_SHARES,
+                        threshold: SEALED_THRESHOLD,
+                    }
+                } else {
+                    StartMode::Dev
+                },
+                ..VaultOptions::default()
+            },
             admin_token: args.admin_token.clone(),
         },
     )
@@ -62,7 +75,15 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
         (Some(p), _) | (None, Some(p)) => Some(sibling(p, "authsim-gcp-key.json")),
         _ => None,
     };
-    let endpoints = endpoints_json(&sim.world(), &google, &aws, key_path.as_deref());
+    let mut endpoints = endpoints_json(&sim.world(), &google, &aws, key_path.as_deref());
+    if let (Some(addr), Some(vault)) = (cloud.vault_url(), &cloud.vault_state) {
+        let mut v = json!({ "addr": addr, "token": vault.root_token() });
+        if args.sealed {
+            v["unseal_keys"] = json!(vault.unseal_keys());
+            v["unseal_threshold"] = json!(vault.unseal_threshold());
+        }
+        endpoints["vault"] = v;
+    }
     if let Some(path) = &key_path {
         if let Some((_, Some(caller))) = identities::gcp_default(&sim.world()) {
             let key = &caller.user_keys[0].key;
@@ -96,11 +117,19 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(a) = served.cloud.aws_url() {
         writeln!(out, "aws     {a}")?;
     }
-    if !args.no_vault {
-        writeln!(
-            out,
-            "vault   (not started: the mock Vault is not part of this build yet)"
-        )?;
+    if let (Some(v), Some(state)) = (served.cloud.vault_url(), &served.cloud.vault_state) {
+        if args.sealed {
+            writeln!(
+                out,
+                "vault   {v} (sealed: {} of these unseal keys unseal it)",
+                state.unseal_threshold()
+            )?;
+            for key in state.unseal_keys() {
+                writeln!(out, "unseal  {key}")?;
+            }
+        } else {
+            writeln!(out, "vault   {v}")?;
+        }
     }
     writeln!(out, "ready")?;
     out.flush()?;
@@ -148,6 +177,10 @@ fn write_secret(path: &Path, contents: &str) -> Result<()> {
     f.write_all(contents.as_bytes())
         .with_context(|| format!("cannot write '{}'", path.display()))
 }
+
+/// `--sealed`: Vault's default `operator init` shares and threshold.
+const SEALED_SHARES: u8 = 5;
+const SEALED_THRESHOLD: u8 = 3;
 
 /// The endpoints file (DESIGN.md "Command line"): listener URLs and the default identities.
 pub fn endpoints_json(

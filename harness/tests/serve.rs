@@ -16,6 +16,8 @@ fn serve_writes_its_files_before_ready_and_stops_on_sigterm() {
     let mut child = authsim()
         .args([
             "serve",
+            "--vault-port",
+            "0",
             "--aws-port",
             "0",
             "--google-port",
@@ -77,7 +79,17 @@ fn serve_writes_its_files_before_ready_and_stops_on_sigterm() {
         key["token_uri"],
         format!("{}/token", ep["google"]["endpoint"].as_str().unwrap())
     );
+    assert_eq!(ep["vault"]["token"], "root");
+    let vault_line = seen.iter().find(|l| l.starts_with("vault   ")).unwrap();
+    assert_eq!(
+        vault_line.trim_start_matches("vault   "),
+        ep["vault"]["addr"].as_str().unwrap()
+    );
     let env_text = std::fs::read_to_string(&env).unwrap();
+    assert!(env_text.contains(&format!(
+        "VAULT_ADDR={}\nVAULT_TOKEN=root\n",
+        ep["vault"]["addr"].as_str().unwrap()
+    )));
     assert!(env_text.contains(&format!(
         "AWS_ENDPOINT_URL_STS={}\n",
         ep["aws"]["endpoint"].as_str().unwrap()
@@ -151,7 +163,15 @@ fn a_port_in_use_is_a_clear_error_and_exit_2() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let out = authsim()
-        .args(["serve", "--google-port", "0", "--aws-port", &port])
+        .args([
+            "serve",
+            "--vault-port",
+            "0",
+            "--google-port",
+            "0",
+            "--aws-port",
+            &port,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -160,4 +180,95 @@ fn a_port_in_use_is_a_clear_error_and_exit_2() {
         err.contains("cannot listen on 127.0.0.1:") && err.contains("aws"),
         "{err}"
     );
+}
+
+/// Sends `GET path` over a plain socket and returns the status code and body.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = addr.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+/// Runs `serve` with `extra` args until `ready`; returns the child and the lines printed.
+fn serve_until_ready(extra: &[&str]) -> (std::process::Child, Vec<String>) {
+    let mut child = authsim()
+        .args([
+            "serve",
+            "--vault-port",
+            "0",
+            "--aws-port",
+            "0",
+            "--google-port",
+            "0",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        let done = line == "ready";
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    (child, seen)
+}
+
+#[test]
+fn serve_starts_the_mock_vault_and_it_answers_health() {
+    let (mut child, seen) = serve_until_ready(&[]);
+    assert_eq!(seen.last().map(String::as_str), Some("ready"), "{seen:?}");
+    let line = seen
+        .iter()
+        .find(|l| l.starts_with("vault   http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("{seen:?}"));
+    let addr = line.trim_start_matches("vault   ");
+    let (status, body) = http_get(addr, "/v1/sys/health");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"sealed\":false"), "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn serve_sealed_prints_the_unseal_keys_and_health_says_sealed() {
+    let dir = std::env::temp_dir().join(format!("authsim-sealed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let endpoints = dir.join("endpoints.json");
+    let (mut child, seen) =
+        serve_until_ready(&["--sealed", "--write-endpoints", endpoints.to_str().unwrap()]);
+    let line = seen.iter().find(|l| l.starts_with("vault   ")).unwrap();
+    assert!(
+        line.ends_with("(sealed: 3 of these unseal keys unseal it)"),
+        "{line}"
+    );
+    let keys: Vec<&str> = seen
+        .iter()
+        .filter_map(|l| l.strip_prefix("unseal  "))
+        .collect();
+    assert_eq!(keys.len(), 5);
+    let ep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&endpoints).unwrap()).unwrap();
+    assert_eq!(ep["vault"]["unseal_keys"][0], keys[0]);
+    assert_eq!(ep["vault"]["unseal_threshold"], 3);
+    let (status, body) = http_get(ep["vault"]["addr"].as_str().unwrap(), "/v1/sys/health");
+    assert_eq!(status, 503, "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::sim::{wrap, ListenerCtx, RunningListener, Sim, Upstream};
+use crate::vault::{VaultOptions, VaultState};
 
 /// Where the listeners bind. A port of `0` picks an ephemeral port; `None` disables a listener.
 #[derive(Debug, Clone)]
@@ -15,6 +16,9 @@ pub struct MockCloudOptions {
     pub bind: IpAddr,
     pub google_port: Option<u16>,
     pub aws_port: Option<u16>,
+    pub vault_port: Option<u16>,
+    /// How the mock Vault starts (dev mode by default; `StartMode::Sealed` for `--sealed`).
+    pub vault: VaultOptions,
     /// Required for the admin API when `bind` is not a loopback address.
     pub admin_token: Option<String>,
 }
@@ -25,6 +29,8 @@ impl Default for MockCloudOptions {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             google_port: Some(0),
             aws_port: Some(0),
+            vault_port: Some(0),
+            vault: VaultOptions::default(),
             admin_token: None,
         }
     }
@@ -60,6 +66,9 @@ pub struct MockCloud {
     pub sim: Sim,
     pub google: Option<RunningListener>,
     pub aws: Option<RunningListener>,
+    pub vault: Option<RunningListener>,
+    /// The mock Vault's state (root token, unseal keys, LDAP directory, auth method registry).
+    pub vault_state: Option<VaultState>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -95,11 +104,14 @@ pub fn spawn_listener(
     let addr = listener.local_addr()?;
     let app = wrap(router, ctx);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|s| *s).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await
     });
     Ok(RunningListener {
         upstream,
@@ -121,6 +133,8 @@ impl MockCloud {
             sim: sim.clone(),
             google: None,
             aws: None,
+            vault: None,
+            vault_state: None,
             shutdown: tx,
         };
         let ctx = |upstream| ListenerCtx {
@@ -161,6 +175,17 @@ impl MockCloud {
                     .map_err(io_err("aws", addr))?,
             );
         }
+        if let Some(port) = opts.vault_port {
+            let addr = SocketAddr::new(opts.bind, port);
+            let l = bind("vault", addr).await?;
+            let state = VaultState::new(sim.clone(), opts.vault.clone());
+            let router = crate::vault::router(state.clone());
+            cloud.vault = Some(
+                spawn_listener(Upstream::Vault, l, router, ctx(Upstream::Vault), rx.clone())
+                    .map_err(io_err("vault", addr))?,
+            );
+            cloud.vault_state = Some(state);
+        }
         Ok(cloud)
     }
 
@@ -172,6 +197,11 @@ impl MockCloud {
         self.aws.as_ref().map(RunningListener::url)
     }
 
+    /// `http://127.0.0.1:PORT` of the mock Vault (`VAULT_ADDR`).
+    pub fn vault_url(&self) -> Option<String> {
+        self.vault.as_ref().map(RunningListener::url)
+    }
+
     /// A receiver that turns true at shutdown, for listeners started beside these (the Vault).
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
@@ -180,7 +210,7 @@ impl MockCloud {
     /// Stops accepting, lets in-flight requests finish, and waits for the listeners.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        for l in [self.google, self.aws].into_iter().flatten() {
+        for l in [self.google, self.aws, self.vault].into_iter().flatten() {
             let _ = l.task.await;
         }
     }

@@ -2,7 +2,7 @@
 //! its handlers: buffer and bound the body, apply faults, journal the request, serve the admin API.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::Router;
 use bytes::Bytes;
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -39,6 +39,18 @@ struct SimInner {
     clock: Arc<dyn Clock>,
     journal: Journal,
     faults: FaultPlan,
+    reset_hooks: ResetHooks,
+}
+
+/// What [`Sim::reset`] also resets: state kept outside the world (the mock Vault's store).
+#[derive(Default)]
+struct ResetHooks(Mutex<Vec<Box<dyn Fn() + Send + Sync>>>);
+
+impl std::fmt::Debug for ResetHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map(|h| h.len()).unwrap_or(0);
+        write!(f, "ResetHooks({n})")
+    }
 }
 
 impl Sim {
@@ -50,6 +62,7 @@ impl Sim {
                 clock,
                 journal: Journal::default(),
                 faults: FaultPlan::default(),
+                reset_hooks: ResetHooks::default(),
             }),
         }
     }
@@ -78,11 +91,32 @@ impl Sim {
         &self.inner.faults
     }
 
-    /// Back to the world as loaded; journal and faults cleared. The clock is left where it is.
+    /// Back to the world as loaded; journal and faults cleared; every reset hook run. The clock
+    /// is left where it is.
     pub fn reset(&self) {
         *self.world_mut() = self.inner.initial.clone();
         self.inner.journal.clear();
         self.inner.faults.clear();
+        let hooks = self
+            .inner
+            .reset_hooks
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for hook in hooks.iter() {
+            hook();
+        }
+    }
+
+    /// Runs `hook` on every [`Sim::reset`], after the world is restored. Hooks must not call
+    /// `reset` or `on_reset`.
+    pub fn on_reset(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        self.inner
+            .reset_hooks
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(hook);
     }
 }
 
@@ -155,7 +189,8 @@ impl Upstream {
                 format!("Request payload size exceeds the limit: {MAX_BODY_BYTES} bytes."),
             )
             .into_response(),
-            Upstream::Vault => vault_error(413, &["http: request body too large"]),
+            // UNVERIFIED: reference/vault-core.md §1.3 (413 body text, code-read)
+            Upstream::Vault => vault_error(413, &["error parsing JSON"]),
         }
     }
 }
@@ -182,16 +217,7 @@ fn static_status(code: &str) -> Option<&'static str> {
     NAMES.iter().find(|n| **n == code).copied()
 }
 
-/// Vault's error envelope: `{"errors":[…]}`.
-pub fn vault_error(status: u16, errors: &[&str]) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (status, json!({ "errors": errors }).to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
+pub use crate::vault::error::vault_error;
 
 /// What a listener's middleware and admin API know about the listener.
 #[derive(Clone, Debug)]
@@ -250,7 +276,7 @@ fn method_not_allowed(upstream: Upstream, req: &Request) -> Response {
             ),
         )
         .into_response(),
-        Upstream::Vault => vault_error(405, &["1 error occurred:\n\t* unsupported operation\n\n"]),
+        Upstream::Vault => vault_error(405, &[]),
     }
 }
 

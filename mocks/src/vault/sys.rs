@@ -1,0 +1,888 @@
+//! `sys/*` (reference vault-core.md §2): the raw handlers `sys/health`, `sys/seal-status`,
+//! `sys/seal`, `sys/unseal`, `sys/init`; and the logical `sys/auth`, `sys/mounts` (with `tune`),
+//! `sys/policy`, `sys/policies/acl`, `sys/capabilities(-self, -accessor)`, `sys/leases/*`.
+//!
+//! **Not modelled:** HA, standby and replication states of `sys/health`; `pgp_keys`, stored shares
+//! and recovery keys at init; seal migration; `sys/remount`, `sys/audit`, `sys/raw`, `sys/rotate`,
+//! `sys/step-down`, `sys/wrapping/*`, `sys/tools/*`, `sys/internal/*`. No lease ever exists (KV
+//! registers none and token leases are not exposed), so `sys/leases/*` validate and then answer
+//! "not found" as Vault does for an unknown lease.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use super::acl;
+use super::envelope::{Reply, Resp};
+use super::error::{json_response, VaultError};
+use super::fields::{parse_bool, parse_duration_value, Input};
+use super::mounts::{self, NewMount};
+use super::{Ctx, Op, Setup, StartMode, VaultState, VaultStore, BUILD_DATE, VERSION};
+
+/// The seal: Shamir-like shares derived from the seed (see the module docs of `vault`).
+#[derive(Debug, Clone)]
+pub struct SealState {
+    pub initialized: bool,
+    pub sealed: bool,
+    pub shares: u8,
+    pub threshold: u8,
+    pub keys: Vec<Vec<u8>>,
+    /// Distinct shares submitted in the current attempt.
+    submitted: Vec<Vec<u8>>,
+    nonce: String,
+    cluster_name: String,
+    cluster_id: String,
+}
+
+/// The shares for a seal of `n` shares: 32 bytes for one share, else 33 (32 + x-coordinate).
+fn derive_keys(seed: &str, n: u8, label: &str) -> Vec<Vec<u8>> {
+    (1..=n)
+        .map(|i| {
+            let mut k = crate::world::derive(seed, &format!("{label}#{i}")).to_vec();
+            if n > 1 {
+                k.push(i);
+            }
+            k
+        })
+        .collect()
+}
+
+impl SealState {
+    pub fn new(setup: &Setup, _now: SystemTime) -> Self {
+        let (initialized, sealed, shares, threshold) = match setup.options.start {
+            StartMode::Dev => (true, false, 1, 1),
+            StartMode::Sealed { shares, threshold } => {
+                let shares = shares.max(1);
+                (true, true, shares, threshold.clamp(1, shares))
+            }
+            StartMode::Uninitialized => (false, true, 0, 0),
+        };
+        let id = crate::world::derive(&setup.seed, "vault-cluster-id");
+        let cluster_id = uuid::Builder::from_random_bytes(id[..16].try_into().expect("16 bytes"))
+            .into_uuid()
+            .to_string();
+        Self {
+            initialized,
+            sealed,
+            shares,
+            threshold,
+            keys: derive_keys(&setup.seed, shares, "vault-unseal"),
+            submitted: Vec::new(),
+            nonce: String::new(),
+            cluster_name: format!("vault-cluster-{}", &hex::encode(&id[16..20])),
+            cluster_id,
+        }
+    }
+
+    /// The seal-status object (§2.2), keys in Vault's order.
+    pub fn status_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("type".into(), json!("shamir"));
+        m.insert("initialized".into(), json!(self.initialized));
+        m.insert("sealed".into(), json!(self.sealed));
+        m.insert("t".into(), json!(self.threshold));
+        m.insert("n".into(), json!(self.shares));
+        m.insert("progress".into(), json!(self.submitted.len()));
+        m.insert("nonce".into(), json!(self.nonce));
+        m.insert("version".into(), json!(VERSION));
+        m.insert("build_date".into(), json!(BUILD_DATE));
+        m.insert("migration".into(), json!(false));
+        if !self.sealed {
+            m.insert("cluster_name".into(), json!(self.cluster_name));
+            m.insert("cluster_id".into(), json!(self.cluster_id));
+        }
+        m.insert("recovery_seal".into(), json!(false));
+        m.insert("storage_type".into(), json!("inmem"));
+        Value::Object(m)
+    }
+}
+
+fn raw_json(status: u16, body: Value) -> Response {
+    json_response(status, body.to_string() + "\n")
+}
+
+/// Go's `encoding/json` error text, approximately, for `failed to parse JSON input: …`.
+fn go_json_error(body: &[u8], e: &serde_json::Error) -> String {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return "EOF".into();
+    }
+    if e.is_eof() {
+        return "unexpected EOF".into();
+    }
+    let offset = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    match body.get(offset) {
+        Some(b'{') | Some(b'[') => format!("invalid character in JSON input: {e}"),
+        Some(c) => format!(
+            "invalid character '{}' looking for beginning of value",
+            *c as char
+        ),
+        None => "EOF".into(),
+    }
+}
+
+/// The raw handlers; `None` for logical paths.
+pub fn raw(
+    state: &VaultState,
+    parts: &http::request::Parts,
+    rel: &str,
+    body: &[u8],
+    token: Option<&str>,
+    now: SystemTime,
+) -> Option<Response> {
+    let method = parts.method.as_str();
+    let resp = match rel {
+        "sys/health" => health(state, method, parts.uri.query(), now),
+        "sys/seal-status" => {
+            if method != "GET" {
+                return Some(VaultError::empty(405).into_response());
+            }
+            raw_json(200, state.lock().core.seal.status_json())
+        }
+        "sys/seal" => seal(state, method, token, now),
+        "sys/unseal" => unseal(state, method, body),
+        "sys/init" => init(state, method, body),
+        _ => return None,
+    };
+    Some(resp)
+}
+
+fn health(state: &VaultState, method: &str, query: Option<&str>, now: SystemTime) -> Response {
+    if method != "GET" && method != "HEAD" {
+        return VaultError::empty(405).into_response();
+    }
+    let mut codes: BTreeMap<String, u16> = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*k {
+            "standbyok" | "perfstandbyok" if parse_bool(&v).is_none() => {
+                return VaultError::empty(400).into_response();
+            }
+            k if k.ends_with("code") => match v.parse::<u16>() {
+                Ok(c) if (100..=999).contains(&c) => {
+                    codes.insert(k.to_owned(), c);
+                }
+                _ => return VaultError::empty(400).into_response(),
+            },
+            _ => {}
+        }
+    }
+    let seal = state.lock().core.seal.clone();
+    let status = if !seal.initialized {
+        codes.get("uninitcode").copied().unwrap_or(501)
+    } else if seal.sealed {
+        codes.get("sealedcode").copied().unwrap_or(503)
+    } else {
+        codes.get("activecode").copied().unwrap_or(200)
+    };
+    if method == "HEAD" {
+        return json_response(status, String::new());
+    }
+    let mut m = Map::new();
+    m.insert("initialized".into(), json!(seal.initialized));
+    m.insert("sealed".into(), json!(seal.sealed));
+    m.insert("standby".into(), json!(false));
+    m.insert("performance_standby".into(), json!(false));
+    m.insert("replication_performance_mode".into(), json!("disabled"));
+    m.insert("replication_dr_mode".into(), json!("disabled"));
+    m.insert("server_time_utc".into(), json!(super::fields::unix(now)));
+    m.insert("version".into(), json!(VERSION));
+    m.insert("enterprise".into(), json!(false));
+    if !seal.sealed && seal.initialized {
+        m.insert("cluster_name".into(), json!(seal.cluster_name));
+        m.insert("cluster_id".into(), json!(seal.cluster_id));
+    }
+    m.insert("echo_duration_ms".into(), json!(0));
+    m.insert("clock_skew_ms".into(), json!(0));
+    raw_json(status, Value::Object(m))
+}
+
+fn seal(state: &VaultState, method: &str, token: Option<&str>, now: SystemTime) -> Response {
+    if method != "PUT" && method != "POST" {
+        return VaultError::empty(405).into_response();
+    }
+    let mut store = state.lock();
+    if store.core.seal.sealed {
+        return VaultError::sealed().into_response();
+    }
+    let Some(entry) = token
+        .and_then(|t| store.core.tokens.get_valid(t, now))
+        .cloned()
+    else {
+        return VaultError::permission_denied().into_response();
+    };
+    let acl = store.core.acl_for(&entry.policies, &entry.entity_id);
+    if !acl.allows("sys/seal", acl::UPDATE, true, false) {
+        return VaultError::acl_denied().into_response();
+    }
+    let s = &mut store.core.seal;
+    s.sealed = true;
+    s.submitted.clear();
+    s.nonce.clear();
+    json_response(204, String::new())
+}
+
+/// Reads a raw handler's JSON body; keys lower-cased (Go matches struct fields case-insensitively).
+fn raw_body(body: &[u8]) -> Result<Map<String, Value>, VaultError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect()),
+        Ok(_) => Err(VaultError::bad(
+            "failed to parse JSON input: json: cannot unmarshal value into Go value of type struct",
+        )),
+        Err(e) => Err(VaultError::bad(format!(
+            "failed to parse JSON input: {}",
+            go_json_error(body, &e)
+        ))),
+    }
+}
+
+fn decode_key(s: &str) -> Result<Vec<u8>, VaultError> {
+    let hex_ok = hex::decode(s).ok();
+    let key = match &hex_ok {
+        Some(k) if (16..=33).contains(&k.len()) => k.clone(),
+        _ => match base64::engine::general_purpose::STANDARD.decode(s) {
+            Ok(k) => k,
+            Err(_) => match hex_ok {
+                Some(k) => k,
+                None => {
+                    return Err(VaultError::bad(
+                        "'key' must be a valid hex or base64 string",
+                    ))
+                }
+            },
+        },
+    };
+    if key.len() < 16 {
+        return Err(VaultError::bad(
+            "invalid key: key is shorter than minimum 16 bytes",
+        ));
+    }
+    if key.len() > 33 {
+        return Err(VaultError::bad(
+            "invalid key: key is longer than maximum 33 bytes",
+        ));
+    }
+    Ok(key)
+}
+
+fn unseal(state: &VaultState, method: &str, body: &[u8]) -> Response {
+    if method != "PUT" && method != "POST" {
+        return VaultError::empty(405).into_response();
+    }
+    let req = match raw_body(body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let mut store = state.lock();
+    let seal_state = &mut store.core.seal;
+    if !seal_state.initialized {
+        return VaultError::bad("Vault is not initialized").into_response();
+    }
+    let truthy = |v: Option<&Value>| match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => parse_bool(s).unwrap_or(false),
+        _ => false,
+    };
+    if truthy(req.get("reset")) {
+        if !seal_state.sealed {
+            return VaultError::bad("vault is unsealed").into_response();
+        }
+        seal_state.submitted.clear();
+        seal_state.nonce.clear();
+        return raw_json(200, seal_state.status_json());
+    }
+    let key = match req.get("key") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            return VaultError::bad(
+                "'key' must be specified in request body as JSON, or 'reset' set to true",
+            )
+            .into_response()
+        }
+    };
+    let key = match decode_key(&key) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    if !seal_state.sealed {
+        return raw_json(200, seal_state.status_json());
+    }
+    if seal_state.submitted.contains(&key) {
+        return raw_json(200, seal_state.status_json());
+    }
+    if seal_state.submitted.is_empty() {
+        let nonce = store.core.uuid();
+        store.core.seal.nonce = nonce;
+    }
+    let seal_state = &mut store.core.seal;
+    seal_state.submitted.push(key);
+    if seal_state.submitted.len() < seal_state.threshold as usize {
+        return raw_json(200, seal_state.status_json());
+    }
+    let all_valid = seal_state
+        .submitted
+        .iter()
+        .all(|k| seal_state.keys.contains(k));
+    seal_state.submitted.clear();
+    seal_state.nonce.clear();
+    if !all_valid {
+        return VaultError::bad(
+            "unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed",
+        )
+        .into_response();
+    }
+    seal_state.sealed = false;
+    raw_json(200, seal_state.status_json())
+}
+
+fn init(state: &VaultState, method: &str, body: &[u8]) -> Response {
+    match method {
+        "GET" => {
+            let initialized = state.lock().core.seal.initialized;
+            return raw_json(200, json!({ "initialized": initialized }));
+        }
+        "PUT" | "POST" => {}
+        _ => return VaultError::empty(405).into_response(),
+    }
+    let req = match raw_body(body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let mut store = state.lock();
+    if store.core.seal.initialized {
+        return VaultError::bad("Vault is already initialized").into_response();
+    }
+    let int = |k: &str| req.get(k).and_then(Value::as_i64).unwrap_or(0);
+    if int("recovery_shares") != 0 {
+        return VaultError::bad("parameters recovery_shares not applicable to seal type shamir")
+            .into_response();
+    }
+    let (shares, threshold) = (int("secret_shares"), int("secret_threshold"));
+    let invalid =
+        |x: &str| VaultError::bad(format!("invalid seal configuration: {x}")).into_response();
+    if shares < 1 {
+        return invalid("shares must be at least one");
+    }
+    if threshold < 1 {
+        return invalid("threshold must be at least one");
+    }
+    if shares > 1 && threshold == 1 {
+        return invalid("threshold must be greater than one for multiple shares");
+    }
+    if threshold > shares {
+        return invalid("threshold cannot be larger than shares");
+    }
+    if shares > 255 {
+        return invalid("shares must be less than 256");
+    }
+    let seed = store.core.setup.seed.clone();
+    let keys = derive_keys(&seed, shares as u8, "vault-init");
+    let root = store.core.new_token_id(true, false);
+    let now = store.core.now;
+    {
+        let core = &mut store.core;
+        core.seal.initialized = true;
+        core.seal.sealed = true;
+        core.seal.shares = shares as u8;
+        core.seal.threshold = threshold as u8;
+        core.seal.keys = keys.clone();
+        core.tokens.insert_root(&mut core.rng, &root, now);
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    raw_json(
+        200,
+        json!({
+            "keys": keys.iter().map(hex::encode).collect::<Vec<_>>(),
+            "keys_base64": keys.iter().map(|k| b64.encode(k)).collect::<Vec<_>>(),
+            "root_token": root,
+        }),
+    )
+}
+
+// ------------------------------------------------------------------------------ logical sys/*
+
+/// `sys/internal/ui/mounts/:path`, which the Vault CLI reads to find a KV mount's version.
+pub const UI_MOUNTS: &str = "sys/internal/ui/mounts/";
+
+/// The mount serving `path` and its entry, for callers with some access under it.
+///
+/// Not in the reference: authsim's approximation of the endpoint `vault kv get` calls first. A
+/// missing or invalid token, no mount, or no rule under the mount → 403 `permission denied`.
+fn ui_mount(store: &VaultStore, cx: &Ctx<'_>, path: &str) -> Result<Reply, VaultError> {
+    let caller = cx.caller.ok_or_else(VaultError::permission_denied)?;
+    let (key, info) = match path.strip_prefix("auth/") {
+        Some(rest) => store
+            .auth
+            .iter()
+            .filter(|(k, _)| rest.starts_with(k.as_str()) || rest == k.trim_end_matches('/'))
+            .max_by_key(|(k, _)| k.len())
+            .map(|(k, m)| (format!("auth/{k}"), &m.info)),
+        None => store
+            .mounts
+            .iter()
+            .filter(|(k, _)| path.starts_with(k.as_str()) || path == k.trim_end_matches('/'))
+            .max_by_key(|(k, _)| k.len())
+            .map(|(k, m)| (k.clone(), &m.info)),
+    }
+    .ok_or_else(VaultError::permission_denied)?;
+    if !caller.acl.root && !caller.acl.has_rules_under(&key) {
+        return Err(VaultError::permission_denied());
+    }
+    let mut entry = info.to_json();
+    entry["path"] = json!(key);
+    Ok(Resp::data(entry).into())
+}
+
+/// `sys/*` logical paths.
+pub fn handle(store: &mut VaultStore, cx: &Ctx<'_>, rel: &str) -> Result<Reply, VaultError> {
+    let write = cx.op.is_write();
+    let parts: Vec<&str> = rel.splitn(2, '/').collect();
+    let (head, rest) = (parts[0], parts.get(1).copied());
+    if let Some(p) = cx.path.strip_prefix(UI_MOUNTS) {
+        if cx.op == Op::Read {
+            return ui_mount(store, cx, p);
+        }
+    }
+    match (head, rest, cx.op) {
+        ("auth", None, Op::Read) => {
+            let m: Map<String, Value> = store
+                .auth
+                .iter()
+                .map(|(k, v)| (k.clone(), v.info.to_json()))
+                .collect();
+            Ok(Resp::data(Value::Object(m)).injected().into())
+        }
+        ("auth", Some(p), _) if !p.is_empty() => auth_path(store, cx, p, write),
+        ("mounts", None, Op::Read) => {
+            let m: Map<String, Value> = store
+                .mounts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.info.to_json()))
+                .collect();
+            Ok(Resp::data(Value::Object(m)).injected().into())
+        }
+        ("mounts", Some(p), _) if !p.is_empty() => mounts_path(store, cx, p, write),
+        ("policy", None | Some(""), Op::Read | Op::List) => {
+            let names = policy_names(store);
+            Ok(Resp::data(json!({ "keys": names, "policies": names }))
+                .injected()
+                .into())
+        }
+        ("policy", Some(name), _) if !name.is_empty() => policy_endpoint(store, cx, name, true),
+        ("policies", Some(p), _) if p.starts_with("acl") => match p.strip_prefix("acl/") {
+            Some("") if cx.op == Op::List => Ok(Resp::list(policy_names(store)).into()),
+            Some(name) if !name.is_empty() => policy_endpoint(store, cx, name, false),
+            _ if p == "acl" || p == "acl/" => Err(VaultError::unsupported_operation()),
+            _ => Err(VaultError::unsupported_path()),
+        },
+        ("capabilities-self" | "capabilities" | "capabilities-accessor", None, _) if write => {
+            capabilities(store, cx, head)
+        }
+        ("leases", Some(p), _) => leases(cx, p),
+        ("renew", _, _) if write => leases(cx, &format!("renew{}", slash(rest))),
+        ("revoke", _, _) if write => leases(cx, &format!("revoke{}", slash(rest))),
+        (
+            "auth"
+            | "mounts"
+            | "policy"
+            | "capabilities-self"
+            | "capabilities"
+            | "capabilities-accessor",
+            _,
+            _,
+        ) => Err(VaultError::unsupported_operation()),
+        _ => Err(VaultError::unsupported_path()),
+    }
+}
+
+fn slash(rest: Option<&str>) -> String {
+    rest.map(|r| format!("/{r}")).unwrap_or_default()
+}
+
+fn policy_names(store: &VaultStore) -> Vec<String> {
+    let mut names: Vec<String> = store
+        .core
+        .policies
+        .keys()
+        .filter(|n| !matches!(n.as_str(), "response-wrapping" | "control-group"))
+        .cloned()
+        .collect();
+    names.push("root".into());
+    names
+}
+
+/// Parses `config.default_lease_ttl` / `max_lease_ttl`.
+fn ttl_config(input: &Input) -> Result<(Option<i64>, Option<i64>), VaultError> {
+    let Some(cfg) = input.raw("config").and_then(Value::as_object) else {
+        return Ok((None, None));
+    };
+    let get = |k: &str, what: &str| -> Result<Option<i64>, VaultError> {
+        match cfg.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() || s == "system" => Ok(None),
+            Some(v) => parse_duration_value(v).map(Some).map_err(|e| {
+                VaultError::bad(format!(
+                    "unable to parse {what} TTL of {}: {e}",
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                ))
+            }),
+        }
+    };
+    let d = get("default_lease_ttl", "default")?;
+    let m = get("max_lease_ttl", "max")?;
+    if let (Some(d), Some(m)) = (d, m) {
+        if m > 0 && d > m {
+            return Err(VaultError::bad(
+                "given default lease TTL greater than given max lease TTL",
+            ));
+        }
+    }
+    Ok((d, m))
+}
+
+fn new_mount(input: &Input, path: &str) -> Result<NewMount, VaultError> {
+    let kind = match input.raw("type") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            return Err(VaultError::bad(
+                "backend type must be specified as a string",
+            ))
+        }
+    };
+    let (d, m) = ttl_config(input)?;
+    for k in [
+        "plugin_name",
+        "plugin_version",
+        "external_entropy_access",
+        "seal_wrap",
+    ] {
+        let _ = input.raw(k);
+    }
+    Ok(NewMount {
+        path: path.to_owned(),
+        kind,
+        description: input.string("description")?,
+        options: input.str_map("options")?,
+        default_lease_ttl: d.unwrap_or(0),
+        max_lease_ttl: m.unwrap_or(0),
+        local: input.bool_or("local", false)?,
+        seal_wrap: input.bool_or("seal_wrap", false)?,
+    })
+}
+
+fn tune_json(info: &mounts::MountInfo) -> Value {
+    let mut v = json!({
+        "default_lease_ttl": info.default_ttl(),
+        "description": info.description,
+        "force_no_cache": false,
+        "max_lease_ttl": info.max_ttl(),
+    });
+    if let Some(t) = &info.token_type {
+        v["token_type"] = json!(t);
+    }
+    if let Some(o) = &info.options {
+        v["options"] = json!(o);
+    }
+    if let Some(l) = &info.listing_visibility {
+        v["listing_visibility"] = json!(l);
+    }
+    v
+}
+
+fn tune(info: &mut mounts::MountInfo, input: &Input) -> Result<(), VaultError> {
+    let get = |k: &str| -> Result<Option<i64>, VaultError> {
+        match input.raw(k) {
+            None => Ok(None),
+            Some(Value::String(s)) if s == "system" || s.is_empty() => Ok(Some(0)),
+            Some(v) => parse_duration_value(v)
+                .map(Some)
+                .map_err(|e| VaultError::bad(format!("unable to parse {k}: {e}"))),
+        }
+    };
+    let d = get("default_lease_ttl")?;
+    let m = get("max_lease_ttl")?;
+    let nd = d.unwrap_or(info.default_lease_ttl);
+    let nm = m.unwrap_or(info.max_lease_ttl);
+    if nm > 0 && nd > nm {
+        return Err(VaultError::bad(
+            "given default lease TTL greater than given max lease TTL",
+        ));
+    }
+    info.default_lease_ttl = nd;
+    info.max_lease_ttl = nm;
+    if let Some(desc) = input.str("description")? {
+        info.description = desc;
+    }
+    if let Some(v) = input.str("listing_visibility")? {
+        info.listing_visibility = Some(v);
+    }
+    if info.is_auth {
+        if let Some(t) = input.str("token_type")? {
+            info.token_type = Some(t);
+        }
+    }
+    if let Some(o) = input.str_map("options")? {
+        let mut opts = info.options.clone().unwrap_or_default();
+        opts.extend(o);
+        info.options = Some(opts);
+    }
+    Ok(())
+}
+
+fn auth_path(
+    store: &mut VaultStore,
+    cx: &Ctx<'_>,
+    p: &str,
+    write: bool,
+) -> Result<Reply, VaultError> {
+    if let Some(mount) = p.strip_suffix("/tune") {
+        let key = mounts::normalise(mount);
+        let m = store
+            .auth
+            .get_mut(&key)
+            .ok_or_else(|| VaultError::bad(format!("No auth engine at {key}")))?;
+        return match cx.op {
+            Op::Read => Ok(Resp::data(tune_json(&m.info)).into()),
+            _ if write => {
+                tune(&mut m.info, cx.input)?;
+                Ok(Reply::NoContent)
+            }
+            _ => Err(VaultError::unsupported_operation()),
+        };
+    }
+    let key = mounts::normalise(p);
+    match cx.op {
+        Op::Read => match store.auth.get(&key) {
+            Some(m) => Ok(Resp::data(m.info.to_json()).injected().into()),
+            None => Err(VaultError::bad(format!("No auth engine at {key}"))),
+        },
+        _ if write => {
+            let m = new_mount(cx.input, p)?;
+            mounts::enable_auth(store, m)?;
+            Ok(Reply::NoContent)
+        }
+        Op::Delete => {
+            if key == "token/" {
+                // authsim wording: disabling the token backend is refused.
+                return Err(VaultError::bad(
+                    "token credential backend cannot be disabled",
+                ));
+            }
+            if store.auth.remove(&key).is_some() {
+                store.core.tokens.revoke_path_prefix(&format!("auth/{key}"));
+            }
+            Ok(Reply::NoContent)
+        }
+        _ => Err(VaultError::unsupported_operation()),
+    }
+}
+
+fn mounts_path(
+    store: &mut VaultStore,
+    cx: &Ctx<'_>,
+    p: &str,
+    write: bool,
+) -> Result<Reply, VaultError> {
+    if let Some(mount) = p.strip_suffix("/tune") {
+        let key = mounts::normalise(mount);
+        let m = store
+            .mounts
+            .get_mut(&key)
+            .ok_or_else(|| VaultError::bad(format!("No secret engine mount at {key}")))?;
+        return match cx.op {
+            Op::Read => Ok(Resp::data(tune_json(&m.info)).into()),
+            _ if write => {
+                tune(&mut m.info, cx.input)?;
+                Ok(Reply::NoContent)
+            }
+            _ => Err(VaultError::unsupported_operation()),
+        };
+    }
+    let key = mounts::normalise(p);
+    match cx.op {
+        Op::Read => match store.mounts.get(&key) {
+            Some(m) => Ok(Resp::data(m.info.to_json()).injected().into()),
+            None => Err(VaultError::bad(format!("No secret engine mount at {key}"))),
+        },
+        _ if write => {
+            let m = new_mount(cx.input, p)?;
+            mounts::enable_secret(store, m)?;
+            Ok(Reply::NoContent)
+        }
+        Op::Delete => {
+            if matches!(key.as_str(), "sys/" | "cubbyhole/" | "identity/") {
+                return Err(VaultError::bad(format!("cannot unmount {key:?}")));
+            }
+            store.mounts.remove(&key);
+            Ok(Reply::NoContent)
+        }
+        _ => Err(VaultError::unsupported_operation()),
+    }
+}
+
+fn policy_endpoint(
+    store: &mut VaultStore,
+    cx: &Ctx<'_>,
+    raw_name: &str,
+    legacy_path: bool,
+) -> Result<Reply, VaultError> {
+    let name = raw_name.trim().to_lowercase();
+    let text_key = if legacy_path { "rules" } else { "policy" };
+    match cx.op {
+        Op::Read => {
+            let text = if name == "root" {
+                String::new()
+            } else {
+                store
+                    .core
+                    .policies
+                    .get(&name)
+                    .ok_or_else(VaultError::not_found)?
+                    .text
+                    .clone()
+            };
+            let mut r = Resp::data(json!({ "name": name, text_key: text }));
+            r.inject_top = legacy_path;
+            Ok(r.into())
+        }
+        Op::Create | Op::Update => {
+            let mut warnings = Vec::new();
+            let mut text = cx.input.string("policy")?;
+            if legacy_path && text.is_empty() {
+                text = cx.input.string("rules")?;
+                if !text.is_empty() {
+                    warnings.push("'rules' is deprecated, please use 'policy' instead".to_owned());
+                }
+            }
+            if text.is_empty() {
+                return Err(VaultError::bad("'policy' parameter not supplied or empty"));
+            }
+            if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(text.trim()) {
+                if let Ok(s) = String::from_utf8(decoded) {
+                    text = s;
+                }
+            }
+            if name == "root" {
+                return Err(VaultError::bad("cannot update \"root\" policy"));
+            }
+            let policy = acl::parse_policy(&name, &text)
+                .map_err(|e| VaultError::bad(format!("failed to parse policy: {e}")))?;
+            store.core.policies.insert(name.clone(), policy);
+            if name != raw_name {
+                warnings.push(format!("policy name was converted to {name}"));
+            }
+            if warnings.is_empty() {
+                Ok(Reply::NoContent)
+            } else {
+                Ok(Resp {
+                    warnings,
+                    ..Resp::default()
+                }
+                .into())
+            }
+        }
+        Op::Delete => {
+            match name.as_str() {
+                "root" => return Err(VaultError::bad("cannot delete \"root\" policy")),
+                "default" => return Err(VaultError::bad("cannot delete default policy")),
+                _ => {}
+            }
+            store.core.policies.remove(&name);
+            Ok(Reply::NoContent)
+        }
+        _ => Err(VaultError::unsupported_operation()),
+    }
+}
+
+fn capabilities(store: &mut VaultStore, cx: &Ctx<'_>, which: &str) -> Result<Reply, VaultError> {
+    let mut paths = cx.input.str_list("paths")?.unwrap_or_default();
+    if paths.is_empty() {
+        if let Some(p) = cx.input.str("path")?.filter(|p| !p.is_empty()) {
+            paths.push(p);
+        }
+    }
+    let acl = match which {
+        "capabilities" => {
+            let t = cx.input.string("token")?;
+            let e = store
+                .core
+                .tokens
+                .get_valid(&t, cx.now)
+                .ok_or_else(|| VaultError::multi(400, "invalid token"))?;
+            store.core.acl_for(&e.policies, &e.entity_id)
+        }
+        "capabilities-accessor" => {
+            let a = cx.input.string("accessor")?;
+            let e = store
+                .core
+                .tokens
+                .by_accessor(&a, cx.now)
+                .ok_or_else(|| VaultError::multi(400, "invalid accessor"))?;
+            store.core.acl_for(&e.policies, &e.entity_id)
+        }
+        _ => cx
+            .caller
+            .map(|c| c.acl.clone())
+            .ok_or_else(VaultError::permission_denied)?,
+    };
+    if paths.is_empty() {
+        return Err(VaultError::bad("paths must be supplied"));
+    }
+    let mut data = Map::new();
+    for p in &paths {
+        data.insert(p.clone(), json!(acl.capabilities(p)));
+    }
+    if paths.len() == 1 {
+        data.insert("capabilities".into(), json!(acl.capabilities(&paths[0])));
+    }
+    Ok(Resp::data(Value::Object(data)).injected().into())
+}
+
+fn leases(cx: &Ctx<'_>, p: &str) -> Result<Reply, VaultError> {
+    let (head, id_in_path) = match p.split_once('/') {
+        Some((h, rest)) => (h, Some(rest)),
+        None => (p, None),
+    };
+    let lease_id = || -> Result<String, VaultError> {
+        let id = match id_in_path.filter(|s| !s.is_empty()) {
+            Some(s) => s.to_owned(),
+            None => cx.input.string("lease_id")?,
+        };
+        if id.is_empty() {
+            return Err(VaultError::bad("lease_id must be specified"));
+        }
+        Ok(id)
+    };
+    match (head, cx.op) {
+        ("lookup", Op::List) => Ok(Resp::list(Vec::new()).into()),
+        ("lookup", Op::Create | Op::Update) => {
+            lease_id()?;
+            Err(VaultError::bad("invalid lease"))
+        }
+        ("renew", Op::Create | Op::Update) => {
+            let id = lease_id()?;
+            let _ = cx.input.raw("increment");
+            if id.starts_with("auth/") {
+                return Err(VaultError::bad(
+                    "tokens cannot be renewed through this endpoint",
+                ));
+            }
+            Err(VaultError::bad("lease not found"))
+        }
+        ("revoke", Op::Create | Op::Update) => {
+            lease_id()?;
+            if !cx.input.bool_or("sync", true)? {
+                return Ok(Reply::Status(202));
+            }
+            Ok(Reply::NoContent)
+        }
+        ("lookup" | "renew" | "revoke", _) => Err(VaultError::unsupported_operation()),
+        _ => Err(VaultError::unsupported_path()),
+    }
+}

@@ -1,0 +1,2459 @@
+//! The mock Vault through its router (`oneshot`, no sockets), plus one test over a real socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use http::{HeaderMap, Request};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::*;
+use crate::clock::{Clock, ManualClock};
+use crate::world::World;
+
+const T0: u64 = 1_700_000_000;
+
+struct V {
+    st: VaultState,
+    clock: Arc<ManualClock>,
+}
+
+#[derive(Debug)]
+struct R {
+    status: u16,
+    body: Value,
+    raw: String,
+    headers: HeaderMap,
+}
+
+impl R {
+    fn error(&self) -> &str {
+        self.body["errors"][0].as_str().unwrap_or("<none>")
+    }
+}
+
+fn vault_with(options: VaultOptions) -> V {
+    let clock = Arc::new(ManualClock::at_unix(T0));
+    let sim = Sim::new(World::new("vault-tests"), clock.clone());
+    V {
+        st: VaultState::new(sim, options),
+        clock,
+    }
+}
+
+fn vault() -> V {
+    vault_with(VaultOptions::default())
+}
+
+impl V {
+    async fn send(&self, req: Request<Body>) -> R {
+        let resp = router(self.st.clone()).oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let raw = String::from_utf8(bytes.to_vec()).unwrap();
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        R {
+            status,
+            body,
+            raw,
+            headers,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> R {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header("X-Vault-Token", t);
+        }
+        let body = match body {
+            Some(v) => Body::from(v.to_string()),
+            None => Body::empty(),
+        };
+        self.send(b.body(body).unwrap()).await
+    }
+
+    async fn root(&self, method: &str, path: &str, body: Option<Value>) -> R {
+        self.call(method, path, Some("root"), body).await
+    }
+
+    /// A token with `policies` (and no `default` unless listed).
+    async fn token(&self, policies: &[&str], extra: Value) -> String {
+        let mut body = json!({ "policies": policies, "no_default_policy": true });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = self.root("POST", "/v1/auth/token/create", Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        r.body["auth"]["client_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn policy(&self, name: &str, hcl: &str) {
+        let r = self
+            .root(
+                "PUT",
+                &format!("/v1/sys/policy/{name}"),
+                Some(json!({ "policy": hcl })),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.raw);
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs)).unwrap();
+    }
+}
+
+// --------------------------------------------------------------------------- envelope, errors
+
+#[tokio::test]
+async fn vault_success_envelope_has_vaults_keys_headers_and_newline() {
+    let v = vault();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"policies": ["p1"], "meta": {"a": "b"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert!(r.raw.ends_with("}\n"));
+    let keys: Vec<_> = r.body.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        [
+            "request_id",
+            "lease_id",
+            "renewable",
+            "lease_duration",
+            "data",
+            "wrap_info",
+            "warnings",
+            "auth",
+            "mount_type"
+        ]
+    );
+    assert_eq!(r.body["mount_type"], "token");
+    assert_eq!(r.body["data"], Value::Null);
+    assert_eq!(r.body["warnings"], json!(["Policy \"p1\" does not exist"]));
+    let auth = &r.body["auth"];
+    let auth_keys: Vec<_> = auth.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        auth_keys,
+        [
+            "client_token",
+            "accessor",
+            "policies",
+            "token_policies",
+            "metadata",
+            "lease_duration",
+            "renewable",
+            "entity_id",
+            "token_type",
+            "orphan",
+            "mfa_requirement",
+            "num_uses"
+        ]
+    );
+    let tok = auth["client_token"].as_str().unwrap();
+    assert!(tok.starts_with("hvs.CAES"), "{tok}");
+    assert!(tok.len() > 80);
+    assert_eq!(auth["accessor"].as_str().unwrap().len(), 24);
+    assert_eq!(auth["policies"], json!(["default", "p1"]));
+    assert_eq!(auth["metadata"], json!({"a": "b"}));
+    assert_eq!(auth["lease_duration"], 2764800);
+    assert_eq!(auth["renewable"], true);
+    assert_eq!(auth["token_type"], "service");
+    assert_eq!(auth["orphan"], false);
+    assert_eq!(r.body["request_id"].as_str().unwrap().len(), 36);
+}
+
+#[tokio::test]
+async fn vault_root_policy_child_token_is_short_and_non_expiring() {
+    let v = vault();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"policies": ["root"]})),
+        )
+        .await;
+    let auth = &r.body["auth"];
+    let tok = auth["client_token"].as_str().unwrap();
+    assert!(tok.starts_with("hvs.") && tok.len() == 28, "{tok}");
+    assert_eq!(auth["policies"], json!(["root"]));
+    assert_eq!(auth["lease_duration"], 0);
+    assert_eq!(auth["renewable"], false);
+}
+
+#[tokio::test]
+async fn vault_missing_invalid_and_insufficient_tokens() {
+    let v = vault();
+    let r = v.call("GET", "/v1/secret/data/x", None, None).await;
+    assert_eq!((r.status, r.error()), (403, "permission denied"));
+    assert_eq!(r.raw, "{\"errors\":[\"permission denied\"]}\n");
+    let r = v.call("GET", "/v1/secret/data/x", Some("nope"), None).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            403,
+            "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"
+        )
+    );
+    let t = v.token(&["default"], json!({})).await;
+    let r = v.call("GET", "/v1/secret/data/x", Some(&t), None).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "1 error occurred:\n\t* permission denied\n\n")
+    );
+
+    let legacy = vault_with(VaultOptions {
+        legacy_invalid_token: true,
+        ..VaultOptions::default()
+    });
+    let r = legacy
+        .call("GET", "/v1/secret/data/x", Some("nope"), None)
+        .await;
+    assert_eq!((r.status, r.error()), (403, "permission denied"));
+}
+
+#[tokio::test]
+async fn vault_bearer_token_is_used_only_without_x_vault_token() {
+    let v = vault();
+    let req = |auth: &str, vt: Option<&str>| {
+        let mut b = Request::get("/v1/auth/token/lookup-self").header("Authorization", auth);
+        if let Some(t) = vt {
+            b = b.header("X-Vault-Token", t);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    assert_eq!(v.send(req("Bearer root", None)).await.status, 200);
+    assert_eq!(v.send(req("Basic root", None)).await.status, 403);
+    assert_eq!(v.send(req("Bearer root", Some("bad"))).await.status, 403);
+}
+
+#[tokio::test]
+async fn vault_unknown_routes_and_wrong_methods() {
+    let v = vault();
+    let r = v.root("GET", "/v1/foo/bar", None).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            404,
+            "no handler for route \"foo/bar\". route entry not found."
+        )
+    );
+    let t = v.token(&["default"], json!({})).await;
+    let r = v.call("GET", "/v1/foo/bar", Some(&t), None).await;
+    assert_eq!(r.status, 403);
+    let r = v.root("GET", "/nothing", None).await;
+    assert_eq!((r.status, r.raw.as_str()), (404, "{\"errors\":[]}\n"));
+    let r = v.root("FOO", "/v1/secret/data/x", None).await;
+    assert_eq!((r.status, r.raw.as_str()), (405, "{\"errors\":[]}\n"));
+    let r = v.root("POST", "/v1/sys/seal-status", None).await;
+    assert_eq!((r.status, r.raw.as_str()), (405, "{\"errors\":[]}\n"));
+    let r = v.root("GET", "/v1/secret/nope/x", None).await;
+    assert_eq!(r.status, 404);
+    assert!(r.body["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("use 'vault kv get' for this operation"));
+    let r = v.root("GET", "/v1/auth/token/nope", None).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (404, "1 error occurred:\n\t* unsupported path\n\n")
+    );
+    let r = v.root("DELETE", "/v1/auth/token/lookup-self", None).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (405, "1 error occurred:\n\t* unsupported operation\n\n")
+    );
+}
+
+#[tokio::test]
+async fn vault_malformed_requests_are_answered_in_the_envelope() {
+    let v = vault();
+    let post = |body: &'static str| {
+        Request::post("/v1/auth/token/create")
+            .header("X-Vault-Token", "root")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    for body in ["{not json", "[1,2]", "\"str\""] {
+        let r = v.send(post(body)).await;
+        assert_eq!((r.status, r.error()), (400, "error parsing JSON"), "{body}");
+    }
+    let r = v.root("GET", "/v1/secret/metadata/?list=maybe", None).await;
+    assert_eq!((r.status, r.raw.as_str()), (400, "{\"errors\":[]}\n"));
+    let r = v
+        .send(
+            Request::patch("/v1/secret/data/x")
+                .header("X-Vault-Token", "root")
+                .header("Content-Type", "application/json")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            415,
+            "PATCH requires Content-Type of application/merge-patch+json, provided application/json"
+        )
+    );
+    let r = v
+        .root("POST", "/v1/secret/data/dir/", Some(json!({"data": {}})))
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "cannot write to a path ending in '/'")
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"ttl": "forever"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            400,
+            "Field validation failed: error converting input forever for field \"ttl\": time: invalid duration \"forever\""
+        )
+    );
+}
+
+#[tokio::test]
+async fn vault_warns_about_unrecognized_parameters() {
+    let v = vault();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"zeta": 1, "alpha": 2, "policies": ["default"]})),
+        )
+        .await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["Endpoint ignored these unrecognized parameters: [alpha zeta]"])
+    );
+    // No warning on a 204.
+    let r = v
+        .root(
+            "POST",
+            "/v1/sys/policy/p",
+            Some(json!({"policy": "path \"a\" { capabilities = [\"read\"] }", "junk": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+}
+
+#[tokio::test]
+async fn vault_namespace_header_is_echoed() {
+    let v = vault();
+    let r = v
+        .send(
+            Request::get("/v1/auth/token/lookup-self")
+                .header("X-Vault-Token", "root")
+                .header("X-Vault-Namespace", "ns1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.headers["x-vault-namespace"], "ns1");
+}
+
+// ------------------------------------------------------------------------------------ tokens
+
+#[tokio::test]
+async fn vault_root_lookup_self_has_no_lease_keys() {
+    let v = vault();
+    let r = v.root("GET", "/v1/auth/token/lookup-self", None).await;
+    let d = &r.body["data"];
+    assert_eq!(d["id"], "root");
+    assert_eq!(d["display_name"], "root");
+    assert_eq!(d["path"], "auth/token/root");
+    assert_eq!(d["policies"], json!(["root"]));
+    assert_eq!(d["meta"], Value::Null);
+    assert_eq!(d["expire_time"], Value::Null);
+    assert_eq!(d["ttl"], 0);
+    assert_eq!(d["orphan"], true);
+    assert!(d.get("renewable").is_none() && d.get("issue_time").is_none());
+    let r = v.root("POST", "/v1/auth/token/renew-self", None).await;
+    assert_eq!((r.status, r.error()), (400, "invalid lease ID"));
+}
+
+#[tokio::test]
+async fn vault_token_ttl_expires_with_the_manual_clock() {
+    let v = vault();
+    let t = v.token(&["default"], json!({"ttl": "1h"})).await;
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"]["ttl"], 3600);
+    assert_eq!(r.body["data"]["creation_ttl"], 3600);
+    assert_eq!(r.body["data"]["id"], t.as_str());
+    assert!(r.body["data"]["expire_time"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023-11-14T23:13:20"));
+    v.advance(3599);
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+        .await;
+    assert_eq!(r.body["data"]["ttl"], 1);
+    v.advance(1);
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn vault_token_renewal_moves_expiry_and_caps_at_max_ttl() {
+    let v = vault();
+    let t = v
+        .token(&["default"], json!({"ttl": "1h", "explicit_max_ttl": "2h"}))
+        .await;
+    v.advance(1800);
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/token/renew-self",
+            Some(&t),
+            Some(json!({"increment": "1h"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["auth"]["client_token"], t.as_str());
+    assert_eq!(r.body["auth"]["lease_duration"], 3600);
+    v.advance(3000);
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/token/renew-self",
+            Some(&t),
+            Some(json!({"increment": "1h"})),
+        )
+        .await;
+    assert_eq!(r.body["auth"]["lease_duration"], 2400);
+    assert_eq!(
+        r.body["warnings"],
+        json!(["TTL of \"1h0m0s\" exceeded the effective max_ttl of \"40m0s\"; TTL value is capped accordingly"])
+    );
+    v.advance(2400);
+    assert_eq!(
+        v.call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+            .await
+            .status,
+        403
+    );
+    let nr = v.token(&["default"], json!({"renewable": false})).await;
+    let r = v
+        .call("POST", "/v1/auth/token/renew-self", Some(&nr), None)
+        .await;
+    assert_eq!((r.status, r.error()), (400, "lease is not renewable"));
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/renew",
+            Some(json!({"token": "zzz"})),
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (400, "token not found"));
+    let r = v
+        .root("POST", "/v1/auth/token/renew", Some(json!({})))
+        .await;
+    assert_eq!((r.status, r.error()), (400, "missing token ID"));
+}
+
+#[tokio::test]
+async fn vault_ttl_over_the_max_is_capped_with_a_warning() {
+    let v = vault();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"ttl": "1000h", "policies": ["default"]})),
+        )
+        .await;
+    assert_eq!(r.body["auth"]["lease_duration"], 2764800);
+    assert_eq!(
+        r.body["warnings"],
+        json!(["TTL of \"1000h0m0s\" exceeded the effective max_ttl of \"768h0m0s\"; TTL value is capped accordingly"])
+    );
+}
+
+#[tokio::test]
+async fn vault_revoke_self_revokes_children_and_revoke_orphan_keeps_them() {
+    let v = vault();
+    v.policy(
+        "creator",
+        r#"path "auth/token/create" { capabilities = ["update"] }"#,
+    )
+    .await;
+    let parent = v.token(&["creator", "default"], json!({})).await;
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/token/create",
+            Some(&parent),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let kid = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["auth"]["orphan"], false);
+    assert_eq!(
+        v.call("POST", "/v1/auth/token/revoke-self", Some(&parent), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        v.call("GET", "/v1/auth/token/lookup-self", Some(&parent), None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        v.call("GET", "/v1/auth/token/lookup-self", Some(&kid), None)
+            .await
+            .status,
+        403
+    );
+
+    let parent = v.token(&["creator"], json!({})).await;
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/token/create",
+            Some(&parent),
+            Some(json!({})),
+        )
+        .await;
+    let kid = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/token/revoke-orphan",
+            Some(&parent),
+            Some(json!({"token": parent})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "revoke-orphan is a root path");
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/revoke-orphan",
+            Some(json!({"token": parent})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&kid), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["data"]["orphan"].clone()),
+        (200, json!(true))
+    );
+    // Unknown tokens revoke quietly.
+    assert_eq!(
+        v.root(
+            "POST",
+            "/v1/auth/token/revoke",
+            Some(json!({"token": "nope"}))
+        )
+        .await
+        .status,
+        204
+    );
+}
+
+#[tokio::test]
+async fn vault_accessor_endpoints() {
+    let v = vault();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"policies": ["default"]})),
+        )
+        .await;
+    let acc = r.body["auth"]["accessor"].as_str().unwrap().to_owned();
+    let tok = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/lookup-accessor",
+            Some(json!({"accessor": acc})),
+        )
+        .await;
+    assert_eq!(r.body["data"]["id"], "");
+    assert_eq!(r.body["data"]["accessor"], acc.as_str());
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/lookup-accessor",
+            Some(json!({"accessor": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "1 error occurred:\n\t* invalid accessor\n\n")
+    );
+    let r = v
+        .root("POST", "/v1/auth/token/lookup-accessor", Some(json!({})))
+        .await;
+    assert_eq!(r.error(), "1 error occurred:\n\t* missing accessor\n\n");
+    let r = v
+        .root("POST", "/v1/auth/token/lookup", Some(json!({"token": "x"})))
+        .await;
+    assert_eq!((r.status, r.error()), (403, "bad token"));
+    let r = v
+        .root("POST", "/v1/auth/token/lookup", Some(json!({"token": tok})))
+        .await;
+    assert_eq!(r.body["data"]["id"], tok.as_str());
+    let r = v.root("LIST", "/v1/auth/token/accessors", None).await;
+    assert!(r.body["data"]["keys"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(acc)));
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/revoke-accessor",
+            Some(json!({"accessor": acc})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/revoke-accessor",
+            Some(json!({"accessor": acc})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body["warnings"],
+        json!(["No token found with this accessor"])
+    );
+}
+
+#[tokio::test]
+async fn vault_num_uses_runs_out() {
+    let v = vault();
+    let t = v.token(&["default"], json!({"num_uses": 2})).await;
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+        .await;
+    assert_eq!(r.body["data"]["num_uses"], 1);
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+        .await;
+    assert_eq!(r.status, 200);
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn vault_token_create_validation() {
+    let v = vault();
+    v.policy(
+        "creator",
+        r#"path "auth/token/create*" { capabilities = ["update"] }"#,
+    )
+    .await;
+    let t = v.token(&["creator"], json!({})).await;
+    let create = |body: Value| v.call("POST", "/v1/auth/token/create", Some(&t), Some(body));
+    let r = create(json!({"policies": ["other"]})).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "child policies must be subset of parent")
+    );
+    let r = create(json!({"policies": ["root"]})).await;
+    assert_eq!(
+        r.error(),
+        "root tokens may not be created without parent token being root"
+    );
+    let r = create(json!({"no_parent": true})).await;
+    assert_eq!(
+        r.error(),
+        "root or sudo privileges required to create orphan token"
+    );
+    let r = create(json!({"period": "1h"})).await;
+    assert_eq!(
+        r.error(),
+        "root or sudo privileges required to create periodic token"
+    );
+    let r = create(json!({"id": "custom"})).await;
+    assert_eq!(
+        r.error(),
+        "root or sudo privileges required to specify token id"
+    );
+    let r = create(json!({"type": "batch", "num_uses": 3})).await;
+    assert_eq!(r.error(), "batch tokens cannot have \"num_uses\" set");
+    let r = create(json!({"type": "weird"})).await;
+    assert_eq!(r.error(), "invalid 'token_type' value");
+    let r = create(json!({"num_uses": -1})).await;
+    assert_eq!(r.error(), "number of uses cannot be negative");
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/token/create-orphan",
+            Some(&t),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["auth"]["orphan"], true);
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"id": "hvs.x"})),
+        )
+        .await;
+    assert_eq!(r.error(), "custom token ID cannot have the 'hvs.' prefix");
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"id": "my-token"})),
+        )
+        .await;
+    assert_eq!(r.body["auth"]["client_token"], "my-token");
+    let r = v
+        .root("POST", "/v1/auth/token/create/nope", Some(json!({})))
+        .await;
+    assert_eq!(r.error(), "unknown role nope");
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"type": "batch", "policies": ["default"]})),
+        )
+        .await;
+    let b = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    assert!(b.starts_with("hvb."));
+    assert_eq!(r.body["auth"]["token_type"], "batch");
+    let r = v
+        .call("POST", "/v1/auth/token/renew-self", Some(&b), None)
+        .await;
+    assert_eq!(r.error(), "batch tokens cannot be renewed");
+    let r = v
+        .call("POST", "/v1/auth/token/create", Some(&b), Some(json!({})))
+        .await;
+    assert_eq!(r.status, 403, "default has no create");
+}
+
+#[tokio::test]
+async fn vault_token_roles_shape_created_tokens() {
+    let v = vault();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/roles/ci",
+            Some(json!({"allowed_policies": "a,b", "orphan": true, "token_period": "1h"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v.root("GET", "/v1/auth/token/roles/ci", None).await;
+    assert_eq!(r.body["data"]["allowed_policies"], json!(["a", "b"]));
+    assert_eq!(r.body["data"]["token_period"], 3600);
+    let r = v
+        .root("POST", "/v1/auth/token/create/ci", Some(json!({})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["auth"]["policies"], json!(["a", "b", "default"]));
+    assert_eq!(r.body["auth"]["orphan"], true);
+    assert_eq!(r.body["auth"]["lease_duration"], 3600);
+    let t = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = v
+        .root("POST", "/v1/auth/token/lookup", Some(json!({"token": t})))
+        .await;
+    assert_eq!(r.body["data"]["path"], "auth/token/create/ci");
+    assert_eq!(r.body["data"]["role"], "ci");
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create/ci",
+            Some(json!({"policies": ["c"]})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        v.root("LIST", "/v1/auth/token/roles", None).await.body["data"]["keys"],
+        json!(["ci"])
+    );
+}
+
+// ------------------------------------------------------------------------- policies and ACL
+
+#[tokio::test]
+async fn vault_acl_globs_plus_deny_and_priority_over_http() {
+    let v = vault();
+    v.policy(
+        "app",
+        r#"
+        path "secret/data/app/*" { capabilities = ["create", "read", "update"] }
+        path "secret/data/app/private" { capabilities = ["deny"] }
+        path "secret/data/+/shared" { capabilities = ["read"] }
+        path "secret/metadata/app" { capabilities = ["list"] }
+        "#,
+    )
+    .await;
+    let t = v.token(&["app"], json!({})).await;
+    let w = |p: &str| {
+        let path = format!("/v1/secret/data/{p}");
+        let (v, t) = (&v, &t);
+        async move {
+            v.call("POST", &path, Some(t), Some(json!({"data": {"k": "v"}})))
+                .await
+        }
+    };
+    assert_eq!(w("app/one").await.status, 200);
+    assert_eq!(w("app/private").await.status, 403);
+    assert_eq!(w("other/shared").await.status, 403, "read only");
+    v.root(
+        "POST",
+        "/v1/secret/data/other/shared",
+        Some(json!({"data": {"k": 1}})),
+    )
+    .await;
+    let r = v
+        .call("GET", "/v1/secret/data/other/shared", Some(&t), None)
+        .await;
+    assert_eq!(r.status, 200);
+    let r = v
+        .call("LIST", "/v1/secret/metadata/app", Some(&t), None)
+        .await;
+    assert_eq!(r.body["data"]["keys"], json!(["one"]));
+    let r = v
+        .call(
+            "POST",
+            "/v1/sys/capabilities-self",
+            Some(&t),
+            Some(json!({"paths": ["secret/data/app/x"]})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "capabilities-self needs default");
+    let t2 = v.token(&["app", "default"], json!({})).await;
+    let r = v
+        .call(
+            "POST",
+            "/v1/sys/capabilities-self",
+            Some(&t2),
+            Some(json!({"paths": ["secret/data/app/x"]})),
+        )
+        .await;
+    assert_eq!(r.body["capabilities"], json!(["create", "read", "update"]));
+    assert_eq!(
+        r.body["secret/data/app/x"],
+        json!(["create", "read", "update"])
+    );
+    assert_eq!(
+        r.body["data"]["capabilities"],
+        json!(["create", "read", "update"])
+    );
+    let r = v
+        .call(
+            "POST",
+            "/v1/sys/capabilities-self",
+            Some(&t2),
+            Some(json!({"paths": ["secret/data/app/private", "nope"]})),
+        )
+        .await;
+    assert_eq!(
+        r.body["data"],
+        json!({"nope": ["deny"], "secret/data/app/private": ["deny"]})
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/sys/capabilities-self",
+            Some(json!({"paths": ["x"]})),
+        )
+        .await;
+    assert_eq!(r.body["capabilities"], json!(["root"]));
+    let r = v
+        .root("POST", "/v1/sys/capabilities-self", Some(json!({})))
+        .await;
+    assert_eq!(r.error(), "paths must be supplied");
+}
+
+#[tokio::test]
+async fn vault_create_needs_create_and_update_needs_update() {
+    let v = vault();
+    v.policy(
+        "u",
+        r#"path "secret/data/*" { capabilities = ["update", "read"] }"#,
+    )
+    .await;
+    let t = v.token(&["u"], json!({})).await;
+    let w = || {
+        v.call(
+            "POST",
+            "/v1/secret/data/k",
+            Some(&t),
+            Some(json!({"data": {"a": 1}})),
+        )
+    };
+    assert_eq!(w().await.status, 403, "absent item needs create");
+    v.root("POST", "/v1/secret/data/k", Some(json!({"data": {"a": 0}})))
+        .await;
+    assert_eq!(w().await.status, 200);
+}
+
+#[tokio::test]
+async fn vault_sudo_paths_need_sudo() {
+    let v = vault();
+    v.policy(
+        "admin",
+        r#"path "sys/auth/*" { capabilities = ["create", "update", "read"] }"#,
+    )
+    .await;
+    let t = v.token(&["admin"], json!({})).await;
+    let r = v
+        .call(
+            "POST",
+            "/v1/sys/auth/userpass",
+            Some(&t),
+            Some(json!({"type": "userpass"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "1 error occurred:\n\t* permission denied\n\n")
+    );
+    v.policy(
+        "admin",
+        r#"path "sys/auth/*" { capabilities = ["create", "update", "read", "sudo"] }"#,
+    )
+    .await;
+    let r = v
+        .call(
+            "POST",
+            "/v1/sys/auth/userpass",
+            Some(&t),
+            Some(json!({"type": "userpass"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+}
+
+#[tokio::test]
+async fn vault_policy_endpoints() {
+    let v = vault();
+    let r = v.root("GET", "/v1/sys/policy", None).await;
+    assert_eq!(r.body["policies"], json!(["default", "root"]));
+    assert_eq!(r.body["data"]["keys"], json!(["default", "root"]));
+    v.policy("mypol", r#"path "a" { capabilities = ["read"] }"#)
+        .await;
+    let r = v.root("LIST", "/v1/sys/policies/acl", None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["default", "mypol", "root"]));
+    let r = v.root("GET", "/v1/sys/policy/mypol", None).await;
+    assert_eq!(r.body["rules"], r#"path "a" { capabilities = ["read"] }"#);
+    assert_eq!(r.body["data"]["name"], "mypol");
+    let r = v.root("GET", "/v1/sys/policies/acl/mypol", None).await;
+    assert!(r.body.get("policy").is_none(), "not injected");
+    assert_eq!(
+        r.body["data"]["policy"],
+        r#"path "a" { capabilities = ["read"] }"#
+    );
+    let r = v.root("GET", "/v1/sys/policy/nope", None).await;
+    assert_eq!((r.status, r.raw.as_str()), (404, "{\"errors\":[]}\n"));
+    let r = v
+        .root(
+            "PUT",
+            "/v1/sys/policy/MyPol2",
+            Some(json!({"policy": "path \"b\" { policy = \"read\" }"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body["warnings"],
+        json!(["policy name was converted to mypol2"])
+    );
+    let bad = |p: &'static str| v.root("PUT", "/v1/sys/policies/acl/x", Some(json!({"policy": p})));
+    assert_eq!(
+        bad(r#"path "secret/*" { capabilities = ["foo"] }"#)
+            .await
+            .error(),
+        "failed to parse policy: path \"secret/*\": invalid capability \"foo\""
+    );
+    assert_eq!(
+        bad(r#"path "a+*" { capabilities = ["read"] }"#)
+            .await
+            .error(),
+        "failed to parse policy: path \"a+*\": invalid use of wildcards ('+*' is forbidden)"
+    );
+    let r = v.root("PUT", "/v1/sys/policy/x", Some(json!({}))).await;
+    assert_eq!(r.error(), "'policy' parameter not supplied or empty");
+    let r = v
+        .root(
+            "PUT",
+            "/v1/sys/policy/root",
+            Some(json!({"policy": "path \"a\" {}"})),
+        )
+        .await;
+    assert_eq!(r.error(), "cannot update \"root\" policy");
+    assert_eq!(
+        v.root("DELETE", "/v1/sys/policy/root", None).await.error(),
+        "cannot delete \"root\" policy"
+    );
+    assert_eq!(
+        v.root("DELETE", "/v1/sys/policy/default", None)
+            .await
+            .error(),
+        "cannot delete default policy"
+    );
+    assert_eq!(
+        v.root("DELETE", "/v1/sys/policy/mypol", None).await.status,
+        204
+    );
+    assert_eq!(
+        v.root("DELETE", "/v1/sys/policy/never", None).await.status,
+        204
+    );
+    let r = v
+        .root(
+            "PUT",
+            "/v1/sys/policy/legacy",
+            Some(json!({"rules": "path \"c\" { policy = \"write\" }"})),
+        )
+        .await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["'rules' is deprecated, please use 'policy' instead"])
+    );
+    // base64 policy bodies are decoded
+    use base64::Engine as _;
+    let b64 =
+        base64::engine::general_purpose::STANDARD.encode(r#"path "z" { capabilities = ["list"] }"#);
+    assert_eq!(
+        v.root("PUT", "/v1/sys/policy/b64", Some(json!({"policy": b64})))
+            .await
+            .status,
+        204
+    );
+    let r = v.root("GET", "/v1/sys/policy/b64", None).await;
+    assert_eq!(r.body["rules"], r#"path "z" { capabilities = ["list"] }"#);
+}
+
+// ------------------------------------------------------------------------------------ KV v2
+
+#[tokio::test]
+async fn vault_kv2_versions_cas_and_metadata() {
+    let v = vault();
+    let w = |body: Value| v.root("POST", "/v1/secret/data/app/config", Some(body));
+    let r = w(json!({"data": {"b": 2, "a": 1}})).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["data"]["version"], 1);
+    assert_eq!(r.body["data"]["deletion_time"], "");
+    assert_eq!(r.body["data"]["created_time"], "2023-11-14T22:13:20Z");
+    assert_eq!(r.body["mount_type"], "kv");
+    let r = w(json!({"data": {"a": 2}, "options": {"cas": 0}})).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            400,
+            "check-and-set parameter did not match the current version"
+        )
+    );
+    let r = w(json!({"data": {"a": 2}, "options": {"cas": 1}})).await;
+    assert_eq!(r.body["data"]["version"], 2);
+    let r = w(json!({"data": {"a": 2}, "options": {"cas": "x"}})).await;
+    assert_eq!(r.error(), "error parsing check-and-set parameter");
+    assert_eq!(w(json!({})).await.error(), "no data provided");
+
+    let r = v.root("GET", "/v1/secret/data/app/config", None).await;
+    assert_eq!(r.body["data"]["data"], json!({"a": 2}));
+    assert_eq!(r.body["data"]["metadata"]["version"], 2);
+    assert_eq!(r.body["lease_duration"], 0);
+    let r = v
+        .root("GET", "/v1/secret/data/app/config?version=1", None)
+        .await;
+    assert!(r.raw.contains(r#"{"a":1,"b":2}"#));
+    assert_eq!(
+        v.root("GET", "/v1/secret/data/app/config?version=9", None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        v.root("GET", "/v1/secret/data/missing", None).await.raw,
+        "{\"errors\":[]}\n"
+    );
+
+    // soft delete of the latest → raw 404 envelope, no trailing newline
+    assert_eq!(
+        v.root("DELETE", "/v1/secret/data/app/config", None)
+            .await
+            .status,
+        204
+    );
+    let r = v.root("GET", "/v1/secret/data/app/config", None).await;
+    assert_eq!(r.status, 404);
+    assert!(!r.raw.ends_with('\n'));
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(r.body["data"]["data"], Value::Null);
+    assert!(r.body["data"]["metadata"]["deletion_time"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023"));
+    assert!(r.body.get("request_id").is_some());
+    let r = v
+        .root(
+            "POST",
+            "/v1/secret/undelete/app/config",
+            Some(json!({"versions": [2]})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        v.root("GET", "/v1/secret/data/app/config", None)
+            .await
+            .status,
+        200
+    );
+    let r = v
+        .root("POST", "/v1/secret/undelete/app/config", Some(json!({})))
+        .await;
+    assert_eq!(r.error(), "No version number provided");
+    let r = v
+        .root("POST", "/v1/secret/destroy/app/config", Some(json!({})))
+        .await;
+    assert_eq!(r.error(), "no version number provided");
+    let r = v
+        .root(
+            "POST",
+            "/v1/secret/destroy/app/config",
+            Some(json!({"versions": "1"})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = v
+        .root("GET", "/v1/secret/data/app/config?version=1", None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["data"]["metadata"]["destroyed"].clone()),
+        (404, json!(true))
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/secret/delete/app/config",
+            Some(json!({"versions": [2]})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+
+    let r = v.root("GET", "/v1/secret/metadata/app/config", None).await;
+    let d = &r.body["data"];
+    assert_eq!(d["current_version"], 2);
+    assert_eq!(d["oldest_version"], 1);
+    assert_eq!(d["delete_version_after"], "0s");
+    assert_eq!(d["versions"]["1"]["destroyed"], true);
+    assert!(d["versions"]["2"]["deletion_time"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023"));
+    let r = v.root("LIST", "/v1/secret/metadata/", None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["app/"]));
+    let r = v
+        .root("GET", "/v1/secret/metadata/app?list=true", None)
+        .await;
+    assert_eq!(r.body["data"]["keys"], json!(["config"]));
+    assert_eq!(
+        v.root("LIST", "/v1/secret/metadata/nothing", None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        v.root("DELETE", "/v1/secret/metadata/app/config", None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        v.root("GET", "/v1/secret/metadata/app/config", None)
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn vault_kv2_cas_required_max_versions_and_patch() {
+    let v = vault();
+    let r = v
+        .root(
+            "POST",
+            "/v1/secret/metadata/k",
+            Some(
+                json!({"cas_required": true, "max_versions": 2, "custom_metadata": {"team": "x"}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = v
+        .root("POST", "/v1/secret/data/k", Some(json!({"data": {"a": 1}})))
+        .await;
+    assert_eq!(r.error(), "check-and-set parameter required for this call");
+    for cas in 0..3 {
+        let r = v
+            .root(
+                "POST",
+                "/v1/secret/data/k",
+                Some(json!({"data": {"a": cas}, "options": {"cas": cas}})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert_eq!(r.body["data"]["custom_metadata"], json!({"team": "x"}));
+    }
+    let r = v.root("GET", "/v1/secret/metadata/k", None).await;
+    assert_eq!(r.body["data"]["oldest_version"], 2);
+    assert_eq!(r.body["data"]["versions"].as_object().unwrap().len(), 2);
+    let patch = Request::patch("/v1/secret/data/k")
+        .header("X-Vault-Token", "root")
+        .header("Content-Type", "application/merge-patch+json")
+        .body(Body::from(
+            json!({"data": {"b": 1}, "options": {"cas": 3}}).to_string(),
+        ))
+        .unwrap();
+    let r = v.send(patch).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = v.root("GET", "/v1/secret/data/k", None).await;
+    assert_eq!(r.body["data"]["data"], json!({"a": 2, "b": 1}));
+    let r = v.root("GET", "/v1/secret/config", None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"cas_required": false, "delete_version_after": "0s", "max_versions": 0})
+    );
+    let r = v.root("GET", "/v1/secret/data", None).await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["Non-listing operations on the root of a K/V v2 mount are not supported."])
+    );
+}
+
+// ---------------------------------------------------------------------- mounts, KV v1, auth
+
+#[tokio::test]
+async fn vault_sys_mounts_and_kv_v1() {
+    let v = vault();
+    let r = v.root("GET", "/v1/sys/mounts", None).await;
+    assert_eq!(r.body["secret/"]["type"], "kv");
+    assert_eq!(r.body["secret/"]["options"], json!({"version": "2"}));
+    assert_eq!(r.body["data"]["sys/"]["type"], "system");
+    assert!(r.body["data"]["cubbyhole/"]["accessor"]
+        .as_str()
+        .unwrap()
+        .starts_with("cubbyhole_"));
+    let keys: Vec<_> = r.body.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys[..4], ["cubbyhole/", "identity/", "secret/", "sys/"]);
+    let r = v
+        .root("POST", "/v1/sys/mounts/kv", Some(json!({"type": "kv-v1"})))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v
+        .root("POST", "/v1/sys/mounts/kv", Some(json!({"type": "kv"})))
+        .await;
+    assert_eq!(r.error(), "path is already in use at kv/");
+    let r = v.root("POST", "/v1/sys/mounts/x", Some(json!({}))).await;
+    assert_eq!(r.error(), "backend type must be specified as a string");
+    let r = v
+        .root("POST", "/v1/sys/mounts/x", Some(json!({"type": "nope"})))
+        .await;
+    assert_eq!(r.error(), "plugin not found in the catalog: nope");
+    let r = v.root("GET", "/v1/sys/mounts/nowhere", None).await;
+    assert_eq!(r.error(), "No secret engine mount at nowhere/");
+    let r = v.root("GET", "/v1/sys/mounts/kv", None).await;
+    assert_eq!(r.body["options"], json!({"version": "1"}));
+
+    assert_eq!(
+        v.root("POST", "/v1/kv/app", Some(json!({"pw": "x"})))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        v.root("POST", "/v1/kv/app", Some(json!({}))).await.error(),
+        "missing data fields"
+    );
+    let r = v.root("GET", "/v1/kv/app", None).await;
+    assert_eq!(r.body["data"], json!({"pw": "x"}));
+    assert_eq!(r.body["lease_duration"], 2764800);
+    assert_eq!(r.body["renewable"], false);
+    assert_eq!(
+        v.root("LIST", "/v1/kv", None).await.body["data"]["keys"],
+        json!(["app"])
+    );
+    assert_eq!(v.root("DELETE", "/v1/kv/app", None).await.status, 204);
+    assert_eq!(v.root("GET", "/v1/kv/app", None).await.status, 404);
+    assert_eq!(
+        v.root("DELETE", "/v1/sys/mounts/kv", None).await.status,
+        204
+    );
+    assert_eq!(v.root("GET", "/v1/kv/app", None).await.status, 404);
+}
+
+#[tokio::test]
+async fn vault_sys_auth_enable_list_tune_disable() {
+    let v = vault();
+    let r = v
+        .root("POST", "/v1/sys/auth/approle", Some(json!({"type": "approle", "description": "ci", "config": {"default_lease_ttl": "1h"}})))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v.root("GET", "/v1/sys/auth", None).await;
+    let e = &r.body["approle/"];
+    assert_eq!(e["type"], "approle");
+    assert_eq!(e["description"], "ci");
+    assert_eq!(e["config"]["default_lease_ttl"], 3600);
+    assert_eq!(e["config"]["token_type"], "default-service");
+    assert!(e["accessor"].as_str().unwrap().starts_with("auth_approle_"));
+    assert_eq!(r.body["data"]["token/"]["type"], "token");
+    let r = v
+        .root(
+            "POST",
+            "/v1/sys/auth/approle",
+            Some(json!({"type": "approle"})),
+        )
+        .await;
+    assert_eq!(r.error(), "path is already in use at approle/");
+    let r = v
+        .root("POST", "/v1/sys/auth/t2", Some(json!({"type": "token"})))
+        .await;
+    assert_eq!(r.error(), "token credential backend cannot be instantiated");
+    let r = v
+        .root("POST", "/v1/sys/auth/x", Some(json!({"type": "github"})))
+        .await;
+    assert_eq!(r.error(), "plugin not found in the catalog: github");
+    let r = v.root("GET", "/v1/sys/auth/nope", None).await;
+    assert_eq!(r.error(), "No auth engine at nope/");
+    let r = v
+        .root(
+            "POST",
+            "/v1/sys/auth/approle/tune",
+            Some(json!({"max_lease_ttl": "2h"})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = v.root("GET", "/v1/sys/auth/approle/tune", None).await;
+    assert_eq!(r.body["data"]["max_lease_ttl"], 7200);
+    let r = v
+        .root(
+            "POST",
+            "/v1/sys/auth/token/tune",
+            Some(json!({"default_lease_ttl": "2h"})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"policies": ["default"]})),
+        )
+        .await;
+    assert_eq!(
+        r.body["auth"]["lease_duration"], 7200,
+        "the token mount's default TTL"
+    );
+    assert_eq!(
+        v.root("DELETE", "/v1/sys/auth/approle", None).await.status,
+        204
+    );
+    assert_eq!(
+        v.root("DELETE", "/v1/sys/auth/approle", None).await.status,
+        204
+    );
+    assert!(v
+        .root("GET", "/v1/sys/auth", None)
+        .await
+        .body
+        .get("approle/")
+        .is_none());
+}
+
+// --------------------------------------------------------------------------------- userpass
+
+#[tokio::test]
+async fn vault_userpass_login_and_failures() {
+    let v = vault();
+    v.root(
+        "POST",
+        "/v1/sys/auth/userpass",
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/Bob",
+            Some(json!({"password": "pw", "token_policies": "app,Web", "token_ttl": "30m"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v
+        .root("POST", "/v1/auth/userpass/users/eve", Some(json!({})))
+        .await;
+    assert_eq!(r.error(), "missing password");
+    let r = v.root("GET", "/v1/auth/userpass/users/bob", None).await;
+    assert_eq!(r.body["data"]["token_policies"], json!(["app", "Web"]));
+    assert_eq!(r.body["data"]["token_ttl"], 1800);
+    assert!(r.body["data"].get("password").is_none());
+    assert_eq!(
+        v.root("LIST", "/v1/auth/userpass/users", None).await.body["data"]["keys"],
+        json!(["bob"])
+    );
+
+    // The caller's old (invalid) token is ignored on login paths.
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/userpass/login/BOB",
+            Some("stale"),
+            Some(json!({"password": "pw"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["mount_type"], "userpass");
+    let a = &r.body["auth"];
+    assert_eq!(a["policies"], json!(["app", "default", "web"]));
+    assert_eq!(a["metadata"], json!({"username": "bob"}));
+    assert_eq!(a["lease_duration"], 1800);
+    assert_eq!(a["orphan"], true);
+    assert_eq!(a["entity_id"].as_str().unwrap().len(), 36);
+    let tok = a["client_token"].as_str().unwrap().to_owned();
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&tok), None)
+        .await;
+    assert_eq!(r.body["data"]["display_name"], "userpass-bob");
+    assert_eq!(r.body["data"]["path"], "auth/userpass/login/BOB");
+
+    let login = |pw: Value| {
+        v.call(
+            "POST",
+            "/v1/auth/userpass/login/bob",
+            None,
+            Some(json!({"password": pw})),
+        )
+    };
+    let r = login(json!("")).await;
+    assert_eq!((r.status, r.error()), (500, "missing password"));
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/userpass/login/nobody",
+            None,
+            Some(json!({"password": "x"})),
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (400, "invalid username or password"));
+    for _ in 0..5 {
+        assert_eq!(login(json!("wrong")).await.status, 400);
+    }
+    let r = login(json!("pw")).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "permission denied"),
+        "locked out after 5 failures"
+    );
+    v.advance(15 * 60 + 1);
+    assert_eq!(login(json!("pw")).await.status, 200);
+}
+
+#[tokio::test]
+async fn vault_userpass_token_bound_cidrs_refuse_other_addresses() {
+    let v = vault();
+    v.root(
+        "POST",
+        "/v1/sys/auth/userpass",
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
+    v.root(
+        "POST",
+        "/v1/auth/userpass/users/amy",
+        Some(json!({"password": "pw", "token_bound_cidrs": ["10.0.0.0/8"]})),
+    )
+    .await;
+    let from = |ip: [u8; 4]| {
+        let mut req = Request::post("/v1/auth/userpass/login/amy")
+            .body(Body::from(r#"{"password":"pw"}"#))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 1234))));
+        v.send(req)
+    };
+    let r = from([127, 0, 0, 1]).await;
+    assert_eq!((r.status, r.error()), (403, "permission denied"));
+    let r = from([10, 0, 0, 7]).await;
+    assert_eq!(r.status, 200);
+    // The token keeps the bound: it is refused from elsewhere.
+    let tok = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&tok), None)
+        .await;
+    assert_eq!((r.status, r.error()), (403, "permission denied"));
+}
+
+#[tokio::test]
+async fn vault_ui_mounts_tells_the_cli_the_kv_version() {
+    let v = vault();
+    let r = v
+        .root("GET", "/v1/sys/internal/ui/mounts/secret/app", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["data"]["path"], "secret/");
+    assert_eq!(r.body["data"]["options"], json!({"version": "2"}));
+    v.policy(
+        "app",
+        r#"path "secret/data/app/*" { capabilities = ["read"] }"#,
+    )
+    .await;
+    let t = v.token(&["app"], json!({})).await;
+    let r = v
+        .call(
+            "GET",
+            "/v1/sys/internal/ui/mounts/secret/app",
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let none = v.token(&["default"], json!({})).await;
+    let r = v
+        .call(
+            "GET",
+            "/v1/sys/internal/ui/mounts/secret/app",
+            Some(&none),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (403, "permission denied"));
+    let r = v
+        .call("GET", "/v1/sys/internal/ui/mounts/secret/app", None, None)
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+// ---------------------------------------------------------------------------------- approle
+
+async fn approle_vault() -> V {
+    let v = vault();
+    v.root(
+        "POST",
+        "/v1/sys/auth/approle",
+        Some(json!({"type": "approle"})),
+    )
+    .await;
+    v
+}
+
+#[tokio::test]
+async fn vault_approle_role_ids_secret_ids_and_login() {
+    let v = approle_vault().await;
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/Web",
+            Some(json!({"token_policies": ["web"], "secret_id_ttl": "10m", "token_ttl": 600})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v.root("GET", "/v1/auth/approle/role/web", None).await;
+    let d = &r.body["data"];
+    assert_eq!(d["bind_secret_id"], true);
+    assert_eq!(d["secret_id_ttl"], 600);
+    assert_eq!(d["token_policies"], json!(["web"]));
+    assert_eq!(d["token_type"], "default");
+    assert_eq!(d["token_bound_cidrs"], json!([]));
+    assert!(d.get("policies").is_none());
+    let role_id = v
+        .root("GET", "/v1/auth/approle/role/web/role-id", None)
+        .await
+        .body["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/web/secret-id",
+            Some(json!({"metadata": "{\"env\":\"ci\"}"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["data"]["secret_id_ttl"], 600);
+    let secret = r.body["data"]["secret_id"].as_str().unwrap().to_owned();
+    let login = |rid: &str, sid: Value| {
+        v.call(
+            "POST",
+            "/v1/auth/approle/login",
+            None,
+            Some(json!({"role_id": rid, "secret_id": sid})),
+        )
+    };
+    let r = login(&role_id, json!(secret)).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let a = &r.body["auth"];
+    assert_eq!(a["policies"], json!(["default", "web"]));
+    assert_eq!(a["metadata"], json!({"env": "ci", "role_name": "web"}));
+    assert_eq!(a["lease_duration"], 600);
+    assert_eq!(a["renewable"], true);
+    assert_eq!(r.body["mount_type"], "approle");
+
+    assert_eq!(login("", json!(secret)).await.error(), "missing role_id");
+    assert_eq!(
+        login("nope", json!(secret)).await.error(),
+        "invalid role or secret ID"
+    );
+    assert_eq!(
+        login(&role_id, Value::Null).await.error(),
+        "missing secret_id"
+    );
+    assert_eq!(
+        login(&role_id, json!("wrong")).await.error(),
+        "invalid role or secret ID"
+    );
+    v.advance(601);
+    let r = login(&role_id, json!(secret)).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "invalid role or secret ID"),
+        "expired"
+    );
+
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/nope/secret-id",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (404, "role \"nope\" does not exist"));
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/web/secret-id",
+            Some(json!({"ttl": "1h"})),
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        "ttl cannot be longer than the role's secret_id_ttl"
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/web/secret-id",
+            Some(json!({"metadata": "{bad"})),
+        )
+        .await;
+    assert!(
+        r.error().starts_with("failed to parse metadata: "),
+        "{}",
+        r.error()
+    );
+    assert_eq!(
+        v.root("GET", "/v1/auth/approle/role/nope/role-id", None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        v.root("LIST", "/v1/auth/approle/role", None).await.body["data"]["keys"],
+        json!(["web"])
+    );
+}
+
+#[tokio::test]
+async fn vault_approle_num_uses_cidrs_and_constraints() {
+    let v = approle_vault().await;
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/r",
+            Some(json!({"bind_secret_id": false})),
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        "at least one constraint should be enabled on the role"
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/r",
+            Some(json!({"secret_id_bound_cidrs": "nope"})),
+        )
+        .await;
+    assert_eq!(r.error(), "invalid CIDR blocks");
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/r",
+            Some(json!({"secret_id_num_uses": -1})),
+        )
+        .await;
+    assert_eq!(r.error(), "secret_id_num_uses cannot be negative");
+    v.root(
+        "POST",
+        "/v1/auth/approle/role/r",
+        Some(json!({"role_id": "rid-1"})),
+    )
+    .await;
+    let custom = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/r/custom-secret-id",
+            Some(json!({"secret_id": "s3cret", "num_uses": 1})),
+        )
+        .await;
+    assert_eq!(custom.body["data"]["secret_id"], "s3cret");
+    assert_eq!(custom.body["data"]["secret_id_num_uses"], 1);
+    let lookup = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/r/secret-id/lookup",
+            Some(json!({"secret_id": "s3cret"})),
+        )
+        .await;
+    assert_eq!(lookup.body["data"]["secret_id_num_uses"], 1);
+    assert_eq!(
+        lookup.body["data"]["expiration_time"],
+        "0001-01-01T00:00:00Z"
+    );
+    let login = |sid: &str| {
+        v.call(
+            "POST",
+            "/v1/auth/approle/login",
+            None,
+            Some(json!({"role_id": "rid-1", "secret_id": sid})),
+        )
+    };
+    assert_eq!(login("s3cret").await.status, 200);
+    assert_eq!(
+        login("s3cret").await.error(),
+        "invalid role or secret ID",
+        "used up"
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/r/secret-id/lookup",
+            Some(json!({"secret_id": "s3cret"})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+
+    // secret-ID CIDRs, against the caller's address
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/r/secret-id",
+            Some(json!({"cidr_list": ["10.0.0.0/8"]})),
+        )
+        .await;
+    let sid = r.body["data"]["secret_id"].as_str().unwrap().to_owned();
+    let from = |ip: [u8; 4], sid: &str| {
+        let mut req = Request::post("/v1/auth/approle/login")
+            .body(Body::from(
+                json!({"role_id": "rid-1", "secret_id": sid}).to_string(),
+            ))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 5555))));
+        v.send(req)
+    };
+    let r = from([127, 0, 0, 1], &sid).await;
+    assert_eq!(
+        r.error(),
+        "source address \"127.0.0.1\" unauthorized through CIDR restrictions on the secret ID"
+    );
+    assert_eq!(from([10, 1, 2, 3], &sid).await.status, 200);
+    // role CIDRs
+    v.root(
+        "POST",
+        "/v1/auth/approle/role/r",
+        Some(json!({"secret_id_bound_cidrs": ["192.168.0.0/16"]})),
+    )
+    .await;
+    let r = v
+        .root("POST", "/v1/auth/approle/role/r/secret-id", Some(json!({})))
+        .await;
+    let sid = r.body["data"]["secret_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        from([10, 1, 2, 3], &sid).await.error(),
+        "source address \"10.1.2.3\" unauthorized by CIDR restrictions on the role: %!w(<nil>)"
+    );
+    assert_eq!(from([192, 168, 1, 1], &sid).await.status, 200);
+}
+
+// ------------------------------------------------------------------------------------- LDAP
+
+#[tokio::test]
+async fn vault_ldap_login_with_group_policies() {
+    let v = vault();
+    v.root("POST", "/v1/sys/auth/ldap", Some(json!({"type": "ldap"})))
+        .await;
+    let r = v
+        .root("POST", "/v1/auth/ldap/config", Some(json!({"url": "ldap://ldap.example.com", "userdn": "ou=users,dc=example,dc=com", "groupdn": "ou=groups,dc=example,dc=com", "bindpass": "secret"})))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v.root("GET", "/v1/auth/ldap/config", None).await;
+    assert_eq!(r.body["data"]["url"], "ldap://ldap.example.com");
+    assert_eq!(r.body["data"]["userattr"], "cn");
+    assert_eq!(r.body["data"]["deny_null_bind"], true);
+    assert!(r.body["data"].get("bindpass").is_none());
+    v.root(
+        "POST",
+        "/v1/auth/ldap/groups/devs",
+        Some(json!({"policies": "dev,shared"})),
+    )
+    .await;
+    v.root(
+        "POST",
+        "/v1/auth/ldap/groups/ops",
+        Some(json!({"policies": ["ops"]})),
+    )
+    .await;
+    v.root(
+        "POST",
+        "/v1/auth/ldap/users/alice",
+        Some(json!({"groups": "ops", "policies": "alice"})),
+    )
+    .await;
+    let r = v.root("GET", "/v1/auth/ldap/users/alice", None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"groups": "ops", "policies": ["alice"]})
+    );
+    let r = v.root("GET", "/v1/auth/ldap/groups/devs", None).await;
+    assert_eq!(r.body["data"], json!({"policies": ["dev", "shared"]}));
+    v.st.ldap_add_user("alice", "pw", &["devs"]);
+
+    let login = |pw: &str| {
+        v.call(
+            "POST",
+            "/v1/auth/ldap/login/alice",
+            None,
+            Some(json!({"password": pw})),
+        )
+    };
+    let r = login("pw").await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["data"], json!({}));
+    assert_eq!(r.body["warnings"], Value::Null);
+    let a = &r.body["auth"];
+    assert_eq!(
+        a["policies"],
+        json!(["alice", "default", "dev", "ops", "shared"])
+    );
+    assert_eq!(a["metadata"], json!({"username": "alice"}));
+    assert_eq!(
+        login("bad").await.error(),
+        "ldap operation failed: failed to bind as user"
+    );
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/ldap/login/ghost",
+            None,
+            Some(json!({"password": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "ldap operation failed: failed to bind as user")
+    );
+    assert_eq!(
+        login("").await.error(),
+        "password cannot be of zero length when passwordless binds are being denied"
+    );
+    v.st.ldap_set_down(true);
+    assert!(login("pw").await.error().starts_with(
+        "1 error occurred:\n\t* error connecting to host \"ldap://ldap.example.com\""
+    ));
+    v.st.ldap_set_down(false);
+
+    // Without groupdn, no LDAP groups: only local ones, and a warning.
+    v.root("POST", "/v1/auth/ldap/config", Some(json!({"groupdn": ""})))
+        .await;
+    let r = login("pw").await;
+    assert_eq!(
+        r.body["auth"]["policies"],
+        json!(["alice", "default", "ops"])
+    );
+    assert_eq!(
+        r.body["warnings"],
+        json!(["no LDAP groups found in groupDN \"\"; only policies from locally-defined groups available"])
+    );
+}
+
+#[tokio::test]
+async fn vault_ldap_directory_admin_api() {
+    let v = vault();
+    let r = v
+        .send(
+            Request::put("/__authsim/vault/ldap/users/Carol")
+                .body(Body::from(r#"{"password":"pw","groups":["g"]}"#))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["users"]["carol"]["groups"], json!(["g"]));
+    assert!(!r.raw.contains("pw"));
+}
+
+// ----------------------------------------------------------------------------- seal, health
+
+#[tokio::test]
+async fn vault_health_codes_in_each_state() {
+    let v = vault();
+    let r = v.call("GET", "/v1/sys/health", None, None).await;
+    assert_eq!(r.status, 200);
+    let keys: Vec<_> = r.body.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        [
+            "initialized",
+            "sealed",
+            "standby",
+            "performance_standby",
+            "replication_performance_mode",
+            "replication_dr_mode",
+            "server_time_utc",
+            "version",
+            "enterprise",
+            "cluster_name",
+            "cluster_id",
+            "echo_duration_ms",
+            "clock_skew_ms"
+        ]
+    );
+    assert_eq!(r.body["server_time_utc"], T0);
+    assert!(r.raw.ends_with('\n'));
+    assert_eq!(
+        v.call("GET", "/v1/sys/health?activecode=299", None, None)
+            .await
+            .status,
+        299
+    );
+    assert_eq!(
+        v.call("GET", "/v1/sys/health?activecode=x", None, None)
+            .await
+            .raw,
+        "{\"errors\":[]}\n"
+    );
+    assert_eq!(
+        v.call("GET", "/v1/sys/health?standbyok=maybe", None, None)
+            .await
+            .status,
+        400
+    );
+    let r = v.call("HEAD", "/v1/sys/health", None, None).await;
+    assert_eq!((r.status, r.raw.as_str()), (200, ""));
+    assert_eq!(
+        v.call("POST", "/v1/sys/health", None, None).await.status,
+        405
+    );
+
+    let s = vault_with(VaultOptions {
+        start: StartMode::Sealed {
+            shares: 3,
+            threshold: 2,
+        },
+        ..VaultOptions::default()
+    });
+    let r = s.call("GET", "/v1/sys/health", None, None).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body["sealed"], true);
+    assert!(r.body.get("cluster_name").is_none());
+    assert_eq!(
+        s.call("GET", "/v1/sys/health?sealedcode=200", None, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        s.call("HEAD", "/v1/sys/health", None, None).await.status,
+        503
+    );
+
+    let u = vault_with(VaultOptions {
+        start: StartMode::Uninitialized,
+        ..VaultOptions::default()
+    });
+    assert_eq!(
+        u.call("GET", "/v1/sys/health", None, None).await.status,
+        501
+    );
+    assert_eq!(
+        u.call("GET", "/v1/sys/health?uninitcode=200", None, None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn vault_seal_and_unseal_with_a_threshold() {
+    let v = vault_with(VaultOptions {
+        start: StartMode::Sealed {
+            shares: 3,
+            threshold: 2,
+        },
+        ..VaultOptions::default()
+    });
+    let keys = v.st.unseal_keys();
+    assert_eq!(keys.len(), 3);
+    assert!(keys.iter().all(|k| k.len() == 66));
+    let r = v.root("GET", "/v1/secret/data/x", None).await;
+    assert_eq!((r.status, r.error()), (503, "Vault is sealed"));
+    let r = v.call("GET", "/v1/sys/seal-status", None, None).await;
+    let keys_order: Vec<_> = r.body.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys_order,
+        [
+            "type",
+            "initialized",
+            "sealed",
+            "t",
+            "n",
+            "progress",
+            "nonce",
+            "version",
+            "build_date",
+            "migration",
+            "recovery_seal",
+            "storage_type"
+        ]
+    );
+    assert_eq!(
+        (r.body["t"].clone(), r.body["n"].clone()),
+        (json!(2), json!(3))
+    );
+
+    let unseal = |body: Value| v.call("PUT", "/v1/sys/unseal", None, Some(body));
+    let r = unseal(json!({"key": keys[0]})).await;
+    assert_eq!((r.status, r.body["progress"].clone()), (200, json!(1)));
+    let nonce = r.body["nonce"].as_str().unwrap().to_owned();
+    assert_eq!(nonce.len(), 36);
+    let r = unseal(json!({"key": keys[0]})).await;
+    assert_eq!(r.body["progress"], 1, "a duplicate share is ignored");
+    let r = unseal(json!({"migrate": false, "reset": true})).await;
+    assert_eq!(
+        (r.body["progress"].clone(), r.body["nonce"].clone()),
+        (json!(0), json!(""))
+    );
+    // a wrong share fails the attempt once the threshold is reached
+    unseal(json!({"key": keys[0]})).await;
+    let r = unseal(json!({"key": "00".repeat(33)})).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed")
+    );
+    assert_eq!(
+        unseal(json!({})).await.error(),
+        "'key' must be specified in request body as JSON, or 'reset' set to true"
+    );
+    assert_eq!(
+        unseal(json!({"key": "zz!"})).await.error(),
+        "'key' must be a valid hex or base64 string"
+    );
+    assert_eq!(
+        unseal(json!({"key": "abcd"})).await.error(),
+        "invalid key: key is shorter than minimum 16 bytes"
+    );
+    assert_eq!(
+        unseal(json!({"key": "ab".repeat(40)})).await.error(),
+        "invalid key: key is longer than maximum 33 bytes"
+    );
+    let r = v
+        .send(
+            Request::put("/v1/sys/unseal")
+                .body(Body::from("xyz"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        "failed to parse JSON input: invalid character 'x' looking for beginning of value"
+    );
+
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(hex::decode(&keys[2]).unwrap());
+    unseal(json!({"Key": keys[1]})).await;
+    let r = unseal(json!({"key": b64})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["sealed"], false);
+    assert!(r.body["cluster_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("vault-cluster-"));
+    assert_eq!(
+        v.call("GET", "/v1/sys/health", None, None).await.status,
+        200
+    );
+    assert_eq!(unseal(json!({"key": keys[0]})).await.body["sealed"], false);
+    assert_eq!(
+        unseal(json!({"reset": true})).await.error(),
+        "vault is unsealed"
+    );
+
+    // seal needs a token with sudo
+    assert_eq!(
+        v.call("PUT", "/v1/sys/seal", None, None).await.error(),
+        "permission denied"
+    );
+    let t = v.token(&["default"], json!({})).await;
+    assert_eq!(
+        v.call("PUT", "/v1/sys/seal", Some(&t), None).await.error(),
+        "1 error occurred:\n\t* permission denied\n\n"
+    );
+    assert_eq!(
+        v.call("GET", "/v1/sys/seal", Some("root"), None)
+            .await
+            .status,
+        405
+    );
+    assert_eq!(v.root("PUT", "/v1/sys/seal", None).await.status, 204);
+    assert_eq!(
+        v.call("GET", "/v1/sys/health", None, None).await.status,
+        503
+    );
+    // tokens survive a seal
+    unseal(json!({"key": keys[0]})).await;
+    unseal(json!({"key": keys[1]})).await;
+    assert_eq!(
+        v.call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn vault_init_from_uninitialized() {
+    let v = vault_with(VaultOptions {
+        start: StartMode::Uninitialized,
+        ..VaultOptions::default()
+    });
+    assert_eq!(
+        v.call("GET", "/v1/sys/init", None, None).await.body,
+        json!({"initialized": false})
+    );
+    let unseal = v
+        .call(
+            "PUT",
+            "/v1/sys/unseal",
+            None,
+            Some(json!({"key": "00".repeat(32)})),
+        )
+        .await;
+    assert_eq!(unseal.error(), "Vault is not initialized");
+    let init = |b: Value| v.call("PUT", "/v1/sys/init", None, Some(b));
+    assert_eq!(
+        init(json!({"secret_shares": 3, "secret_threshold": 4}))
+            .await
+            .error(),
+        "invalid seal configuration: threshold cannot be larger than shares"
+    );
+    assert_eq!(
+        init(json!({"secret_shares": 3, "secret_threshold": 1}))
+            .await
+            .error(),
+        "invalid seal configuration: threshold must be greater than one for multiple shares"
+    );
+    let r = init(json!({"secret_shares": 1, "secret_threshold": 1})).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let key = r.body["keys"][0].as_str().unwrap().to_owned();
+    assert_eq!(key.len(), 64);
+    let root = r.body["root_token"].as_str().unwrap().to_owned();
+    assert!(root.starts_with("hvs.") && root.len() == 28);
+    assert_eq!(
+        init(json!({"secret_shares": 1, "secret_threshold": 1}))
+            .await
+            .error(),
+        "Vault is already initialized"
+    );
+    assert_eq!(
+        v.call("GET", "/v1/sys/health", None, None).await.status,
+        503
+    );
+    let r = v
+        .call("PUT", "/v1/sys/unseal", None, Some(json!({"key": key})))
+        .await;
+    assert_eq!(r.body["sealed"], false);
+    assert_eq!(
+        v.call("GET", "/v1/auth/token/lookup-self", Some(&root), None)
+            .await
+            .status,
+        200
+    );
+}
+
+// ------------------------------------------------------------------------ leases, cubbyhole
+
+#[tokio::test]
+async fn vault_leases_validate_and_report_unknown_leases() {
+    let v = vault();
+    let r = v
+        .root("PUT", "/v1/sys/leases/lookup", Some(json!({})))
+        .await;
+    assert_eq!(r.error(), "lease_id must be specified");
+    let r = v
+        .root(
+            "PUT",
+            "/v1/sys/leases/lookup",
+            Some(json!({"lease_id": "x/y"})),
+        )
+        .await;
+    assert_eq!(r.error(), "invalid lease");
+    let r = v
+        .root(
+            "PUT",
+            "/v1/sys/leases/renew",
+            Some(json!({"lease_id": "x/y"})),
+        )
+        .await;
+    assert_eq!(r.error(), "lease not found");
+    let r = v
+        .root(
+            "PUT",
+            "/v1/sys/leases/renew",
+            Some(json!({"lease_id": "auth/token/create/abc"})),
+        )
+        .await;
+    assert_eq!(r.error(), "tokens cannot be renewed through this endpoint");
+    assert_eq!(
+        v.root(
+            "PUT",
+            "/v1/sys/leases/revoke",
+            Some(json!({"lease_id": "x"}))
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        v.root(
+            "PUT",
+            "/v1/sys/leases/revoke",
+            Some(json!({"lease_id": "x", "sync": false}))
+        )
+        .await
+        .status,
+        202
+    );
+    let t = v.token(&["default"], json!({})).await;
+    assert_eq!(
+        v.call("LIST", "/v1/sys/leases/lookup/x", Some(&t), None)
+            .await
+            .status,
+        403
+    );
+}
+
+#[tokio::test]
+async fn vault_cubbyhole_is_per_token() {
+    let v = vault();
+    let a = v.token(&["default"], json!({})).await;
+    let b = v.token(&["default"], json!({})).await;
+    assert_eq!(
+        v.call("POST", "/v1/cubbyhole/x", Some(&a), Some(json!({"v": 1})))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        v.call("GET", "/v1/cubbyhole/x", Some(&a), None).await.body["data"],
+        json!({"v": 1})
+    );
+    assert_eq!(
+        v.call("GET", "/v1/cubbyhole/x", Some(&b), None)
+            .await
+            .status,
+        404
+    );
+}
+
+// ------------------------------------------------------------------------ reset and plug-ins
+
+#[tokio::test]
+async fn vault_state_is_reset_with_the_simulation() {
+    let v = vault();
+    let t = v.token(&["default"], json!({})).await;
+    v.root("POST", "/v1/secret/data/a", Some(json!({"data": {"x": 1}})))
+        .await;
+    v.st.sim.reset();
+    assert_eq!(
+        v.call("GET", "/v1/auth/token/lookup-self", Some(&t), None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(v.root("GET", "/v1/secret/data/a", None).await.status, 404);
+    assert_eq!(
+        v.root("GET", "/v1/auth/token/lookup-self", None)
+            .await
+            .status,
+        200
+    );
+}
+
+/// A stand-in for the GCP/AWS methods: the login does async work, then returns a success.
+#[derive(Debug, Default)]
+struct FakeCloud;
+
+impl AuthMethod for FakeCloud {
+    fn is_login_path(&self, rel: &str) -> bool {
+        rel == "login"
+    }
+
+    fn handle(&mut self, _core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Outcome, VaultError> {
+        if rel != "login" || !cx.op.is_write() {
+            return Err(VaultError::unsupported_path());
+        }
+        let role = cx.input.string("role")?;
+        Ok(Outcome::Deferred(Box::pin(async move {
+            tokio::task::yield_now().await;
+            if role != "app" {
+                return Err(VaultError::bad(format!("role {role:?} not found")));
+            }
+            Ok(Outcome::Login(Box::new(LoginSuccess {
+                policies: vec!["app".into()],
+                metadata: [("role".to_owned(), role.clone())].into(),
+                display_name: "fake-app".into(),
+                alias_name: "sa-123".into(),
+                token: TokenSettings {
+                    ttl: 120,
+                    ..TokenSettings::default()
+                },
+                ..LoginSuccess::default()
+            })))
+        })))
+    }
+}
+
+#[tokio::test]
+async fn vault_auth_methods_plug_in_with_deferred_logins() {
+    let v = vault();
+    v.st.register_auth_method("fakecloud", Arc::new(|| Box::new(FakeCloud)));
+    let r = v
+        .root(
+            "POST",
+            "/v1/sys/auth/fc",
+            Some(json!({"type": "fakecloud"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/fc/login",
+            None,
+            Some(json!({"role": "app", "jwt": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["auth"]["policies"], json!(["app", "default"]));
+    assert_eq!(r.body["auth"]["lease_duration"], 120);
+    assert_eq!(r.body["mount_type"], "fakecloud");
+    assert_eq!(
+        r.body["warnings"],
+        json!(["Endpoint ignored these unrecognized parameters: [jwt]"])
+    );
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/fc/login",
+            None,
+            Some(json!({"role": "x"})),
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (400, "role \"x\" not found"));
+}
+
+// --------------------------------------------------------------------------- one real socket
+
+#[tokio::test]
+async fn vault_listener_over_a_real_socket() {
+    let clock = Arc::new(ManualClock::at_unix(T0));
+    let sim = Sim::new(World::new("vault-socket"), clock);
+    let cloud = crate::MockCloud::start(
+        sim,
+        crate::MockCloudOptions {
+            google_port: None,
+            aws_port: None,
+            vault_port: Some(0),
+            ..crate::MockCloudOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = cloud.vault_url().unwrap();
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{url}/v1/sys/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["sealed"], false);
+    let r = client
+        .post(format!("{url}/v1/auth/token/create"))
+        .header("X-Vault-Token", "root")
+        .json(&json!({"policies": ["default"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let tok = body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = client
+        .request(
+            reqwest::Method::from_bytes(b"LIST").unwrap(),
+            format!("{url}/v1/secret/metadata/"),
+        )
+        .header("X-Vault-Token", &tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        client
+            .get(format!("{url}/__authsim/health"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let entries = cloud.sim.journal().entries();
+    assert!(entries.iter().all(|e| e.listener == "vault"));
+    let last = entries.last().unwrap();
+    assert_eq!(last.header("x-vault-token"), Some(crate::journal::REDACTED));
+    assert!(!entries.iter().any(|e| e.body.contains(&tok)));
+    cloud.shutdown().await;
+}

@@ -1,0 +1,1122 @@
+//! `auth/token` (reference vault-core.md §4): the token store; create, create-orphan,
+//! create/:role, roles, lookup(-self, -accessor), renew(-self, -accessor), revoke(-self, -accessor,
+//! -orphan), accessors; TTL, max TTL, explicit max TTL, period, `num_uses`, orphans and children;
+//! token formats (§4.2); and [`issue_login`], which turns any auth method's successful login into
+//! a token and the `auth` block.
+//!
+//! Expiry is read from the simulation clock: a token whose `expire_time` has passed (or whose
+//! parent chain has) is invalid from that instant.
+//!
+//! **Not modelled:** token role `allowed_policies_glob`/`disallowed_policies_glob`,
+//! `allowed_entity_aliases`, `path_suffix` (stored and shown only), `sys/leases` of tokens, tidy,
+//! the custom-ID SHA1 warning.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use rand::Rng;
+use rand_chacha::ChaCha20Rng;
+use serde_json::{json, Map, Value};
+
+use super::envelope::{AuthBlock, Reply, Resp};
+use super::error::VaultError;
+use super::fields::{add_secs, go_duration, parse_cidrs, rfc3339_nano, secs_until, unix, Input};
+use super::{Core, Ctx, LoginSuccess, MountInfo, Op, SYSTEM_MAX_TTL};
+
+/// A token as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenEntry {
+    pub id: String,
+    pub accessor: String,
+    pub policies: Vec<String>,
+    pub meta: Option<BTreeMap<String, String>>,
+    pub display_name: String,
+    pub path: String,
+    pub creation: SystemTime,
+    pub creation_ttl: i64,
+    /// `None` for non-expiring tokens.
+    pub expire: Option<SystemTime>,
+    /// Renewals never go past this.
+    pub max_expire: Option<SystemTime>,
+    pub explicit_max_ttl: i64,
+    pub period: i64,
+    pub num_uses: i64,
+    pub orphan: bool,
+    pub parent: Option<String>,
+    pub renewable: bool,
+    pub batch: bool,
+    pub entity_id: String,
+    pub role: Option<String>,
+    pub last_renewal: Option<SystemTime>,
+    /// False for the init root token, which has no lease entry.
+    pub has_lease: bool,
+    pub bound_cidrs: Vec<String>,
+}
+
+impl TokenEntry {
+    fn ttl(&self, now: SystemTime) -> i64 {
+        self.expire.map(|e| secs_until(now, e).max(0)).unwrap_or(0)
+    }
+
+    pub fn token_type(&self) -> &'static str {
+        if self.batch {
+            "batch"
+        } else {
+            "service"
+        }
+    }
+
+    /// The `auth` block for this token with `lease_duration` = its current TTL.
+    pub fn auth_block(&self, now: SystemTime) -> AuthBlock {
+        AuthBlock {
+            client_token: self.id.clone(),
+            accessor: self.accessor.clone(),
+            policies: self.policies.clone(),
+            token_policies: self.policies.clone(),
+            identity_policies: Vec::new(),
+            metadata: self.meta.clone(),
+            lease_duration: self.ttl(now),
+            renewable: self.renewable && self.expire.is_some(),
+            entity_id: self.entity_id.clone(),
+            token_type: self.token_type().into(),
+            orphan: self.orphan,
+            num_uses: self.num_uses.max(0),
+        }
+    }
+
+    /// `data` of the lookup endpoints (§4.3). `id` is what the caller sent (`""` by accessor).
+    pub fn lookup_json(&self, now: SystemTime, id: &str) -> Value {
+        let mut m = Map::new();
+        m.insert("accessor".into(), json!(self.accessor));
+        m.insert("creation_time".into(), json!(unix(self.creation)));
+        m.insert("creation_ttl".into(), json!(self.creation_ttl));
+        m.insert("display_name".into(), json!(self.display_name));
+        m.insert("entity_id".into(), json!(self.entity_id));
+        m.insert(
+            "expire_time".into(),
+            self.expire.map_or(Value::Null, |e| json!(rfc3339_nano(e))),
+        );
+        m.insert("explicit_max_ttl".into(), json!(self.explicit_max_ttl));
+        m.insert("id".into(), json!(id));
+        if self.has_lease {
+            m.insert("issue_time".into(), json!(rfc3339_nano(self.creation)));
+            m.insert("renewable".into(), json!(self.renewable));
+        }
+        m.insert("meta".into(), json!(self.meta));
+        m.insert("num_uses".into(), json!(self.num_uses.max(0)));
+        m.insert("orphan".into(), json!(self.orphan));
+        m.insert("path".into(), json!(self.path));
+        m.insert("policies".into(), json!(self.policies));
+        m.insert("ttl".into(), json!(self.ttl(now)));
+        m.insert("type".into(), json!(self.token_type()));
+        if let Some(r) = &self.role {
+            m.insert("role".into(), json!(r));
+        }
+        if self.period > 0 {
+            m.insert("period".into(), json!(self.period));
+        }
+        if !self.bound_cidrs.is_empty() {
+            m.insert("bound_cidrs".into(), json!(self.bound_cidrs));
+        }
+        if let Some(l) = self.last_renewal {
+            m.insert("last_renewal_time".into(), json!(unix(l)));
+            m.insert("last_renewal".into(), json!(rfc3339_nano(l)));
+        }
+        Value::Object(m)
+    }
+}
+
+/// The common token fields of auth method roles and users (`sdk` package `tokenutil`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenSettings {
+    pub policies: Vec<String>,
+    pub ttl: i64,
+    pub max_ttl: i64,
+    pub explicit_max_ttl: i64,
+    pub period: i64,
+    pub num_uses: i64,
+    pub no_default_policy: bool,
+    pub bound_cidrs: Vec<String>,
+    /// `default`, `service`, `batch`, `default-service`, `default-batch`.
+    pub token_type: String,
+    /// Legacy field names that were used to set a value (shown on read).
+    pub legacy: BTreeSet<&'static str>,
+}
+
+/// Legacy name → token field name.
+const LEGACY: &[(&str, &str)] = &[
+    ("policies", "token_policies"),
+    ("period", "token_period"),
+    ("ttl", "token_ttl"),
+    ("max_ttl", "token_max_ttl"),
+    ("bound_cidrs", "token_bound_cidrs"),
+];
+
+impl TokenSettings {
+    /// Reads the `token_*` fields (and the legacy names in `legacy`) from `input`.
+    pub fn parse(&mut self, input: &Input, legacy: &[&'static str]) -> Result<(), VaultError> {
+        let pick = |name: &str| -> Option<&'static str> {
+            LEGACY
+                .iter()
+                .find(|(_, t)| *t == name)
+                .and_then(|(l, _)| legacy.iter().find(|x| *x == l).copied())
+        };
+        // `token_x` wins; a legacy name is used only when `token_x` is absent.
+        let src = |s: &mut Self, name: &'static str| -> &'static str {
+            if input.raw(name).is_some() {
+                if let Some(l) = pick(name) {
+                    s.legacy.remove(l);
+                    let _ = input.raw(l);
+                }
+                return name;
+            }
+            match pick(name) {
+                Some(l) if input.raw(l).is_some() => {
+                    s.legacy.insert(l);
+                    l
+                }
+                _ => name,
+            }
+        };
+        let k = src(self, "token_policies");
+        if let Some(p) = input.str_list(k)? {
+            self.policies = p;
+        }
+        let k = src(self, "token_ttl");
+        if let Some(v) = input.duration(k)? {
+            self.ttl = v;
+        }
+        let k = src(self, "token_max_ttl");
+        if let Some(v) = input.duration(k)? {
+            self.max_ttl = v;
+        }
+        if let Some(v) = input.duration("token_explicit_max_ttl")? {
+            self.explicit_max_ttl = v;
+        }
+        let k = src(self, "token_period");
+        if let Some(v) = input.duration(k)? {
+            self.period = v;
+        }
+        if let Some(v) = input.int("token_num_uses")? {
+            if v < 0 {
+                return Err(VaultError::bad("'token_num_uses' cannot be negative"));
+            }
+            self.num_uses = v;
+        }
+        if let Some(v) = input.bool("token_no_default_policy")? {
+            self.no_default_policy = v;
+        }
+        let k = src(self, "token_bound_cidrs");
+        if let Some(v) = input.str_list(k)? {
+            if parse_cidrs(&v).is_none() {
+                return Err(VaultError::bad("invalid CIDR blocks"));
+            }
+            self.bound_cidrs = v;
+        }
+        if let Some(t) = input.str("token_type")? {
+            if !matches!(
+                t.as_str(),
+                "default" | "service" | "batch" | "default-service" | "default-batch"
+            ) {
+                return Err(VaultError::bad("invalid 'token_type' value"));
+            }
+            self.token_type = t;
+        }
+        if self.token_type.is_empty() {
+            self.token_type = "default".into();
+        }
+        if self.max_ttl > 0 && self.ttl > self.max_ttl {
+            return Err(VaultError::bad(
+                "'token_ttl' cannot be greater than 'token_max_ttl'",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `token_*` keys of a role or user read, plus legacy keys that were used.
+    pub fn write_json(&self, m: &mut Map<String, Value>) {
+        m.insert("token_bound_cidrs".into(), json!(self.bound_cidrs));
+        m.insert(
+            "token_explicit_max_ttl".into(),
+            json!(self.explicit_max_ttl),
+        );
+        m.insert("token_max_ttl".into(), json!(self.max_ttl));
+        m.insert(
+            "token_no_default_policy".into(),
+            json!(self.no_default_policy),
+        );
+        m.insert("token_num_uses".into(), json!(self.num_uses));
+        m.insert("token_period".into(), json!(self.period));
+        m.insert("token_policies".into(), json!(self.policies));
+        m.insert("token_ttl".into(), json!(self.ttl));
+        m.insert(
+            "token_type".into(),
+            json!(if self.token_type.is_empty() {
+                "default"
+            } else {
+                &self.token_type
+            }),
+        );
+        for l in &self.legacy {
+            let v = match *l {
+                "policies" => json!(self.policies),
+                "period" => json!(self.period),
+                "ttl" => json!(self.ttl),
+                "max_ttl" => json!(self.max_ttl),
+                "bound_cidrs" => json!(self.bound_cidrs),
+                _ => continue,
+            };
+            m.insert((*l).into(), v);
+        }
+    }
+}
+
+/// `policyutil.SanitizePolicies`: trimmed, lower-cased, deduplicated, sorted, `default` added if
+/// asked; `root` alone if present.
+pub fn sanitize_policies(policies: &[String], add_default: bool) -> Vec<String> {
+    let mut set: BTreeSet<String> = policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if set.contains("root") {
+        return vec!["root".into()];
+    }
+    if add_default {
+        set.insert("default".into());
+    }
+    set.into_iter().collect()
+}
+
+/// A token role (`auth/token/roles/:name`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenRole {
+    pub allowed_policies: Vec<String>,
+    pub disallowed_policies: Vec<String>,
+    pub orphan: bool,
+    pub renewable: bool,
+    pub path_suffix: String,
+    pub token: TokenSettings,
+}
+
+/// All tokens, by id and accessor, and the token roles.
+#[derive(Debug, Default)]
+pub struct TokenStore {
+    by_id: HashMap<String, TokenEntry>,
+    by_accessor: HashMap<String, String>,
+    /// Parent id → child ids.
+    children: HashMap<String, Vec<String>>,
+    inserts: u64,
+    pub roles: BTreeMap<String, TokenRole>,
+}
+
+/// Expired tokens are dropped every this many inserts, so long load tests keep flat memory.
+const PURGE_EVERY: u64 = 4096;
+
+fn gen_base62(rng: &mut ChaCha20Rng, n: usize) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| A[rng.gen_range(0..A.len())] as char)
+        .collect()
+}
+
+impl TokenStore {
+    pub fn insert(&mut self, e: TokenEntry) {
+        if !e.accessor.is_empty() {
+            self.by_accessor.insert(e.accessor.clone(), e.id.clone());
+        }
+        if let Some(p) = &e.parent {
+            self.children
+                .entry(p.clone())
+                .or_default()
+                .push(e.id.clone());
+        }
+        let now = e.creation;
+        self.by_id.insert(e.id.clone(), e);
+        self.inserts += 1;
+        if self.inserts.is_multiple_of(PURGE_EVERY) {
+            self.purge_expired(now);
+        }
+    }
+
+    /// Revokes every expired token (and so its children).
+    pub fn purge_expired(&mut self, now: SystemTime) {
+        let expired: Vec<String> = self
+            .by_id
+            .values()
+            .filter(|t| t.expire.is_some_and(|x| x <= now))
+            .map(|t| t.id.clone())
+            .collect();
+        for id in expired {
+            self.revoke_tree(&id);
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(e) = self.by_id.remove(id) {
+            self.by_accessor.remove(&e.accessor);
+            if let Some(p) = &e.parent {
+                if let Some(siblings) = self.children.get_mut(p) {
+                    siblings.retain(|c| c != id);
+                }
+            }
+        }
+    }
+
+    /// The init root token: `root` policy, no lease, no expiry.
+    pub(crate) fn insert_root(&mut self, rng: &mut ChaCha20Rng, id: &str, now: SystemTime) {
+        let accessor = gen_base62(rng, 24);
+        self.insert(TokenEntry {
+            id: id.to_owned(),
+            accessor,
+            policies: vec!["root".into()],
+            meta: None,
+            display_name: "root".into(),
+            path: "auth/token/root".into(),
+            creation: now,
+            creation_ttl: 0,
+            expire: None,
+            max_expire: None,
+            explicit_max_ttl: 0,
+            period: 0,
+            num_uses: 0,
+            orphan: true,
+            parent: None,
+            renewable: false,
+            batch: false,
+            entity_id: String::new(),
+            role: None,
+            last_renewal: None,
+            has_lease: false,
+            bound_cidrs: Vec::new(),
+        });
+    }
+
+    /// The token if it, and every parent up its chain, is unexpired.
+    pub fn get_valid(&self, id: &str, now: SystemTime) -> Option<&TokenEntry> {
+        let e = self.by_id.get(id)?;
+        let mut cur = Some(e);
+        while let Some(t) = cur {
+            if t.expire.is_some_and(|x| x <= now) {
+                return None;
+            }
+            cur = match &t.parent {
+                Some(p) => Some(self.by_id.get(p)?),
+                None => None,
+            };
+        }
+        Some(e)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&TokenEntry> {
+        self.by_id.get(id)
+    }
+
+    pub fn by_accessor(&self, accessor: &str, now: SystemTime) -> Option<&TokenEntry> {
+        let id = self.by_accessor.get(accessor)?;
+        self.get_valid(id, now)
+    }
+
+    /// Counts one use; returns the id when that was the last one.
+    pub fn use_once(&mut self, id: &str) -> Option<String> {
+        let e = self.by_id.get_mut(id)?;
+        if e.num_uses > 0 {
+            e.num_uses -= 1;
+            if e.num_uses == 0 {
+                // Vault's "revocation pending" marker: revoked once this request is done.
+                e.num_uses = -1;
+                return Some(id.to_owned());
+            }
+        }
+        None
+    }
+
+    /// Revokes a token and all its descendants.
+    pub fn revoke_tree(&mut self, id: &str) {
+        for c in self.children.remove(id).unwrap_or_default() {
+            self.revoke_tree(&c);
+        }
+        self.remove(id);
+    }
+
+    /// Revokes a token; its children become orphans.
+    pub fn revoke_orphan(&mut self, id: &str) {
+        for c in self.children.remove(id).unwrap_or_default() {
+            if let Some(t) = self.by_id.get_mut(&c) {
+                t.parent = None;
+                t.orphan = true;
+            }
+        }
+        self.remove(id);
+    }
+
+    /// Revokes every token issued on a path under `prefix` (an auth mount being disabled).
+    pub fn revoke_path_prefix(&mut self, prefix: &str) {
+        let ids: Vec<String> = self
+            .by_id
+            .values()
+            .filter(|t| t.path.starts_with(prefix))
+            .map(|t| t.id.clone())
+            .collect();
+        for id in ids {
+            self.revoke_tree(&id);
+        }
+    }
+
+    /// Valid accessors.
+    pub fn accessors(&self, now: SystemTime) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .by_id
+            .values()
+            .filter(|t| self.get_valid(&t.id, now).is_some())
+            .map(|t| t.accessor.clone())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Core {
+    /// A service token id: root-style `hvs.` + 24 base62, or a server-side-consistent-looking
+    /// `hvs.CAES…` of ~95 characters (§4.2).
+    pub fn new_token_id(&mut self, short: bool, batch: bool) -> String {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        if batch {
+            return format!("hvb.AAAAAQ{}", b64.encode(self.random_bytes(120)));
+        }
+        if short {
+            return format!("hvs.{}", self.base62(24));
+        }
+        // UNVERIFIED: reference/vault-core.md §4.2 (exact SSC token length, ~95 chars)
+        format!("hvs.CAESI{}", b64.encode(self.random_bytes(64)))
+    }
+}
+
+/// What a new token gets.
+#[derive(Debug, Clone, Default)]
+struct NewToken {
+    id: Option<String>,
+    policies: Vec<String>,
+    meta: Option<BTreeMap<String, String>>,
+    display_name: String,
+    path: String,
+    /// Requested TTL; 0 = the mount's default (`default_ttl`), or none for root tokens.
+    ttl: i64,
+    default_ttl: i64,
+    max_ttl: i64,
+    explicit_max_ttl: i64,
+    period: i64,
+    num_uses: i64,
+    orphan: bool,
+    parent: Option<String>,
+    renewable: bool,
+    batch: bool,
+    entity_id: String,
+    role: Option<String>,
+    bound_cidrs: Vec<String>,
+}
+
+/// Applies the TTL rules, stores the token, returns it with any cap warning.
+fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (TokenEntry, Vec<String>) {
+    let mut warnings = Vec::new();
+    let root = t.policies.iter().any(|p| p == "root");
+    let mut ttl = if t.period > 0 {
+        t.period
+    } else if t.ttl > 0 {
+        t.ttl
+    } else if root {
+        0
+    } else {
+        t.default_ttl.min(t.max_ttl).min(SYSTEM_MAX_TTL)
+    };
+    if t.explicit_max_ttl > 0 && (ttl == 0 || ttl > t.explicit_max_ttl) {
+        ttl = t.explicit_max_ttl;
+    }
+    let max = if t.explicit_max_ttl > 0 {
+        t.explicit_max_ttl
+            .min(if t.period > 0 { i64::MAX } else { t.max_ttl })
+    } else {
+        t.max_ttl
+    };
+    if t.period == 0 && ttl > max && max > 0 {
+        warnings.push(format!(
+            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+            go_duration(ttl),
+            go_duration(max)
+        ));
+        ttl = max;
+    }
+    let max_expire = if ttl == 0 {
+        None
+    } else if t.period > 0 {
+        (t.explicit_max_ttl > 0).then(|| add_secs(now, t.explicit_max_ttl))
+    } else {
+        Some(add_secs(now, max))
+    };
+    let id = match t.id {
+        Some(id) => id,
+        None => core.new_token_id(root, t.batch),
+    };
+    let accessor = if t.batch {
+        String::new()
+    } else {
+        core.base62(24)
+    };
+    let entry = TokenEntry {
+        id,
+        accessor,
+        policies: t.policies,
+        meta: t.meta,
+        display_name: t.display_name,
+        path: t.path,
+        creation: now,
+        creation_ttl: ttl,
+        expire: (ttl > 0).then(|| add_secs(now, ttl)),
+        max_expire,
+        explicit_max_ttl: t.explicit_max_ttl,
+        period: t.period,
+        num_uses: t.num_uses,
+        orphan: t.orphan,
+        parent: if t.orphan { None } else { t.parent },
+        renewable: t.renewable && ttl > 0 && !t.batch,
+        batch: t.batch,
+        entity_id: t.entity_id,
+        role: t.role,
+        last_renewal: None,
+        has_lease: true,
+        bound_cidrs: t.bound_cidrs,
+    };
+    // Batch tokens have no accessor: they are findable by id only.
+    core.tokens.insert(entry.clone());
+    (entry, warnings)
+}
+
+/// Turns a successful login into a token and the login response (§6, §7, §8 "success").
+pub fn issue_login(
+    core: &mut Core,
+    mount: &MountInfo,
+    path: &str,
+    ls: LoginSuccess,
+    _remote: IpAddr,
+) -> Result<Resp, VaultError> {
+    let s = &ls.token;
+    if ls
+        .policies
+        .iter()
+        .any(|p| p.trim().eq_ignore_ascii_case("root"))
+    {
+        return Err(VaultError::bad("auth methods cannot create root tokens"));
+    }
+    let policies = sanitize_policies(&ls.policies, !s.no_default_policy);
+    let now = core_now(core);
+    let entity_id = core.entity_for(&mount.accessor, &ls.alias_name);
+    let max_ttl = if s.max_ttl > 0 {
+        s.max_ttl.min(mount.max_ttl())
+    } else {
+        mount.max_ttl()
+    };
+    let batch = s.token_type == "batch" || s.token_type == "default-batch";
+    let (entry, mut warnings) = create_token(
+        core,
+        NewToken {
+            policies,
+            meta: Some(ls.metadata),
+            display_name: ls.display_name,
+            path: path.to_owned(),
+            ttl: s.ttl,
+            default_ttl: mount.default_ttl(),
+            max_ttl,
+            explicit_max_ttl: s.explicit_max_ttl,
+            period: s.period,
+            num_uses: s.num_uses,
+            orphan: true,
+            renewable: true,
+            batch,
+            entity_id,
+            bound_cidrs: s.bound_cidrs.clone(),
+            ..NewToken::default()
+        },
+        now,
+    );
+    warnings.extend(ls.warnings);
+    let mut resp = Resp {
+        data: ls.data,
+        auth: Some(entry.auth_block(now)),
+        ..Resp::default()
+    };
+    resp.warnings = warnings;
+    Ok(resp)
+}
+
+/// The request's time, kept on the core by dispatch.
+fn core_now(core: &Core) -> SystemTime {
+    core.now
+}
+
+/// `auth/token/*`.
+pub fn handle(core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Reply, VaultError> {
+    let caller = cx.caller.ok_or_else(VaultError::permission_denied)?;
+    let write = matches!(cx.op, Op::Create | Op::Update);
+    let (head, tail) = match rel.split_once('/') {
+        Some((h, t)) => (h, Some(t)),
+        None => (rel, None),
+    };
+    match (head, tail, cx.op) {
+        ("create", None, _) if write => create(core, cx, caller, "create", None),
+        ("create-orphan", None, _) if write => create(core, cx, caller, "create-orphan", None),
+        ("create", Some(role), _) if write && !role.is_empty() => {
+            create(core, cx, caller, "create", Some(role))
+        }
+        ("lookup", None, Op::Read | Op::Create | Op::Update) => {
+            match cx.input.str("token")?.filter(|t| !t.is_empty()) {
+                None => lookup_self(cx, caller),
+                Some(t) => match core.tokens.get_valid(&t, cx.now) {
+                    Some(e) => Ok(Resp::data(e.lookup_json(cx.now, &t)).into()),
+                    None => Err(VaultError::new(403, "bad token")),
+                },
+            }
+        }
+        ("lookup-self", None, Op::Read | Op::Create | Op::Update) => lookup_self(cx, caller),
+        ("lookup-accessor", None, _) if write => {
+            let acc = accessor_arg(cx)?;
+            match core.tokens.by_accessor(&acc, cx.now) {
+                Some(e) => Ok(Resp::data(e.lookup_json(cx.now, "")).into()),
+                None => Err(VaultError::multi(400, "invalid accessor")),
+            }
+        }
+        ("renew-self", None, _) if write => {
+            let id = caller.token.id.clone();
+            renew(core, cx, &id, true)
+        }
+        ("renew", None, _) if write => {
+            let t = token_arg(cx)?;
+            if core.tokens.get_valid(&t, cx.now).is_none() {
+                return Err(VaultError::bad("token not found"));
+            }
+            renew(core, cx, &t, true)
+        }
+        ("renew-accessor", None, _) if write => {
+            let acc = accessor_arg(cx)?;
+            let id = match core.tokens.by_accessor(&acc, cx.now) {
+                Some(e) => e.id.clone(),
+                None => return Err(VaultError::multi(400, "invalid accessor")),
+            };
+            renew(core, cx, &id, false)
+        }
+        ("revoke-self", None, _) if write => {
+            if caller.token.batch {
+                return Err(VaultError::bad("batch tokens cannot be revoked"));
+            }
+            core.tokens.revoke_tree(&caller.token.id);
+            Ok(Reply::NoContent)
+        }
+        ("revoke", None, _) if write => {
+            let t = token_arg(cx)?;
+            if core.tokens.get(&t).is_some_and(|e| e.batch) {
+                return Err(VaultError::bad("batch tokens cannot be revoked"));
+            }
+            core.tokens.revoke_tree(&t);
+            Ok(Reply::NoContent)
+        }
+        ("revoke-accessor", None, _) if write => {
+            let acc = accessor_arg(cx)?;
+            match core.tokens.by_accessor(&acc, cx.now).map(|e| e.id.clone()) {
+                Some(id) => {
+                    core.tokens.revoke_tree(&id);
+                    Ok(Reply::NoContent)
+                }
+                None => Ok(Resp::default()
+                    .warning("No token found with this accessor")
+                    .into()),
+            }
+        }
+        ("revoke-orphan", None, _) if write => {
+            let t = token_arg(cx)?;
+            if !cx.has_sudo() {
+                return Err(VaultError::bad(
+                    "root or sudo privileges required to revoke and orphan",
+                ));
+            }
+            if core.tokens.get_valid(&t, cx.now).is_none() {
+                return Err(VaultError::bad("token to revoke not found"));
+            }
+            core.tokens.revoke_orphan(&t);
+            Ok(Reply::NoContent)
+        }
+        ("accessors", Some(""), Op::List) => Ok(Resp::list(core.tokens.accessors(cx.now)).into()),
+        ("roles", Some(""), Op::List) => {
+            Ok(Resp::list(core.tokens.roles.keys().cloned().collect()).into())
+        }
+        ("roles", Some(name), _) if !name.is_empty() && !name.contains('/') => {
+            role_endpoint(core, cx, name)
+        }
+        (
+            "create" | "create-orphan" | "lookup" | "lookup-self" | "lookup-accessor" | "renew"
+            | "renew-self" | "renew-accessor" | "revoke" | "revoke-self" | "revoke-accessor"
+            | "revoke-orphan",
+            None,
+            _,
+        )
+        | ("accessors" | "roles", Some(""), _) => Err(VaultError::unsupported_operation()),
+        _ => Err(VaultError::unsupported_path()),
+    }
+}
+
+fn lookup_self(cx: &Ctx<'_>, caller: &super::Caller) -> Result<Reply, VaultError> {
+    // The use of this very request is already counted.
+    Ok(Resp::data(caller.token.lookup_json(cx.now, &caller.sent)).into())
+}
+
+fn token_arg(cx: &Ctx<'_>) -> Result<String, VaultError> {
+    cx.input
+        .str("token")?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| VaultError::bad("missing token ID"))
+}
+
+fn accessor_arg(cx: &Ctx<'_>) -> Result<String, VaultError> {
+    cx.input
+        .str("accessor")?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| VaultError::multi(400, "missing accessor"))
+}
+
+fn renew(core: &mut Core, cx: &Ctx<'_>, id: &str, show_token: bool) -> Result<Reply, VaultError> {
+    let increment = cx.input.duration("increment")?.unwrap_or(0);
+    let now = cx.now;
+    let e = core
+        .tokens
+        .by_id
+        .get_mut(id)
+        .ok_or_else(|| VaultError::bad("token not found"))?;
+    if e.batch {
+        return Err(VaultError::bad("batch tokens cannot be renewed"));
+    }
+    if !e.has_lease {
+        return Err(VaultError::bad("invalid lease ID"));
+    }
+    if e.expire.is_none() || !e.renewable {
+        return Err(VaultError::bad("lease is not renewable"));
+    }
+    let mut ttl = if e.period > 0 {
+        e.period
+    } else if increment > 0 {
+        increment
+    } else {
+        e.creation_ttl
+    };
+    let mut warnings = Vec::new();
+    if let Some(max) = e.max_expire {
+        let left = secs_until(now, max);
+        if left <= 0 {
+            return Err(VaultError::bad("lease expired"));
+        }
+        if ttl > left {
+            warnings.push(format!(
+                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+                go_duration(ttl),
+                go_duration(left)
+            ));
+            ttl = left;
+        }
+    }
+    e.expire = Some(add_secs(now, ttl));
+    e.last_renewal = Some(now);
+    let mut auth = e.auth_block(now);
+    if !show_token {
+        auth.client_token = String::new();
+    }
+    let mut resp = Resp {
+        auth: Some(auth),
+        ..Resp::default()
+    };
+    resp.warnings = warnings;
+    Ok(resp.into())
+}
+
+fn display_name(name: &str) -> String {
+    if name.is_empty() {
+        return "token".into();
+    }
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("token-{clean}")
+}
+
+fn create(
+    core: &mut Core,
+    cx: &Ctx<'_>,
+    caller: &super::Caller,
+    endpoint: &str,
+    role_name: Option<&str>,
+) -> Result<Reply, VaultError> {
+    let parent = &caller.token;
+    let input = cx.input;
+    let sudo = cx.has_sudo();
+    if parent.batch {
+        return Err(VaultError::bad("batch tokens cannot create more tokens"));
+    }
+    if parent.num_uses != 0 {
+        return Err(VaultError::bad(
+            "restricted use token cannot generate child tokens",
+        ));
+    }
+    let role = match role_name.map(str::to_owned).or(input.str("role_name")?) {
+        Some(r) if !r.is_empty() => match core.tokens.roles.get(&r) {
+            Some(role) => Some((r, role.clone())),
+            None => return Err(VaultError::bad(format!("unknown role {r}"))),
+        },
+        _ => None,
+    };
+    let id = input.str("id")?.filter(|s| !s.is_empty());
+    let policies = input.str_list("policies")?;
+    let meta = input.str_map("meta")?;
+    let no_parent = input.bool_or("no_parent", false)?;
+    let no_default = input.bool_or("no_default_policy", false)?;
+    let renewable = input.bool_or("renewable", true)?;
+    let ttl = match input.duration("ttl")? {
+        Some(t) => Some(t),
+        None => input.duration("lease")?,
+    };
+    let explicit_max_ttl = input.duration("explicit_max_ttl")?.unwrap_or(0);
+    let period = input.duration("period")?.unwrap_or(0);
+    let name = input.string("display_name")?;
+    let num_uses = input.int("num_uses")?.unwrap_or(0);
+    let kind = input.string("type")?;
+    let _ = input.raw("entity_alias");
+    let batch = match kind.as_str() {
+        "" | "service" => role
+            .as_ref()
+            .is_some_and(|(_, r)| r.token.token_type == "batch"),
+        "batch" => true,
+        _ => return Err(VaultError::bad("invalid 'token_type' value")),
+    };
+    if num_uses < 0 {
+        return Err(VaultError::bad("number of uses cannot be negative"));
+    }
+    if batch {
+        for (set, f) in [
+            (num_uses != 0, "num_uses"),
+            (period != 0, "period"),
+            (explicit_max_ttl != 0, "explicit_max_ttl"),
+        ] {
+            if set {
+                return Err(VaultError::bad(format!(
+                    "batch tokens cannot have {f:?} set"
+                )));
+            }
+        }
+    }
+    if let Some(id) = &id {
+        if !sudo {
+            return Err(VaultError::bad(
+                "root or sudo privileges required to specify token id",
+            ));
+        }
+        if id.starts_with("hvs.") {
+            return Err(VaultError::bad(
+                "custom token ID cannot have the 'hvs.' prefix",
+            ));
+        }
+        if id.contains('.') {
+            return Err(VaultError::bad(
+                "custom token ID cannot have a '.' in the value",
+            ));
+        }
+    }
+    if ttl.is_some_and(|t| t < 0) {
+        return Err(VaultError::bad("ttl must be positive"));
+    }
+    let parent_root = parent.policies.iter().any(|p| p == "root");
+    let mut requested = match (&policies, &role) {
+        (Some(p), _) => p.clone(),
+        (None, Some((_, r))) if !r.allowed_policies.is_empty() => r.allowed_policies.clone(),
+        _ => parent.policies.clone(),
+    };
+    if requested.iter().any(|p| p == "response-wrapping") {
+        return Err(VaultError::bad(
+            "cannot assign policy \"response-wrapping\"",
+        ));
+    }
+    requested = sanitize_policies(&requested, false);
+    if requested.iter().any(|p| p == "root") && !parent_root {
+        return Err(VaultError::bad(
+            "root tokens may not be created without parent token being root",
+        ));
+    }
+    if let Some((_, r)) = &role {
+        // authsim wording: the reference does not give the role-policy violation messages.
+        let allowed = sanitize_policies(&r.allowed_policies, true);
+        if !r.allowed_policies.is_empty() && requested.iter().any(|p| !allowed.contains(p)) {
+            return Err(VaultError::bad(format!(
+                "token policies ({:?}) must be subset of the role's allowed policies ({:?})",
+                requested, r.allowed_policies
+            )));
+        }
+        if requested
+            .iter()
+            .any(|p| r.disallowed_policies.iter().any(|d| d == p))
+        {
+            return Err(VaultError::bad(format!(
+                "token policy ({requested:?}) is disallowed by this role"
+            )));
+        }
+    } else if !sudo && !parent_root {
+        let parent_set: BTreeSet<&String> = parent.policies.iter().collect();
+        if requested
+            .iter()
+            .any(|p| p != "default" && !parent_set.contains(p))
+        {
+            return Err(VaultError::bad("child policies must be subset of parent"));
+        }
+    }
+    let orphan =
+        endpoint == "create-orphan" || role.as_ref().is_some_and(|(_, r)| r.orphan) || no_parent;
+    if no_parent && endpoint != "create-orphan" && !sudo {
+        return Err(VaultError::bad(
+            "root or sudo privileges required to create orphan token",
+        ));
+    }
+    if period > 0 && !sudo && role.is_none() {
+        return Err(VaultError::bad(
+            "root or sudo privileges required to create periodic token",
+        ));
+    }
+    let is_root = requested.iter().any(|p| p == "root");
+    let add_default = !no_default && !is_root;
+    let final_policies = sanitize_policies(&requested, add_default);
+    let mut warnings: Vec<String> = final_policies
+        .iter()
+        .filter(|p| *p != "root" && !core.policies.contains_key(*p))
+        .map(|p| format!("Policy {p:?} does not exist"))
+        .collect();
+    let mount_max = cx.mount.max_ttl();
+    let (role_period, role_explicit) = role
+        .as_ref()
+        .map(|(_, r)| (r.token.period, r.token.explicit_max_ttl))
+        .unwrap_or((0, 0));
+    let explicit = match (explicit_max_ttl, role_explicit) {
+        (0, r) => r,
+        (e, 0) => e,
+        (e, r) => e.min(r),
+    };
+    let role_renewable = role.as_ref().is_none_or(|(_, r)| r.renewable);
+    let path = match role_name {
+        Some(r) => format!("auth/token/create/{r}"),
+        None => format!("auth/token/{endpoint}"),
+    };
+    let (entry, cap_warnings) = create_token(
+        core,
+        NewToken {
+            id,
+            policies: final_policies,
+            meta,
+            display_name: display_name(&name),
+            path,
+            ttl: ttl.unwrap_or(0).max(0),
+            default_ttl: cx.mount.default_ttl(),
+            max_ttl: mount_max,
+            explicit_max_ttl: explicit,
+            period: if period > 0 { period } else { role_period },
+            num_uses,
+            orphan,
+            parent: Some(parent.id.clone()),
+            renewable: renewable && role_renewable,
+            batch,
+            entity_id: parent.entity_id.clone(),
+            role: role.map(|(n, _)| n),
+            bound_cidrs: Vec::new(),
+        },
+        cx.now,
+    );
+    warnings.extend(cap_warnings);
+    let mut resp = Resp {
+        auth: Some(entry.auth_block(cx.now)),
+        ..Resp::default()
+    };
+    resp.warnings = warnings;
+    Ok(resp.into())
+}
+
+fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, VaultError> {
+    match cx.op {
+        Op::Read => {
+            let r = core
+                .tokens
+                .roles
+                .get(name)
+                .ok_or_else(VaultError::not_found)?;
+            let mut m = Map::new();
+            m.insert("allowed_entity_aliases".into(), Value::Null);
+            m.insert("allowed_policies".into(), json!(r.allowed_policies));
+            m.insert("allowed_policies_glob".into(), json!([]));
+            m.insert("disallowed_policies".into(), json!(r.disallowed_policies));
+            m.insert("disallowed_policies_glob".into(), json!([]));
+            m.insert("explicit_max_ttl".into(), json!(r.token.explicit_max_ttl));
+            m.insert("name".into(), json!(name));
+            m.insert("orphan".into(), json!(r.orphan));
+            m.insert("path_suffix".into(), json!(r.path_suffix));
+            m.insert("period".into(), json!(r.token.period));
+            m.insert("renewable".into(), json!(r.renewable));
+            r.token.write_json(&mut m);
+            m.remove("token_max_ttl");
+            m.remove("token_ttl");
+            m.remove("token_policies");
+            Ok(Resp::data(Value::Object(m)).into())
+        }
+        Op::Create | Op::Update => {
+            let mut r = core.tokens.roles.get(name).cloned().unwrap_or(TokenRole {
+                renewable: true,
+                ..TokenRole::default()
+            });
+            let i = cx.input;
+            if let Some(v) = i.str_list("allowed_policies")? {
+                r.allowed_policies = sanitize_policies(&v, false);
+            }
+            if let Some(v) = i.str_list("disallowed_policies")? {
+                r.disallowed_policies = sanitize_policies(&v, false);
+            }
+            if let Some(v) = i.bool("orphan")? {
+                r.orphan = v;
+            }
+            if let Some(v) = i.bool("renewable")? {
+                r.renewable = v;
+            }
+            if let Some(v) = i.str("path_suffix")? {
+                r.path_suffix = v;
+            }
+            if let Some(v) = i.duration("explicit_max_ttl")? {
+                r.token.explicit_max_ttl = v;
+            }
+            if let Some(v) = i.duration("period")? {
+                r.token.period = v;
+            }
+            r.token.parse(i, &[])?;
+            let _ = i.raw("allowed_entity_aliases");
+            core.tokens.roles.insert(name.to_owned(), r);
+            Ok(Reply::NoContent)
+        }
+        Op::Delete => {
+            core.tokens.roles.remove(name);
+            Ok(Reply::NoContent)
+        }
+        _ => Err(VaultError::unsupported_operation()),
+    }
+}
+
+/// Existence check of `roles/:name` (create vs update).
+pub fn role_exists(core: &Core, rel: &str) -> Option<bool> {
+    rel.strip_prefix("roles/")
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+        .map(|n| core.tokens.roles.contains_key(n))
+}

@@ -1,0 +1,171 @@
+//! `auth/userpass` (reference vault-core.md §7): users with a password and the common token
+//! fields; `users/:name`, `users/:name/password`, `users/:name/policies`, `login/:name`; user
+//! lockout after 5 failures.
+//!
+//! **Not modelled:** `alias_metadata`, per-mount lockout tuning, bcrypt cost (passwords are kept as
+//! salted SHA-256).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::envelope::{Reply, Resp};
+use super::error::VaultError;
+use super::fields::cidrs_allow;
+use super::{AuthMethod, Input};
+use super::{Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings};
+
+#[derive(Debug, Clone)]
+struct User {
+    password_hash: [u8; 32],
+    token: TokenSettings,
+}
+
+fn hash(user: &str, password: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"authsim-userpass\0");
+    h.update(user.as_bytes());
+    h.update([0]);
+    h.update(password.as_bytes());
+    h.finalize().into()
+}
+
+/// One userpass mount.
+#[derive(Debug, Default)]
+pub struct Userpass {
+    users: BTreeMap<String, User>,
+}
+
+const LEGACY: &[&str] = &["policies", "ttl", "max_ttl", "bound_cidrs"];
+
+impl AuthMethod for Userpass {
+    fn is_login_path(&self, rel: &str) -> bool {
+        rel.starts_with("login/")
+    }
+
+    fn exists(&self, rel: &str) -> Option<bool> {
+        rel.strip_prefix("users/")
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .map(|n| self.users.contains_key(&n.to_lowercase()))
+    }
+
+    fn handle(&mut self, core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Outcome, VaultError> {
+        let write = cx.op.is_write();
+        let segs: Vec<&str> = rel.split('/').collect();
+        match (segs.as_slice(), cx.op) {
+            (["login", name], _) if write && !name.is_empty() => self.login(core, cx, name),
+            (["users", ""], Op::List) => {
+                Ok(Resp::list(self.users.keys().cloned().collect()).into())
+            }
+            (["users", name], _) if !name.is_empty() => self.user(cx, &name.to_lowercase()),
+            (["users", name, "password"], _) if write => {
+                let name = name.to_lowercase();
+                let password = cx.input.string("password")?;
+                let user = self
+                    .users
+                    .get_mut(&name)
+                    .ok_or_else(|| VaultError::multi(500, "username does not exist"))?;
+                if password.is_empty() {
+                    return Err(VaultError::bad("missing password"));
+                }
+                user.password_hash = hash(&name, &password);
+                Ok(Reply::NoContent.into())
+            }
+            (["users", name, "policies"], _) if write => {
+                let user = self
+                    .users
+                    .get_mut(&name.to_lowercase())
+                    .ok_or_else(|| VaultError::multi(500, "username does not exist"))?;
+                let mut t = user.token.clone();
+                t.parse(cx.input, &["policies"])?;
+                user.token = t;
+                Ok(Reply::NoContent.into())
+            }
+            (["login", _] | ["users", _] | ["users", _, "password" | "policies"], _) => {
+                Err(VaultError::unsupported_operation())
+            }
+            _ => Err(VaultError::unsupported_path()),
+        }
+    }
+}
+
+impl Userpass {
+    fn user(&mut self, cx: &Ctx<'_>, name: &str) -> Result<Outcome, VaultError> {
+        match cx.op {
+            Op::Read => {
+                let u = self.users.get(name).ok_or_else(VaultError::not_found)?;
+                let mut m = Map::new();
+                u.token.write_json(&mut m);
+                Ok(Resp::data(Value::Object(m)).into())
+            }
+            Op::Create | Op::Update => {
+                let password = cx.input.string("password")?;
+                let mut user = match self.users.get(name) {
+                    Some(u) => u.clone(),
+                    None => {
+                        if password.is_empty() {
+                            return Err(VaultError::bad("missing password"));
+                        }
+                        User {
+                            password_hash: [0; 32],
+                            token: TokenSettings::default(),
+                        }
+                    }
+                };
+                if !password.is_empty() {
+                    user.password_hash = hash(name, &password);
+                }
+                user.token.parse(cx.input, LEGACY)?;
+                self.users.insert(name.to_owned(), user);
+                Ok(Reply::NoContent.into())
+            }
+            Op::Delete => {
+                self.users.remove(name);
+                Ok(Reply::NoContent.into())
+            }
+            _ => Err(VaultError::unsupported_operation()),
+        }
+    }
+
+    fn login(&mut self, core: &mut Core, cx: &Ctx<'_>, raw: &str) -> Result<Outcome, VaultError> {
+        let name = raw.to_lowercase();
+        let accessor = &cx.mount.accessor;
+        if core.is_locked_out(accessor, &name, cx.now) {
+            return Err(VaultError::permission_denied());
+        }
+        let password = password_arg(cx.input)?;
+        let ok = self
+            .users
+            .get(&name)
+            .filter(|u| bool::from(u.password_hash.ct_eq(&hash(&name, &password))));
+        let Some(user) = ok else {
+            core.login_failed(accessor, &name, cx.now);
+            return Err(VaultError::bad("invalid username or password"));
+        };
+        if !cidrs_allow(&user.token.bound_cidrs, cx.remote) {
+            return Err(VaultError::permission_denied());
+        }
+        core.login_succeeded(accessor, &name);
+        Ok(Outcome::Login(Box::new(LoginSuccess {
+            policies: user.token.policies.clone(),
+            metadata: BTreeMap::from([("username".to_owned(), name.clone())]),
+            display_name: format!("userpass-{name}"),
+            alias_name: name,
+            token: user.token.clone(),
+            data: None,
+            warnings: Vec::new(),
+        })))
+    }
+}
+
+/// The login password; a missing one is a bare error on a login path: 500, unwrapped (§7).
+fn password_arg(input: &Input) -> Result<String, VaultError> {
+    let p = input.string("password")?;
+    if p.is_empty() {
+        // code-read: reference/vault-core.md §7 (500 `missing password`)
+        return Err(VaultError::new(500, "missing password"));
+    }
+    Ok(p)
+}

@@ -37,6 +37,7 @@ pub mod approle;
 pub mod auth_aws;
 pub mod auth_gcp;
 pub mod backend;
+mod cloud_auth;
 pub mod envelope;
 pub mod error;
 pub mod fields;
@@ -465,6 +466,16 @@ impl VaultState {
             Arc::new(|| Box::new(approle::AppRole::default())),
         );
         registry.register("ldap", Arc::new(|| Box::new(ldap::Ldap::default())));
+        let clock = sim.clock_arc();
+        registry.register(
+            "gcp",
+            Arc::new(move || Box::new(cloud_auth::CloudAuth::gcp(clock.clone()))),
+        );
+        let clock = sim.clock_arc();
+        registry.register(
+            "aws",
+            Arc::new(move || Box::new(cloud_auth::CloudAuth::aws(clock.clone()))),
+        );
         let setup = {
             let world = sim.world();
             Setup {

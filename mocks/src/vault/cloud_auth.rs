@@ -1,0 +1,129 @@
+//! Mounts the transport-free cloud auth backends ([`GcpAuthBackend`], [`AwsAuthBackend`]) as
+//! [`AuthMethod`]s of the core: `sys/auth/<path> {"type":"gcp"|"aws"}` enables one per mount.
+//!
+//! Every request runs deferred (the backends call the cloud mocks over HTTP), outside the store's
+//! lock. A successful login becomes a [`LoginSuccess`] that core turns into the token and `auth`
+//! block.
+//!
+//! **Not modelled yet:** renewals of cloud-login tokens do not call the backend's renew check
+//! (role still bound, principal unchanged); core renews them by TTL alone.
+
+use std::sync::Arc;
+
+use super::backend::{self, BackendRequest, BackendResponse, LoginOutcome, Operation};
+use super::envelope::Resp;
+use super::error::VaultError;
+use super::token::TokenSettings;
+use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome};
+use crate::clock::Clock;
+use crate::vault::auth_aws::AwsAuthBackend;
+use crate::vault::auth_gcp::GcpAuthBackend;
+
+/// Which backend a mount runs.
+#[derive(Debug, Clone)]
+enum Backend {
+    Gcp(Arc<GcpAuthBackend>),
+    Aws(Arc<AwsAuthBackend>),
+}
+
+#[derive(Debug)]
+pub(crate) struct CloudAuth {
+    backend: Backend,
+}
+
+impl CloudAuth {
+    pub(crate) fn gcp(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            backend: Backend::Gcp(Arc::new(GcpAuthBackend::new(clock))),
+        }
+    }
+
+    pub(crate) fn aws(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            backend: Backend::Aws(Arc::new(AwsAuthBackend::new(clock))),
+        }
+    }
+}
+
+impl AuthMethod for CloudAuth {
+    fn is_login_path(&self, rel: &str) -> bool {
+        rel == "login"
+    }
+
+    fn handle(&mut self, _core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Outcome, VaultError> {
+        let operation = match cx.op {
+            Op::Read | Op::Head => Operation::Read,
+            Op::List => Operation::List,
+            Op::Create => Operation::Create,
+            Op::Update | Op::Patch => Operation::Update,
+            Op::Delete => Operation::Delete,
+        };
+        // The backends validate their own fields (GCP answers unknown login fields with 422);
+        // `all()` marks every field used, so core adds no unrecognized-parameter warning.
+        let data = cx.input.all().clone();
+        let req = BackendRequest {
+            operation,
+            path: rel.trim_end_matches('/').to_owned(),
+            data,
+            mount: cx.mount.path.trim_end_matches('/').to_owned(),
+        };
+        let backend = self.backend.clone();
+        let remote = cx.remote;
+        Ok(Outcome::Deferred(Box::pin(async move {
+            let answer = match backend {
+                Backend::Gcp(b) => b.handle(req).await,
+                Backend::Aws(b) => b.handle_from(req, Some(remote)).await,
+            };
+            answer.map(outcome).map_err(error)
+        })))
+    }
+}
+
+fn outcome(r: BackendResponse) -> Outcome {
+    match r {
+        BackendResponse::Data { data, warnings } => {
+            let mut resp = Resp::data(data);
+            resp.warnings = warnings;
+            resp.into()
+        }
+        BackendResponse::NoContent => Outcome::Reply(super::envelope::Reply::NoContent),
+        BackendResponse::Login(l) => Outcome::Login(Box::new(login(l))),
+    }
+}
+
+/// The backends put `default` in their policies themselves (unless the role says
+/// `token_no_default_policy`); core adds it unless told not to, so it is taken out here and the
+/// flag set from whether it was there.
+fn login(l: LoginOutcome) -> LoginSuccess {
+    let had_default = l.policies.iter().any(|p| p == "default");
+    let policies: Vec<String> = l.policies.into_iter().filter(|p| p != "default").collect();
+    let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs() as i64).unwrap_or(0);
+    LoginSuccess {
+        policies: policies.clone(),
+        metadata: l.metadata,
+        display_name: l.display_name,
+        alias_name: l.alias_name,
+        token: TokenSettings {
+            policies,
+            ttl: secs(l.ttl),
+            max_ttl: secs(l.max_ttl),
+            period: secs(l.period),
+            num_uses: i64::from(l.num_uses),
+            no_default_policy: !had_default,
+            bound_cidrs: l.bound_cidrs,
+            token_type: l.token_type,
+            ..TokenSettings::default()
+        },
+        data: None,
+        warnings: Vec::new(),
+    }
+}
+
+fn error(e: backend::VaultError) -> VaultError {
+    match e.errors.len() {
+        0 => VaultError::empty(e.status),
+        1 => VaultError::new(e.status, e.errors.into_iter().next().unwrap_or_default()),
+        // Core's envelope carries one message; keep every line of the backend's.
+        _ => VaultError::new(e.status, e.errors.join("\n")),
+    }
+}

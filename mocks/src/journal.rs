@@ -5,6 +5,12 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+
+use crate::clock::rfc3339;
 
 /// Names whose values never reach the journal.
 const SECRET_HEADERS: &[&str] = &[
@@ -73,6 +79,76 @@ impl Entry {
     }
 }
 
+/// A request as the listener received it. Kept as received (the byte buffers are shared, not
+/// copied) so that recording costs little on the hot path; it never leaves the journal except as a
+/// redacted [`Entry`].
+#[derive(Clone)]
+pub struct Raw {
+    pub listener: &'static str,
+    pub at: SystemTime,
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    /// At most the first 8 KiB (see [`keep_body`]).
+    pub body: Bytes,
+    pub status: u16,
+    pub duration_micros: u64,
+}
+
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the redacted view is ever printed.
+        f.debug_struct("Raw")
+            .field("method", &self.method)
+            .field("path", &self.uri.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The part of a body the journal keeps: shared when small, a copy of the first 8 KiB otherwise
+/// (a slice would keep the whole buffer alive).
+pub fn keep_body(body: &Bytes) -> Bytes {
+    if body.len() <= MAX_BODY {
+        body.clone()
+    } else {
+        Bytes::copy_from_slice(&body[..MAX_BODY])
+    }
+}
+
+impl Raw {
+    /// The redacted view.
+    fn entry(&self, seq: u64) -> Entry {
+        let headers = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let value = if is_secret_header(n.as_str()) {
+                    REDACTED.to_owned()
+                } else {
+                    String::from_utf8_lossy(v.as_bytes()).into_owned()
+                };
+                (n.as_str().to_owned(), value)
+            })
+            .collect();
+        let content_type = self
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        Entry {
+            seq,
+            listener: self.listener,
+            at: rfc3339(self.at),
+            method: self.method.to_string(),
+            path: self.uri.path().to_owned(),
+            query: self.uri.query().map(redact_form).unwrap_or_default(),
+            headers,
+            body: redact_body(content_type, &self.body),
+            status: self.status,
+            duration_micros: self.duration_micros,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Journal {
     inner: Mutex<Inner>,
@@ -81,36 +157,39 @@ pub struct Journal {
 #[derive(Debug, Default)]
 struct Inner {
     next_seq: u64,
-    entries: VecDeque<Entry>,
+    entries: VecDeque<(u64, Raw)>,
 }
 
 impl Journal {
-    /// Records an entry (its `seq` is assigned here) and returns the sequence number.
-    pub fn record(&self, mut entry: Entry) -> u64 {
+    /// Records a request and returns its sequence number.
+    pub fn record(&self, raw: Raw) -> u64 {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.next_seq += 1;
-        entry.seq = inner.next_seq;
+        let seq = inner.next_seq;
         if inner.entries.len() == MAX_ENTRIES {
             inner.entries.pop_front();
         }
-        inner.entries.push_back(entry);
-        inner.next_seq
+        inner.entries.push_back((seq, raw));
+        seq
     }
 
+    /// Every recorded request, redacted.
     pub fn entries(&self) -> Vec<Entry> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.entries.iter().cloned().collect()
+        self.since(0)
     }
 
-    /// Entries with `seq > after`.
+    /// Entries with `seq > after`, redacted.
     pub fn since(&self, after: u64) -> Vec<Entry> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner
-            .entries
-            .iter()
-            .filter(|e| e.seq > after)
-            .cloned()
-            .collect()
+        let raws: Vec<(u64, Raw)> = {
+            let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            inner
+                .entries
+                .iter()
+                .filter(|(seq, _)| *seq > after)
+                .cloned()
+                .collect()
+        };
+        raws.iter().map(|(seq, r)| r.entry(*seq)).collect()
     }
 
     pub fn last_seq(&self) -> u64 {
@@ -224,21 +303,29 @@ mod tests {
     #[test]
     fn journal_keeps_order_and_sequence() {
         let j = Journal::default();
-        let e = Entry {
-            seq: 0,
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=x".parse().unwrap(),
+        );
+        let e = Raw {
             listener: "aws",
-            at: String::new(),
-            method: "POST".into(),
-            path: "/".into(),
-            query: String::new(),
-            headers: vec![],
-            body: String::new(),
+            at: std::time::UNIX_EPOCH,
+            method: Method::POST,
+            uri: "/?X-Amz-Signature=abc".parse().unwrap(),
+            headers,
+            body: Bytes::from_static(b"Action=GetCallerIdentity"),
             status: 200,
             duration_micros: 1,
         };
         assert_eq!(j.record(e.clone()), 1);
         assert_eq!(j.record(e), 2);
-        assert_eq!(j.since(1).len(), 1);
+        let seen = j.since(1);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].seq, 2);
+        assert_eq!(seen[0].header("authorization"), Some(REDACTED));
+        assert_eq!(seen[0].query, "X-Amz-Signature=<redacted>");
+        assert_eq!(seen[0].at, "1970-01-01T00:00:00Z");
         j.clear();
         assert!(j.entries().is_empty());
         assert_eq!(j.last_seq(), 2);

@@ -20,7 +20,7 @@ use crate::aws::error::AwsError;
 use crate::clock::{parse_duration, rfc3339, Clock};
 use crate::faults::{Fault, FaultKind, FaultMatch, FaultPlan, RequestFacts};
 use crate::gcp::error::GcpError;
-use crate::journal::{self, Entry, Journal};
+use crate::journal::{self, Entry, Journal, Raw};
 use crate::world::World;
 
 /// Bodies larger than this are refused with the upstream's 413.
@@ -341,30 +341,13 @@ async fn around(State(ctx): State<ListenerCtx>, req: Request, next: Next) -> Res
             _ => {}
         }
     }
-    let method = parts.method.to_string();
-    let query = parts
-        .uri
-        .query()
-        .map(journal::redact_form)
-        .unwrap_or_default();
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| {
-            let value = if journal::is_secret_header(n.as_str()) {
-                journal::REDACTED.to_owned()
-            } else {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            };
-            (n.as_str().to_owned(), value)
-        })
-        .collect();
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body_text = journal::redact_body(content_type.as_deref(), &bytes);
+    // Captured cheaply (reference-counted bytes); redaction happens when the journal is read.
+    let (method, uri, headers) = (
+        parts.method.clone(),
+        parts.uri.clone(),
+        parts.headers.clone(),
+    );
+    let body = journal::keep_body(&bytes);
 
     let resp = match answer {
         Some(FaultKind::Throttle) => ctx.upstream.throttled(),
@@ -388,15 +371,13 @@ async fn around(State(ctx): State<ListenerCtx>, req: Request, next: Next) -> Res
                 .await
         }
     };
-    ctx.sim.journal().record(Entry {
-        seq: 0,
+    ctx.sim.journal().record(Raw {
         listener: ctx.upstream.name(),
-        at: rfc3339(ctx.sim.clock().now()),
+        at: ctx.sim.clock().now(),
         method,
-        path,
-        query,
+        uri,
         headers,
-        body: body_text,
+        body,
         status: resp.status().as_u16(),
         duration_micros: started.elapsed().as_micros() as u64,
     });

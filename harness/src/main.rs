@@ -1,5 +1,9 @@
 use clap::Parser as _;
 
+// The mocks allocate per request (headers, JSON, XML); mimalloc keeps that cheap under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use authsim::cli::{Cli, Command, WorldCommand};
 use authsim::{exit, serve, world_show};
 

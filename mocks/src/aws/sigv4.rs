@@ -706,7 +706,7 @@ pub fn verify(
     let mut canonical_hash = [0u8; 64];
     hex_encode(&Sha256::digest(canonical.as_bytes()), &mut canonical_hash);
 
-    let key = signing_key(&credential.secret_access_key, date, region, service);
+    let key = cached_signing_key(&credential.secret_access_key, date, region, service);
     let mut mac = new_hmac(&key);
     mac.update(ALGORITHM.as_bytes());
     mac.update(b"\n");
@@ -770,6 +770,32 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> S
 
 /// Signing key (AWS SigV4 step 3): HMAC chain over `date` (`YYYYMMDD`), region, service and
 /// `aws4_request`, keyed with `"AWS4" + secret`.
+/// [`signing_key`], remembered per thread for the last (secret, date, region, service): a load of
+/// requests from one identity derives the key once a day instead of four HMACs per request.
+fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<Option<(String, String, [u8; 32])>> = const { RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        let scope_matches = |scope: &str| {
+            let mut parts = scope.split('/');
+            parts.next() == Some(date)
+                && parts.next() == Some(region)
+                && parts.next() == Some(service)
+        };
+        if let Some((s, scope, key)) = last.as_ref() {
+            if s == secret && scope_matches(scope) {
+                return *key;
+            }
+        }
+        let key = signing_key(secret, date, region, service);
+        *last = Some((secret.to_owned(), format!("{date}/{region}/{service}"), key));
+        key
+    })
+}
+
 pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
     // "AWS4" + secret, on the stack for any realistic secret (AWS secrets are 40 characters).
     let mut stack = [0u8; 128];
@@ -1339,6 +1365,23 @@ mod tests {
         for (service, expected) in cases {
             let key = signing_key(SECRET, "20150830", "us-east-1", service);
             assert_eq!(hex::encode(key), expected, "{service}");
+        }
+    }
+
+    #[test]
+    fn the_signing_key_cache_never_answers_for_another_secret_or_scope() {
+        for (secret, date, region, service) in [
+            (SECRET, "20150830", "us-east-1", "sts"),
+            ("other-secret", "20150830", "us-east-1", "sts"),
+            ("other-secret", "20150831", "us-east-1", "sts"),
+            ("other-secret", "20150831", "eu-west-1", "sts"),
+            ("other-secret", "20150831", "eu-west-1", "iam"),
+            (SECRET, "20150830", "us-east-1", "sts"),
+        ] {
+            assert_eq!(
+                cached_signing_key(secret, date, region, service),
+                signing_key(secret, date, region, service)
+            );
         }
     }
 

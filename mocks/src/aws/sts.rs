@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue};
 
-use super::error::{AwsError, STS_VERSION, STS_XMLNS};
+use super::error::{xml_escape, AwsError, STS_VERSION, STS_XMLNS};
 use super::query::Params;
 use super::xml::{response_metadata, El};
 use super::{ok_xml, AwsState, Call};
@@ -307,17 +307,16 @@ fn credentials_el(c: &Credentials) -> El {
 }
 
 /// Reference aws.md 5.1, byte for byte apart from the values.
+/// Written out directly rather than through [`El`]: this is the answer every login waits on, and
+/// the layout is pinned by the fixture `tests/fixtures/sts/get_caller_identity_response.xml`.
 pub fn get_caller_identity_xml(c: &CallerIdentity, request_id: &str) -> String {
-    El::new("GetCallerIdentityResponse")
-        .xmlns(STS_XMLNS)
-        .child(
-            El::new("GetCallerIdentityResult")
-                .child(El::text("Arn", &c.arn))
-                .child(El::text("UserId", &c.user_id))
-                .child(El::text("Account", &c.account)),
-        )
-        .child(response_metadata(request_id))
-        .render(2)
+    format!(
+        "<GetCallerIdentityResponse xmlns=\"{STS_XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
+        xml_escape(&c.arn),
+        xml_escape(&c.user_id),
+        xml_escape(&c.account),
+        xml_escape(request_id),
+    )
 }
 
 /// The JSON variant STS gives for `Accept: application/json` (reference aws.md 5.1).

@@ -97,7 +97,7 @@ impl Env {
             .call("GET", "secret/data/app/config", Some(token), None)
             .await;
         assert_eq!(status, 200, "{secret}");
-        assert_eq!(secret["data"]["data"]["username"], "app");
+        assert_eq!(secret["data"]["data"]["username"], "app", "{secret}");
     }
 }
 
@@ -267,4 +267,50 @@ fn identities_the_world_lacks_name_the_key() {
         resolve("[auth.aws]\nclient = { user = \"mallory\" }\n"),
         "world file key `vault.auth.aws.client.user`: no IAM user `mallory` in the world's [aws.accounts.*.users]"
     );
+}
+
+#[tokio::test]
+async fn the_default_world_provisions_the_quick_start() {
+    let e = Env::start().await;
+    let spec = VaultSpec::parse(&e.cloud.sim.world().vault.raw_toml).unwrap();
+    let applied = e.apply(&spec).await.unwrap();
+    assert!(applied.skipped.is_empty(), "{applied:?}");
+    let q = spec.quick_start();
+    assert_eq!(
+        Value::Object(q.clone()),
+        json!({"gcp_mount": "gcp", "gcp_role": "app", "aws_mount": "aws", "aws_role": "app",
+               "aws_server_id": "vault.example.com", "secret_path": "secret/data/app/config",
+               "approle": {"mount": "approle", "role": "app", "role_id": "authsim-app-role-id", "secret_id": "authsim-app-secret-id"},
+               "userpass": {"mount": "userpass", "username": "bob", "password": "bob-password"},
+               "ldap": {"mount": "ldap", "username": "carol", "password": "carol-password"}})
+    );
+    e.login_reads_secret(
+        "auth/approle/login",
+        json!({"role_id": "authsim-app-role-id", "secret_id": "authsim-app-secret-id"}),
+    )
+    .await;
+    e.login_reads_secret(
+        "auth/userpass/login/bob",
+        json!({"password": "bob-password"}),
+    )
+    .await;
+    e.login_reads_secret(
+        "auth/ldap/login/carol",
+        json!({"password": "carol-password"}),
+    )
+    .await;
+    // Vault's own AWS credentials are the world's vault-server user, not the quick-start user.
+    let (_, aws) = e
+        .call("GET", "auth/aws/config/client", Some("root"), None)
+        .await;
+    let vault_key = e
+        .cloud
+        .sim
+        .world()
+        .aws
+        .access_keys
+        .values()
+        .find(|k| k.user == "vault-server")
+        .map(|k| k.id.clone());
+    assert_eq!(aws["data"]["access_key"].as_str(), vault_key.as_deref());
 }

@@ -80,6 +80,21 @@ fn serve_writes_its_files_before_ready_and_stops_on_sigterm() {
         format!("{}/token", ep["google"]["endpoint"].as_str().unwrap())
     );
     assert_eq!(ep["vault"]["token"], "root");
+    // The world's [vault] section was applied before `ready`: the quick-start keys of DESIGN.md.
+    for (k, v) in [
+        ("gcp_mount", "gcp"),
+        ("gcp_role", "app"),
+        ("aws_mount", "aws"),
+        ("aws_role", "app"),
+        ("aws_server_id", "vault.example.com"),
+        ("secret_path", "secret/data/app/config"),
+    ] {
+        assert_eq!(ep["vault"][k], v, "vault.{k} in {ep}");
+    }
+    assert_eq!(ep["vault"]["userpass"]["username"], "bob");
+    let addr = ep["vault"]["addr"].as_str().unwrap();
+    let secret = vault_get(&format!("{addr}/v1/secret/data/app/config"), "root");
+    assert!(secret.contains("\"username\":\"app\""), "{secret}");
     let vault_line = seen.iter().find(|l| l.starts_with("vault   ")).unwrap();
     assert_eq!(
         vault_line.trim_start_matches("vault   "),
@@ -271,4 +286,20 @@ fn serve_sealed_prints_the_unseal_keys_and_health_says_sealed() {
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A bare HTTP/1.1 GET with a Vault token.
+fn vault_get(url: &str, token: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nX-Vault-Token: {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }

@@ -303,3 +303,37 @@ fn vault_get(url: &str, token: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+#[test]
+fn a_vault_write_the_world_gets_refused_is_one_line_and_exit_2() {
+    let dir = std::env::temp_dir().join(format!("authsim-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = dir.join("w.toml");
+    std::fs::write(
+        &world,
+        "seed = \"x\"\n[vault]\n[vault.auth.gcp]\nroles.app = { type = \"iam\" }\n",
+    )
+    .unwrap();
+    let out = authsim()
+        .args([
+            "serve",
+            "--vault-port",
+            "0",
+            "--aws-port",
+            "0",
+            "--google-port",
+            "0",
+            "--world",
+        ])
+        .arg(&world)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "error: provisioning the mock Vault: Vault refused POST auth/gcp/role/app (400): IAM role type must have at least one service account"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ready"));
+    std::fs::remove_dir_all(&dir).ok();
+}

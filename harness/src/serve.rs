@@ -93,12 +93,14 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
             v["unseal_keys"] = json!(vault.unseal_keys());
             v["unseal_threshold"] = json!(vault.unseal_threshold());
         } else {
-            let world = sim.world();
-            let spec = provision::VaultSpec::parse(&world.vault.raw_toml)
-                .map_err(|e| ServeError::Provision(e.into()))?;
-            let mut ep = provision::Endpoints::resolve(&spec, &world, &google, &aws)
-                .map_err(|e| ServeError::Provision(e.into()))?;
-            drop(world);
+            let (spec, mut ep) = {
+                let world = sim.world();
+                let spec = provision::VaultSpec::parse(&world.vault.raw_toml)
+                    .map_err(|e| ServeError::Provision(e.into()))?;
+                let ep = provision::Endpoints::resolve(&spec, &world, &google, &aws)
+                    .map_err(|e| ServeError::Provision(e.into()))?;
+                (spec, ep)
+            };
             if args.admin_token.is_some() {
                 ep.admin_token.clone_from(&args.admin_token);
             }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Interop tests: real clients (boto3, google-auth, google-cloud-iam, PyJWT) against `authsim serve`.
-# Installs the pinned clients into ci/interop/.venv from the package index, starts the mocks on
-# ephemeral loopback ports, runs pytest, and stops the server with SIGTERM.
+# Interop tests: real clients (boto3, botocore, google-auth, google-cloud-iam, PyJWT, hvac) against
+# `authsim serve`. Installs the pinned clients into ci/interop/.venv from the package index, starts
+# the mocks on ephemeral loopback ports (plus a second, sealed server for hvac's unseal), runs
+# pytest, and stops both servers with SIGTERM.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -24,27 +25,41 @@ fi
 cargo build --locked -q -p authsim --bin authsim
 work="$(mktemp -d)"
 log="$work/serve.log"
-"$root/target/debug/authsim" serve --aws-port 0 --google-port 0 \
+sealed_log="$work/sealed.log"
+"$root/target/debug/authsim" serve --vault-port 0 --aws-port 0 --google-port 0 \
   --write-endpoints "$work/endpoints.json" --write-env "$work/authsim.env" >"$log" 2>&1 &
 pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+# A second server, sealed, for hvac's sys.submit_unseal_keys.
+mkdir -p "$work/sealed"
+"$root/target/debug/authsim" serve --sealed --vault-port 0 --aws-port 0 --google-port 0 \
+  --write-endpoints "$work/sealed/endpoints.json" >"$sealed_log" 2>&1 &
+sealed_pid=$!
+cleanup() { kill "$pid" "$sealed_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-for _ in $(seq 1 200); do
-  grep -q '^ready$' "$log" && break
-  kill -0 "$pid" 2>/dev/null || { echo "interop: authsim serve exited:" >&2; cat "$log" >&2; exit 2; }
-  sleep 0.05
-done
-grep -q '^ready$' "$log" || { echo "interop: authsim serve never printed ready" >&2; cat "$log" >&2; exit 2; }
+
+wait_ready() { # pid log
+  for _ in $(seq 1 200); do
+    grep -q '^ready$' "$2" && return 0
+    kill -0 "$1" 2>/dev/null || { echo "interop: authsim serve exited:" >&2; cat "$2" >&2; exit 2; }
+    sleep 0.05
+  done
+  grep -q '^ready$' "$2" || { echo "interop: authsim serve never printed ready" >&2; cat "$2" >&2; exit 2; }
+}
+wait_ready "$pid" "$log"
+wait_ready "$sealed_pid" "$sealed_log"
 
 status=0
-AUTHSIM_ENDPOINTS="$work/endpoints.json" "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here" || status=$?
+AUTHSIM_ENDPOINTS="$work/endpoints.json" AUTHSIM_SEALED_ENDPOINTS="$work/sealed/endpoints.json" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here" || status=$?
 
-# Graceful shutdown on SIGTERM: the server must exit 0.
-kill -TERM "$pid"
-if ! wait "$pid"; then
-  echo "interop: authsim serve did not exit cleanly on SIGTERM" >&2
-  cat "$log" >&2
-  status=1
-fi
+# Graceful shutdown on SIGTERM: each server must exit 0.
+for p in "$pid" "$sealed_pid"; do
+  kill -TERM "$p"
+  if ! wait "$p"; then
+    echo "interop: authsim serve (pid $p) did not exit cleanly on SIGTERM" >&2
+    cat "$log" "$sealed_log" >&2
+    status=1
+  fi
+done
 trap 'rm -rf "$work"' EXIT
 exit "$status"

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod identities;
+pub mod provision;
 pub mod serve;
 pub mod world_show;
 

@@ -13,6 +13,15 @@ use serde_json::json;
 
 use crate::cli::{ServeArgs, WorldArg};
 use crate::identities;
+use crate::provision::{self, ProvisionError};
+
+/// Errors of `serve` that are not plain context chains.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The world's `[vault]` section could not be applied to the mock Vault.
+    #[error("provisioning the mock Vault: {0}")]
+    Provision(ProvisionError),
+}
 
 /// Loads the world a command names, or the built-in one.
 pub fn load_world(arg: &WorldArg, clock: &dyn Clock) -> Result<World> {
@@ -77,10 +86,47 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
     };
     let mut endpoints = endpoints_json(&sim.world(), &google, &aws, key_path.as_deref());
     if let (Some(addr), Some(vault)) = (cloud.vault_url(), &cloud.vault_state) {
-        let mut v = json!({ "addr": addr, "token": vault.root_token() });
+        let token = vault.root_token();
+        let mut v = json!({ "addr": addr, "token": token });
         if args.sealed {
+            // A sealed Vault takes no writes: the world's [vault] section is not applied.
             v["unseal_keys"] = json!(vault.unseal_keys());
             v["unseal_threshold"] = json!(vault.unseal_threshold());
+        } else {
+            let (spec, mut ep) = {
+                let world = sim.world();
+                let spec = provision::VaultSpec::parse(&world.vault.raw_toml)
+                    .map_err(|e| ServeError::Provision(e.into()))?;
+                let ep = provision::Endpoints::resolve(&spec, &world, &google, &aws)
+                    .map_err(|e| ServeError::Provision(e.into()))?;
+                (spec, ep)
+            };
+            if args.admin_token.is_some() {
+                ep.admin_token.clone_from(&args.admin_token);
+            }
+            // Loopback only: never through a proxy from the environment.
+            let http = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .context("cannot build the HTTP client")?;
+            let started = std::time::Instant::now();
+            let applied = provision::apply(&http, &addr, &token, &spec, &ep)
+                .await
+                .map_err(ServeError::Provision)?;
+            tracing::debug!(
+                writes = applied.writes,
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                "provisioned the mock Vault"
+            );
+            for w in &applied.warnings {
+                tracing::info!("vault warning: {w}");
+            }
+            for s in &applied.skipped {
+                eprintln!("vault: skipped {s}");
+            }
+            if let Some(obj) = v.as_object_mut() {
+                obj.extend(spec.quick_start());
+            }
         }
         endpoints["vault"] = v;
     }

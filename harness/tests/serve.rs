@@ -80,6 +80,21 @@ fn serve_writes_its_files_before_ready_and_stops_on_sigterm() {
         format!("{}/token", ep["google"]["endpoint"].as_str().unwrap())
     );
     assert_eq!(ep["vault"]["token"], "root");
+    // The world's [vault] section was applied before `ready`: the quick-start keys of DESIGN.md.
+    for (k, v) in [
+        ("gcp_mount", "gcp"),
+        ("gcp_role", "app"),
+        ("aws_mount", "aws"),
+        ("aws_role", "app"),
+        ("aws_server_id", "vault.example.com"),
+        ("secret_path", "secret/data/app/config"),
+    ] {
+        assert_eq!(ep["vault"][k], v, "vault.{k} in {ep}");
+    }
+    assert_eq!(ep["vault"]["userpass"]["username"], "bob");
+    let addr = ep["vault"]["addr"].as_str().unwrap();
+    let secret = vault_get(&format!("{addr}/v1/secret/data/app/config"), "root");
+    assert!(secret.contains("\"username\":\"app\""), "{secret}");
     let vault_line = seen.iter().find(|l| l.starts_with("vault   ")).unwrap();
     assert_eq!(
         vault_line.trim_start_matches("vault   "),
@@ -270,5 +285,55 @@ fn serve_sealed_prints_the_unseal_keys_and_health_says_sealed() {
     assert_eq!(status, 503, "{body}");
     child.kill().unwrap();
     child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A bare HTTP/1.1 GET with a Vault token.
+fn vault_get(url: &str, token: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nX-Vault-Token: {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_vault_write_the_world_gets_refused_is_one_line_and_exit_2() {
+    let dir = std::env::temp_dir().join(format!("authsim-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = dir.join("w.toml");
+    std::fs::write(
+        &world,
+        "seed = \"x\"\n[vault]\n[vault.auth.gcp]\nroles.app = { type = \"iam\" }\n",
+    )
+    .unwrap();
+    let out = authsim()
+        .args([
+            "serve",
+            "--vault-port",
+            "0",
+            "--aws-port",
+            "0",
+            "--google-port",
+            "0",
+            "--world",
+        ])
+        .arg(&world)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "error: provisioning the mock Vault: Vault refused POST auth/gcp/role/app (400): IAM role type must have at least one service account"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ready"));
     std::fs::remove_dir_all(&dir).ok();
 }

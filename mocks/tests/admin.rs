@@ -246,7 +246,7 @@ async fn reset_restores_the_world_and_clears_faults() {
         .send()
         .await
         .unwrap();
-    assert_eq!(cloud.sim.world().aws.access_keys.len(), 1);
+    assert_eq!(cloud.sim.world().aws.access_keys.len(), 2);
     assert!(cloud.sim.faults().list().is_empty());
     cloud.shutdown().await;
 }

@@ -244,7 +244,12 @@ async fn an_aws_iam_login_through_the_vault_http_api_reads_a_secret() {
     let aws = e.cloud.aws_url().unwrap();
     let (key, secret) = {
         let w = e.cloud.sim.world();
-        let k = w.aws.access_keys.values().next().unwrap();
+        let k = w
+            .aws
+            .access_keys
+            .values()
+            .find(|k| k.user == "alice")
+            .unwrap();
         (k.id.clone(), k.secret.clone())
     };
     e.root("POST", "sys/auth/aws", json!({"type": "aws"})).await;

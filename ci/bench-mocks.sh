@@ -20,7 +20,7 @@ cargo build --locked --release -q -p authsim --bin authsim -p authsim-benches --
 bin=target/release
 
 work="$(mktemp -d)"
-"$bin/authsim" serve --aws-port 0 --google-port 0 --write-endpoints "$work/endpoints.json" >"$work/serve.log" 2>&1 &
+"$bin/authsim" serve --aws-port 0 --google-port 0 --vault-port 0 --write-endpoints "$work/endpoints.json" >"$work/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 200); do grep -q '^ready$' "$work/serve.log" && break; sleep 0.05; done

@@ -127,6 +127,23 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
             if let Some(obj) = v.as_object_mut() {
                 obj.extend(spec.quick_start());
             }
+            // `POST /__authsim/reset` puts the mock Vault back to its empty start; provision it
+            // again, through the same HTTP API, before the reset is answered.
+            let (addr, token) = (addr.clone(), token.clone());
+            sim.after_reset(Arc::new(move || {
+                let (http, addr, token, spec, ep) = (
+                    http.clone(),
+                    addr.clone(),
+                    token.clone(),
+                    spec.clone(),
+                    ep.clone(),
+                );
+                Box::pin(async move {
+                    if let Err(e) = provision::apply(&http, &addr, &token, &spec, &ep).await {
+                        eprintln!("error: re-provisioning the mock Vault after a reset: {e}");
+                    }
+                })
+            }));
         }
         endpoints["vault"] = v;
     }

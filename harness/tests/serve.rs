@@ -337,3 +337,40 @@ fn a_vault_write_the_world_gets_refused_is_one_line_and_exit_2() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("ready"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Sends `POST path` with an empty body over a plain socket; returns the status code.
+fn http_post_empty(addr: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = addr.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out[9..12].parse().unwrap()
+}
+
+#[test]
+fn an_admin_reset_provisions_the_mock_vault_again() {
+    let (mut child, seen) = serve_until_ready(&[]);
+    let addr = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("vault   "))
+        .unwrap_or_else(|| panic!("{seen:?}"))
+        .to_owned();
+    let secret = format!("{addr}/v1/secret/data/app/config");
+    assert!(vault_get(&secret, "root").starts_with("HTTP/1.1 200"));
+    assert_eq!(http_post_empty(&addr, "/__authsim/reset"), 200);
+    let after = vault_get(&secret, "root");
+    assert!(after.starts_with("HTTP/1.1 200"), "{after}");
+    let auth = vault_get(&format!("{addr}/v1/sys/auth"), "root");
+    assert!(
+        auth.contains("\"gcp/\"") && auth.contains("\"aws/\""),
+        "{auth}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

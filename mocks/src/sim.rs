@@ -44,7 +44,15 @@ struct SimInner {
 
 /// What [`Sim::reset`] also resets: state kept outside the world (the mock Vault's store).
 #[derive(Default)]
-struct ResetHooks(Mutex<Vec<Box<dyn Fn() + Send + Sync>>>);
+struct ResetHooks(
+    Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
+    Mutex<Vec<RestoreHook>>,
+);
+
+/// Work that puts back, after a reset, what was set up through the listeners (the provisioned
+/// Vault); the admin API's reset answers once it is done.
+pub type RestoreHook =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 impl std::fmt::Debug for ResetHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,6 +117,32 @@ impl Sim {
     }
 
     /// Runs `hook` on every [`Sim::reset`], after the world is restored. Hooks must not call
+    /// Adds work to run after every reset requested through the admin API (`POST
+    /// /__authsim/reset`), such as provisioning the mock Vault again.
+    pub fn after_reset(&self, hook: RestoreHook) {
+        self.inner
+            .reset_hooks
+            .1
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(hook);
+    }
+
+    /// [`Sim::reset`], then the [`Sim::after_reset`] work, in the order added.
+    pub async fn reset_and_restore(&self) {
+        self.reset();
+        let hooks: Vec<RestoreHook> = self
+            .inner
+            .reset_hooks
+            .1
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for hook in hooks {
+            hook().await;
+        }
+    }
+
     /// `reset` or `on_reset`.
     pub fn on_reset(&self, hook: Box<dyn Fn() + Send + Sync>) {
         self.inner
@@ -451,7 +485,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 }
 
 async fn admin_reset(State(ctx): State<ListenerCtx>) -> Response {
-    ctx.sim.reset();
+    ctx.sim.reset_and_restore().await;
     json_ok(json!({ "reset": true }))
 }
 

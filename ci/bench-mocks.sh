@@ -32,9 +32,12 @@ sa=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["google"]["
 
 "$bin/bench-prep" sts-lua "$work/endpoints.json" >"$work/sts.lua"
 "$bin/bench-prep" signjwt-lua "$work/endpoints.json" >"$work/signjwt.lua"
+"$bin/bench-prep" vault-aws-login-lua "$work/endpoints.json" >"$work/awslogin.lua"
+"$bin/bench-prep" vault-gcp-login-lua "$work/endpoints.json" >"$work/gcplogin.lua"
+vault=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["vault"]["addr"])' "$work/endpoints.json")
 # The status check runs Lua on every response, so it lives in separate scripts used only for the
 # one-second check: the measured runs carry no per-response Lua, like the trivial endpoint's.
-for s in sts signjwt; do
+for s in sts signjwt awslogin gcplogin; do
   cp "$work/$s.lua" "$work/$s-check.lua"
   cat >>"$work/$s-check.lua" <<'LUA'
 response = function(status, headers, body)
@@ -51,6 +54,8 @@ check() { # url lua
 }
 check "$aws/" "$work/sts-check.lua"
 check "$google/v1/projects/-/serviceAccounts/$sa:signJwt" "$work/signjwt-check.lua"
+check "$vault/v1/auth/aws/login" "$work/awslogin-check.lua"
+check "$vault/v1/auth/gcp/login" "$work/gcplogin-check.lua"
 
 rate() { # wrk args... -> requests/sec
   wrk -t"$threads" -c"$conns" -d"${secs}s" "$@" 2>/dev/null | awk '/^Requests\/sec:/ {print $2}'
@@ -59,13 +64,18 @@ rate() { # wrk args... -> requests/sec
 trivial=$(rate "$aws/__authsim/health")
 sts=$(rate -s "$work/sts.lua" "$aws/")
 signjwt=$(rate -c 8 -s "$work/signjwt.lua" "$google/v1/projects/-/serviceAccounts/$sa:signJwt")
+# End to end: the mock Vault verifies each login through the cloud mocks over loopback HTTP
+# (AWS: forwards to STS, which checks SigV4; GCP: fetches certificates, verifies RS256, calls
+# serviceAccounts.get).
+awslogin=$(rate -s "$work/awslogin.lua" "$vault/v1/auth/aws/login")
+gcplogin=$(rate -s "$work/gcplogin.lua" "$vault/v1/auth/gcp/login")
 kill "$pid"; wait "$pid" 2>/dev/null || true
 rsa=$("$bin/bench-prep" rsa-rate "$secs" "$threads")
 
-python3 - "$trivial" "$sts" "$signjwt" "$rsa" "$secs" <<'PY'
+python3 - "$trivial" "$sts" "$signjwt" "$rsa" "$awslogin" "$gcplogin" "$secs" <<'PY'
 import sys
-trivial, sts, signjwt, rsa = (float(x) for x in sys.argv[1:5])
-print(f"authsim mock benchmarks ({sys.argv[5]} s each, wrk -t2 -c32, {__import__('os').cpu_count()} cores)")
+trivial, sts, signjwt, rsa, awslogin, gcplogin = (float(x) for x in sys.argv[1:7])
+print(f"authsim mock benchmarks ({sys.argv[7]} s each, wrk -t2 -c32, {__import__('os').cpu_count()} cores)")
 print()
 print("| measurement | rate (/s) | ratio | target |")
 print("|---|---:|---:|---|")
@@ -73,4 +83,6 @@ print(f"| trivial endpoint (`GET /__authsim/health`) | {trivial:,.0f} | 1.00 | r
 print(f"| STS `GetCallerIdentity`, full SigV4 verification | {sts:,.0f} | {sts/trivial:.2f} x trivial | >= 0.5 |")
 print(f"| raw RSA-2048 signing, ring, 2 threads | {rsa:,.0f} | 1.00 | reference |")
 print(f"| `signJwt` over HTTP | {signjwt:,.0f} | {signjwt/rsa:.2f} x RSA | >= 0.8 |")
+print(f"| Vault `auth/aws/login` (iam) end to end, replayed login | {awslogin:,.0f} | {awslogin/trivial:.2f} x trivial | >= 0.25 |")
+print(f"| Vault `auth/gcp/login` (iam) end to end, replayed JWT | {gcplogin:,.0f} | {gcplogin/rsa:.2f} x RSA | see note |")
 PY

@@ -5,7 +5,12 @@
 //! bench-prep sts-lua ENDPOINTS.json        # a signed STS GetCallerIdentity (valid 15 minutes)
 //! bench-prep signjwt-lua ENDPOINTS.json    # a signJwt call with a fresh access token
 //! bench-prep rsa-rate SECONDS THREADS      # RSA-2048 PKCS#1 v1.5 signatures per second (ring)
+//! bench-prep vault-aws-login-lua ENDPOINTS.json   # an hvac-style auth/aws iam login
+//! bench-prep vault-gcp-login-lua ENDPOINTS.json   # an auth/gcp iam login with a signJwt JWT
 //! ```
+//!
+//! The login scripts replay one login (valid within STS's skew window and the JWT's 15 minutes);
+//! every replay still makes the mock Vault verify it through the cloud mocks over HTTP.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,7 +31,9 @@ fn main() -> Result<()> {
         ["sts-lua", path] => print!("{}", sts_lua(&read(path)?)?),
         ["signjwt-lua", path] => print!("{}", signjwt_lua(&read(path)?)?),
         ["rsa-rate", secs, threads] => println!("{:.1}", rsa_rate(secs.parse()?, threads.parse()?)),
-        _ => bail!("usage: bench-prep sts-lua FILE | signjwt-lua FILE | rsa-rate SECONDS THREADS"),
+        ["vault-aws-login-lua", path] => print!("{}", vault_aws_login_lua(&read(path)?)?),
+        ["vault-gcp-login-lua", path] => print!("{}", vault_gcp_login_lua(&read(path)?)?),
+        _ => bail!("usage: bench-prep sts-lua|signjwt-lua|vault-aws-login-lua|vault-gcp-login-lua FILE | rsa-rate SECONDS THREADS"),
     }
     Ok(())
 }
@@ -106,10 +113,27 @@ fn sts_lua(ep: &Value) -> Result<String> {
 }
 
 fn signjwt_lua(ep: &Value) -> Result<String> {
-    let g = &ep["google"];
-    let sa = g["service_account"]
+    let sa = ep["google"]["service_account"]
         .as_str()
         .context("google.service_account")?;
+    let access = access_token(ep)?;
+    let iat = now().duration_since(SystemTime::UNIX_EPOCH)?.as_secs();
+    let payload =
+        json!({ "sub": sa, "aud": "vault/app", "iat": iat, "exp": iat + 900 }).to_string();
+    let body = json!({ "payload": payload }).to_string();
+    Ok(lua(
+        "POST",
+        &body,
+        &[
+            ("Content-Type".into(), "application/json".into()),
+            ("Authorization".into(), format!("Bearer {access}")),
+        ],
+    ))
+}
+
+/// An access token for the endpoints file's caller, from its key file at the mock's `token_uri`.
+fn access_token(ep: &Value) -> Result<String> {
+    let g = &ep["google"];
     let key_file = read(
         g["caller_credentials_file"]
             .as_str()
@@ -133,10 +157,7 @@ fn signjwt_lua(ep: &Value) -> Result<String> {
             .as_bytes(),
     )?;
     let assertion = jsonwebtoken::encode(&header, &claims, &key)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let token: Value = rt.block_on(async {
+    let token: Value = block_on(async {
         reqwest::Client::new()
             .post(token_uri)
             .form(&[
@@ -149,19 +170,115 @@ fn signjwt_lua(ep: &Value) -> Result<String> {
             .json()
             .await
     })?;
-    let access = token["access_token"]
+    Ok(token["access_token"]
         .as_str()
-        .context("access_token in the /token answer")?;
-    let payload =
-        json!({ "sub": sa, "aud": "vault/app", "iat": iat, "exp": iat + 900 }).to_string();
-    let body = json!({ "payload": payload }).to_string();
+        .context("access_token in the /token answer")?
+        .to_owned())
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = reqwest::Result<T>>) -> Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(f)?)
+}
+
+/// The login data hvac builds (reference aws.md 7.1): a signed `POST https://sts.amazonaws.com/`
+/// with the server-ID header, as base64 fields.
+fn vault_aws_login_lua(ep: &Value) -> Result<String> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    let aws = &ep["aws"];
+    let vault = &ep["vault"];
+    let creds = Credentials::from_keys(
+        aws["access_key_id"].as_str().context("aws.access_key_id")?,
+        aws["secret_access_key"]
+            .as_str()
+            .context("aws.secret_access_key")?,
+        None,
+    );
+    let identity = creds.into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("sts")
+        .time(now())
+        .settings(SigningSettings::default())
+        .build()?
+        .into();
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let server_id = vault["aws_server_id"]
+        .as_str()
+        .context("vault.aws_server_id")?;
+    let headers = [
+        (
+            "Content-Type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        ),
+        ("Host", "sts.amazonaws.com"),
+        ("X-Vault-AWS-IAM-Server-ID", server_id),
+        ("Content-Length", "43"),
+    ];
+    let signable = SignableRequest::new(
+        "POST",
+        "https://sts.amazonaws.com/",
+        headers.iter().copied(),
+        SignableBody::Bytes(body.as_bytes()),
+    )?;
+    let (instructions, _) = sign(signable, &params)?.into_parts();
+    let mut all = serde_json::Map::new();
+    for (k, v) in headers.iter().copied().chain(instructions.headers()) {
+        all.insert(k.to_owned(), json!([v]));
+    }
+    let login = json!({
+        "role": vault["aws_role"],
+        "iam_http_request_method": "POST",
+        "iam_request_url": STANDARD.encode("https://sts.amazonaws.com/"),
+        "iam_request_body": STANDARD.encode(body),
+        "iam_request_headers": STANDARD.encode(Value::Object(all).to_string()),
+    });
     Ok(lua(
         "POST",
-        &body,
-        &[
-            ("Content-Type".into(), "application/json".into()),
-            ("Authorization".into(), format!("Bearer {access}")),
-        ],
+        &login.to_string(),
+        &[("Content-Type".into(), "application/json".into())],
+    ))
+}
+
+/// A JWT signed through the mock's signJwt as the login account, posted as hvac does.
+fn vault_gcp_login_lua(ep: &Value) -> Result<String> {
+    let g = &ep["google"];
+    let sa = g["service_account"]
+        .as_str()
+        .context("google.service_account")?;
+    let role = ep["vault"]["gcp_role"].as_str().context("vault.gcp_role")?;
+    let access = access_token(ep)?;
+    let iat = now().duration_since(SystemTime::UNIX_EPOCH)?.as_secs();
+    let payload =
+        json!({ "sub": sa, "aud": format!("vault/{role}"), "iat": iat, "exp": iat + 900 })
+            .to_string();
+    let url = format!(
+        "{}/v1/projects/-/serviceAccounts/{sa}:signJwt",
+        g["endpoint"].as_str().context("google.endpoint")?
+    );
+    let signed: Value = block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(&access)
+            .json(&json!({ "payload": payload }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    })?;
+    let jwt = signed["signedJwt"]
+        .as_str()
+        .context("signedJwt in the signJwt answer")?;
+    let login = json!({ "role": role, "jwt": jwt });
+    Ok(lua(
+        "POST",
+        &login.to_string(),
+        &[("Content-Type".into(), "application/json".into())],
     ))
 }
 

@@ -70,7 +70,11 @@ pub fn to_json(world: &World) -> serde_json::Value {
             "google_oauth2_key_ids": gcp.google_keys.iter().map(|k| k.key_id()).collect::<Vec<_>>(),
             "metadata_account": gcp.metadata_account,
         },
-        "aws": { "users": users, "roles": roles, "instance_profiles": profiles, "instances": ec2 },
+        "aws": {
+            "users": users, "roles": roles, "instance_profiles": profiles, "instances": ec2,
+            // What Vault's `auth/aws/config/certificate` takes to verify identity documents.
+            "identity_document_certificate": world.aws.identity_key.material().cert_pem,
+        },
     })
 }
 

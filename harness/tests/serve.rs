@@ -374,3 +374,14 @@ fn an_admin_reset_provisions_the_mock_vault_again() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn world_show_json_exposes_the_identity_document_certificate() {
+    let out = authsim()
+        .args(["world", "show", "--json"])
+        .output()
+        .unwrap();
+    let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pem = w["aws"]["identity_document_certificate"].as_str().unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+}

@@ -85,6 +85,31 @@ impl Env {
         );
     }
 
+    /// A login's token renews while its role exists; once the role is deleted, the auth method's
+    /// renewal check refuses (Vault's `PathLoginRenew`).
+    async fn renewal_follows_the_role(&self, login: &Value, role_path: &str) -> (u16, Value) {
+        let token = login["auth"]["client_token"].as_str().unwrap();
+        let (status, renewed) = self
+            .call(
+                "POST",
+                "auth/token/renew-self",
+                Some(token),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 200, "{renewed}");
+        assert_eq!(renewed["auth"]["client_token"], token);
+        let (status, _) = self.call("DELETE", role_path, Some("root"), None).await;
+        assert_eq!(status, 204);
+        self.call(
+            "POST",
+            "auth/token/renew-self",
+            Some(token),
+            Some(json!({})),
+        )
+        .await
+    }
+
     /// Reads the secret with a login's token: proves the token and its policies work.
     async fn read_secret_with(&self, login: &Value) -> Value {
         let token = login["auth"]["client_token"].as_str().unwrap();
@@ -191,6 +216,16 @@ async fn a_gcp_iam_login_through_the_vault_http_api_reads_a_secret() {
         refused,
         json!({"errors": ["role requires that service account JWTs expire within 900 seconds"]})
     );
+
+    let refused = e
+        .renewal_follows_the_role(&login, "auth/gcp/role/app")
+        .await;
+    // A `logical.ErrorResponse` in the plugin's renew path: 400.
+    assert_eq!(refused.0, 400, "{refused:?}");
+    assert_eq!(
+        refused.1,
+        json!({"errors": ["role \"app\" no longer exists"]})
+    );
 }
 
 /// hvac's signing (reference aws.md 7.1): POST https://sts.amazonaws.com/, every header signed.
@@ -295,6 +330,14 @@ async fn an_aws_iam_login_through_the_vault_http_api_reads_a_secret() {
     assert_eq!(sts_calls.len(), 1);
     assert_eq!(sts_calls[0].path, "//");
     assert_eq!(sts_calls[0].header("host"), Some("sts.amazonaws.com"));
+
+    let refused = e
+        .renewal_follows_the_role(&login, "auth/aws/role/app")
+        .await;
+    assert_eq!(refused, (500, json!({"errors": ["role entry not found"]})));
+    // Written back, the role binds alice again and new logins work.
+    let back = json!({"auth_type": "iam", "bound_iam_principal_arn": ["arn:aws:iam::111122223333:user/alice"], "token_policies": ["app"]});
+    e.root("POST", "auth/aws/role/app", back).await;
 
     let data = hvac_login_data(&key, &secret, None, &*e.clock);
     let (status, refused) = e.call("POST", "auth/aws/login", None, Some(data)).await;

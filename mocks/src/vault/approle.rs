@@ -436,6 +436,7 @@ impl AppRole {
             token,
             data: None,
             warnings: Vec::new(),
+            renew_check: None,
         })))
     }
 }

@@ -5,8 +5,9 @@
 //! lock. A successful login becomes a [`LoginSuccess`] that core turns into the token and `auth`
 //! block.
 //!
-//! **Not modelled yet:** renewals of cloud-login tokens do not call the backend's renew check
-//! (role still bound, principal unchanged); core renews them by TTL alone.
+//! Each login's token carries the backend's renewal check ([`RenewCheck`]): `auth/token/renew*`
+//! runs it first (the role still exists and still binds the principal), as Vault's
+//! `PathLoginRenew` does, and refuses the renewal with the backend's error.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use super::backend::{self, BackendRequest, BackendResponse, LoginOutcome, Operat
 use super::envelope::Resp;
 use super::error::VaultError;
 use super::token::TokenSettings;
-use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome};
+use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome, RenewCheck};
 use crate::clock::Clock;
 use crate::vault::auth_aws::AwsAuthBackend;
 use crate::vault::auth_gcp::GcpAuthBackend;
@@ -70,16 +71,16 @@ impl AuthMethod for CloudAuth {
         let backend = self.backend.clone();
         let remote = cx.remote;
         Ok(Outcome::Deferred(Box::pin(async move {
-            let answer = match backend {
+            let answer = match &backend {
                 Backend::Gcp(b) => b.handle(req).await,
                 Backend::Aws(b) => b.handle_from(req, Some(remote)).await,
             };
-            answer.map(outcome).map_err(error)
+            answer.map(|r| outcome(r, backend)).map_err(error)
         })))
     }
 }
 
-fn outcome(r: BackendResponse) -> Outcome {
+fn outcome(r: BackendResponse, backend: Backend) -> Outcome {
     match r {
         BackendResponse::Data { data, warnings } => {
             let mut resp = Resp::data(data);
@@ -87,8 +88,32 @@ fn outcome(r: BackendResponse) -> Outcome {
             resp.into()
         }
         BackendResponse::NoContent => Outcome::Reply(super::envelope::Reply::NoContent),
-        BackendResponse::Login(l) => Outcome::Login(Box::new(login(l))),
+        BackendResponse::Login(l) => {
+            let internal = l.internal.clone();
+            let mut success = login(l);
+            success.renew_check = Some(renew_check(backend, internal));
+            Outcome::Login(Box::new(success))
+        }
     }
+}
+
+/// The backend's renewal check for one login (Vault's `PathLoginRenew`): the role still exists and
+/// still binds the principal, by the state stored at login.
+fn renew_check(
+    backend: Backend,
+    internal: serde_json::Map<String, serde_json::Value>,
+) -> RenewCheck {
+    let internal = Arc::new(internal);
+    RenewCheck(Arc::new(move || {
+        let (backend, internal) = (backend.clone(), internal.clone());
+        Box::pin(async move {
+            let checked = match &backend {
+                Backend::Gcp(b) => b.renew(&internal).await,
+                Backend::Aws(b) => b.renew(&internal).await,
+            };
+            checked.map(|_| ()).map_err(error)
+        })
+    }))
 }
 
 /// The backends put `default` in their policies themselves (unless the role says
@@ -116,6 +141,7 @@ fn login(l: LoginOutcome) -> LoginSuccess {
         },
         data: None,
         warnings: Vec::new(),
+        renew_check: None,
     }
 }
 

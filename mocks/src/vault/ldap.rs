@@ -311,6 +311,7 @@ impl Ldap {
             // UNVERIFIED: reference/vault-core.md §8 (`data: {}` on LDAP login, code-read)
             data: Some(json!({})),
             warnings,
+            renew_check: None,
         })))
     }
 }

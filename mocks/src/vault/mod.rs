@@ -178,6 +178,12 @@ pub enum Outcome {
     /// Work to finish without the store's lock held (HTTP calls to the cloud mocks); its result is
     /// processed like a direct answer.
     Deferred(Pin<Box<dyn Future<Output = Result<Outcome, VaultError>> + Send>>),
+    /// Renew a token whose auth method's [`RenewCheck`] passed (after a deferred check).
+    Renew {
+        token: String,
+        increment: i64,
+        show_token: bool,
+    },
 }
 
 impl std::fmt::Debug for Outcome {
@@ -186,6 +192,7 @@ impl std::fmt::Debug for Outcome {
             Outcome::Reply(r) => f.debug_tuple("Reply").field(r).finish(),
             Outcome::Login(l) => f.debug_tuple("Login").field(l).finish(),
             Outcome::Deferred(_) => f.write_str("Deferred(..)"),
+            Outcome::Renew { .. } => f.write_str("Renew(..)"),
         }
     }
 }
@@ -216,6 +223,8 @@ pub struct LoginSuccess {
     /// `data` of the login response (`null` for most methods).
     pub data: Option<Value>,
     pub warnings: Vec<String>,
+    /// Run before each renewal of the token this login issues; an error refuses the renewal.
+    pub renew_check: Option<RenewCheck>,
 }
 
 /// An auth method mounted at one path.
@@ -297,6 +306,22 @@ pub struct Core {
     lockouts: HashMap<(String, String), Lockout>,
     /// The simulated LDAP directory the `ldap` auth method binds against.
     pub ldap_directory: ldap::Directory,
+    /// Token id → the auth method's check to run before the token is renewed (Vault's
+    /// `PathLoginRenew`): the role still exists and still binds the principal.
+    pub renew_checks: HashMap<String, RenewCheck>,
+}
+
+/// A check's future: `Ok` lets the renewal go ahead.
+pub type CheckFuture = Pin<Box<dyn Future<Output = Result<(), VaultError>> + Send>>;
+
+/// An auth method's renewal check for one login's token.
+#[derive(Clone)]
+pub struct RenewCheck(pub Arc<dyn Fn() -> CheckFuture + Send + Sync>);
+
+impl std::fmt::Debug for RenewCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RenewCheck(..)")
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -425,6 +450,7 @@ impl VaultStore {
             lockouts: HashMap::new(),
             ldap_directory: ldap::Directory::default(),
             setup,
+            renew_checks: HashMap::new(),
         };
         let default =
             acl::parse_policy("default", acl::DEFAULT_POLICY).expect("the default policy parses");
@@ -968,7 +994,10 @@ fn dispatch(
             let VaultStore { core, auth, .. } = &mut *store;
             let m = auth.get_mut(key).expect("routed mount exists");
             let r = match &mut m.backend {
-                AuthBackend::Token => token::handle(core, &cx, rel).map(Outcome::Reply),
+                AuthBackend::Token => match token::checked_renewal(core, &cx, rel) {
+                    Some(r) => r,
+                    None => token::handle(core, &cx, rel).map(Outcome::Reply),
+                },
                 AuthBackend::Method(method) => method.handle(core, &cx, rel),
             };
             (mount, r)
@@ -996,6 +1025,11 @@ fn finish(store: &mut VaultStore, out: Result<Outcome, VaultError>, fin: Finish)
             token::issue_login(&mut store.core, &fin.mount, &fin.path, *ls, fin.remote)
                 .map(Reply::from)
         }
+        Ok(Outcome::Renew {
+            token,
+            increment,
+            show_token,
+        }) => token::renew_entry(&mut store.core, &token, increment, show_token).map(Reply::from),
         Ok(Outcome::Deferred(_)) => Err(VaultError::multi(500, "internal error")),
         Err(e) => Err(e),
     };

@@ -641,6 +641,11 @@ pub fn issue_login(
         now,
     );
     warnings.extend(ls.warnings);
+    if let Some(check) = ls.renew_check {
+        if !entry.batch {
+            core.renew_checks.insert(entry.id.clone(), check);
+        }
+    }
     let mut resp = Resp {
         data: ls.data,
         auth: Some(entry.auth_block(now)),
@@ -785,7 +790,56 @@ fn accessor_arg(cx: &Ctx<'_>) -> Result<String, VaultError> {
 
 fn renew(core: &mut Core, cx: &Ctx<'_>, id: &str, show_token: bool) -> Result<Reply, VaultError> {
     let increment = cx.input.duration("increment")?.unwrap_or(0);
-    let now = cx.now;
+    renew_entry(core, id, increment, show_token).map(Reply::from)
+}
+
+/// The token a renewal path names, for paths whose token carries an auth method's
+/// [`RenewCheck`](super::RenewCheck): the check runs first, off the store's lock, and the renewal
+/// ([`Outcome::Renew`](super::Outcome::Renew)) only if it passes. `None` for everything else.
+pub fn checked_renewal(
+    core: &mut Core,
+    cx: &Ctx<'_>,
+    rel: &str,
+) -> Option<Result<super::Outcome, VaultError>> {
+    if !cx.op.is_write() {
+        return None;
+    }
+    let (id, show_token) = match rel {
+        "renew-self" => (cx.caller?.token.id.clone(), true),
+        "renew" => {
+            let t = cx.input.str("token").ok().flatten()?;
+            core.tokens.get_valid(&t, cx.now)?;
+            (t, true)
+        }
+        "renew-accessor" => {
+            let acc = cx.input.str("accessor").ok().flatten()?;
+            (core.tokens.by_accessor(&acc, cx.now)?.id.clone(), false)
+        }
+        _ => return None,
+    };
+    let check = core.renew_checks.get(&id)?.clone();
+    let increment = match cx.input.duration("increment") {
+        Ok(i) => i.unwrap_or(0),
+        Err(e) => return Some(Err(e)),
+    };
+    Some(Ok(super::Outcome::Deferred(Box::pin(async move {
+        (check.0)().await?;
+        Ok(super::Outcome::Renew {
+            token: id,
+            increment,
+            show_token,
+        })
+    }))))
+}
+
+/// Renews token `id` by `increment` seconds (0: its own TTL), within its max TTL.
+pub fn renew_entry(
+    core: &mut Core,
+    id: &str,
+    increment: i64,
+    show_token: bool,
+) -> Result<Resp, VaultError> {
+    let now = core_now(core);
     let e = core
         .tokens
         .by_id
@@ -833,7 +887,7 @@ fn renew(core: &mut Core, cx: &Ctx<'_>, id: &str, show_token: bool) -> Result<Re
         ..Resp::default()
     };
     resp.warnings = warnings;
-    Ok(resp.into())
+    Ok(resp)
 }
 
 fn display_name(name: &str) -> String {

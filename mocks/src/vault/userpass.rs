@@ -156,6 +156,7 @@ impl Userpass {
             token: user.token.clone(),
             data: None,
             warnings: Vec::new(),
+            renew_check: None,
         })))
     }
 }

@@ -531,3 +531,23 @@ fn outcome(
         internal,
     }
 }
+
+/// A string kept in a login's internal data (what renewals read back), empty if absent.
+pub(crate) fn internal_str(internal: &Map<String, Value>, key: &str) -> String {
+    internal
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The role a token was issued for, as renewals need it first.
+pub(crate) fn renewal_role_name(internal: &Map<String, Value>) -> Result<String, VaultError> {
+    let role_name = internal_str(internal, "role_name");
+    if role_name.is_empty() {
+        return Err(VaultError::internal(
+            "error retrieving role_name during renewal",
+        ));
+    }
+    Ok(role_name)
+}

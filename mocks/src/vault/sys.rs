@@ -635,6 +635,18 @@ fn tune(info: &mut mounts::MountInfo, input: &Input) -> Result<(), VaultError> {
     Ok(())
 }
 
+/// `sys/auth/<m>/tune` and `sys/mounts/<m>/tune`: read or write a mount's tunables.
+fn tune_path(info: &mut mounts::MountInfo, cx: &Ctx<'_>, write: bool) -> Result<Reply, VaultError> {
+    match cx.op {
+        Op::Read => Ok(Resp::data(tune_json(info)).into()),
+        _ if write => {
+            tune(info, cx.input)?;
+            Ok(Reply::NoContent)
+        }
+        _ => Err(VaultError::unsupported_operation()),
+    }
+}
+
 fn auth_path(
     store: &mut VaultStore,
     cx: &Ctx<'_>,
@@ -647,14 +659,7 @@ fn auth_path(
             .auth
             .get_mut(&key)
             .ok_or_else(|| VaultError::bad(format!("No auth engine at {key}")))?;
-        return match cx.op {
-            Op::Read => Ok(Resp::data(tune_json(&m.info)).into()),
-            _ if write => {
-                tune(&mut m.info, cx.input)?;
-                Ok(Reply::NoContent)
-            }
-            _ => Err(VaultError::unsupported_operation()),
-        };
+        return tune_path(&mut m.info, cx, write);
     }
     let key = mounts::normalise(p);
     match cx.op {
@@ -695,14 +700,7 @@ fn mounts_path(
             .mounts
             .get_mut(&key)
             .ok_or_else(|| VaultError::bad(format!("No secret engine mount at {key}")))?;
-        return match cx.op {
-            Op::Read => Ok(Resp::data(tune_json(&m.info)).into()),
-            _ if write => {
-                tune(&mut m.info, cx.input)?;
-                Ok(Reply::NoContent)
-            }
-            _ => Err(VaultError::unsupported_operation()),
-        };
+        return tune_path(&mut m.info, cx, write);
     }
     let key = mounts::normalise(p);
     match cx.op {

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use super::ec2::AccessListEntry;
 use super::fields::{self, go_quote, Data};
 use super::role::{cidrs_contain, Role};
-use super::{outcome, AwsAuthBackend};
+use super::{internal_str, outcome, renewal_role_name, AwsAuthBackend};
 use crate::vault::backend::{BackendResponse, LoginOutcome, VaultError};
 
 /// The identity document fields Vault reads.
@@ -314,19 +314,8 @@ impl AwsAuthBackend {
         &self,
         internal: &Map<String, Value>,
     ) -> Result<LoginOutcome, VaultError> {
-        let get = |k: &str| {
-            internal
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let role_name = get("role_name");
-        if role_name.is_empty() {
-            return Err(VaultError::internal(
-                "error retrieving role_name during renewal",
-            ));
-        }
+        let get = |k: &str| internal_str(internal, k);
+        let role_name = renewal_role_name(internal)?;
         let instance = get("instance_id");
         // UNVERIFIED: the ec2 renewal's messages (reference §1.10 covers the iam renewal).
         self.describe_instance(&get("account_id"), &get("region"), &instance)

@@ -13,7 +13,7 @@ use super::fields::{self, go_quote, Data, Headers};
 use super::forward::{self, Forward, ForwardError};
 use super::role::{cidrs_contain, Role};
 use super::sdk::sdk_retries;
-use super::{outcome, AwsAuthBackend};
+use super::{internal_str, outcome, renewal_role_name, AwsAuthBackend};
 use crate::vault::backend::{BackendResponse, LoginOutcome, VaultError};
 
 const SERVER_ID_HEADER: &str = "X-Vault-AWS-IAM-Server-ID";
@@ -660,19 +660,8 @@ impl AwsAuthBackend {
         &self,
         internal: &Map<String, Value>,
     ) -> Result<LoginOutcome, VaultError> {
-        let get = |k: &str| {
-            internal
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let role_name = get("role_name");
-        if role_name.is_empty() {
-            return Err(VaultError::internal(
-                "error retrieving role_name during renewal",
-            ));
-        }
+        let get = |k: &str| internal_str(internal, k);
+        let role_name = renewal_role_name(internal)?;
         let role = self
             .state()
             .roles

@@ -33,6 +33,86 @@ Prints one line per listener, then `ready` once every file is written."
         #[command(subcommand)]
         command: WorldCommand,
     },
+    /// Run scenario files against the embedded mock Vault or a real Vault.
+    #[command(after_help = "Examples:\n  \
+authsim run                                         # the catalogue in scenarios/, embedded mock Vault\n  \
+authsim run scenarios/aws --tag server-id --report-junit junit.xml\n  \
+authsim run --check my-scenarios/                   # validate files without running them\n  \
+VAULT_ADDR=http://127.0.0.1:8200 VAULT_TOKEN=root authsim run --vault-addr \"$VAULT_ADDR\" --report-json new.json\n\n\
+Exit codes: 0 all passed, 1 a scenario failed, 2 usage, configuration or infrastructure error.")]
+    Run(RunArgs),
+    /// Compare two `run --report-json` reports: every changed status, error string, policy,
+    /// metadata value and outcome, plus added and removed scenarios.
+    #[command(after_help = "Examples:\n  \
+authsim compare vault-1.17.json vault-1.18.json\n  \
+authsim compare old.json new.json --format markdown > comment.md\n\n\
+Exit codes: 0 nothing changed (or --allow-changes), 1 something changed, 2 unreadable reports.")]
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or directories (walked for `*.toml`, `world.toml` excepted).
+    #[arg(value_name = "PATH", default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub world: WorldArg,
+    /// A real Vault to run against instead of the embedded mock; the runner provisions each
+    /// scenario into uniquely named mounts and removes them afterwards.
+    #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
+    pub vault_addr: Option<String>,
+    /// A token for --vault-addr that may write sys/auth, sys/policies and the secrets.
+    #[arg(long, env = "VAULT_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub vault_token: Option<String>,
+    /// Address the cloud mocks bind when the target is a real Vault (it must reach them).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub mocks_bind: IpAddr,
+    /// Only scenarios with this tag (repeatable: any of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only scenarios whose id or name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Scenarios run at once (each in its own simulation); the number of CPUs by default.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Validate the files and exit without running anything.
+    #[arg(long)]
+    pub check: bool,
+    /// Print every step's answer, not only failures.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Write the JSON report (schema in scenarios/README.md).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Write a markdown summary (for pull-request comments).
+    #[arg(long, value_name = "FILE")]
+    pub report_markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The report of the Vault you run today.
+    #[arg(value_name = "OLD.json")]
+    pub old: PathBuf,
+    /// The report of the Vault you are moving to.
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CompareFormat,
+    /// Exit 0 even when something changed.
+    #[arg(long)]
+    pub allow_changes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,8 +4,12 @@
 //! runner and the load generator build on this crate.
 
 pub mod cli;
+pub mod compare;
+pub mod report;
+pub mod run;
 pub mod identities;
 pub mod provision;
+pub mod scenario;
 pub mod serve;
 pub mod world_show;
 

@@ -5,7 +5,7 @@ use clap::Parser as _;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use authsim::cli::{Cli, Command, WorldCommand};
-use authsim::{exit, serve, world_show};
+use authsim::{compare, exit, run, serve, world_show};
 
 fn main() {
     let cli = Cli::parse();
@@ -17,6 +17,8 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Run(args) => std::process::exit(run::main(args)),
+        Command::Compare(args) => std::process::exit(compare::main(&args)),
         Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

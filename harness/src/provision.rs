@@ -173,7 +173,7 @@ fn serde_message(e: &toml::de::Error) -> String {
     e.message().trim().to_owned()
 }
 
-fn toml_to_json(v: &toml::Value) -> Value {
+pub fn toml_to_json(v: &toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => json!(i),
@@ -185,7 +185,7 @@ fn toml_to_json(v: &toml::Value) -> Value {
     }
 }
 
-fn table_to_json(t: &toml::Table) -> Map<String, Value> {
+pub fn table_to_json(t: &toml::Table) -> Map<String, Value> {
     t.iter()
         .map(|(k, v)| (k.clone(), toml_to_json(v)))
         .collect()

@@ -48,7 +48,10 @@ impl fmt::Display for WorldFileError {
 }
 
 impl WorldFileError {
-    fn at(file: &str, text: &str, span: Option<Range<usize>>, message: String) -> Self {
+    /// An error at byte `span` of `text` (the start of the file if `None`), with a "did you mean"
+    /// when `message` is serde's unknown-field message. Other file formats (scenario files) use it
+    /// too, so every file error reads the same.
+    pub fn at(file: &str, text: &str, span: Option<Range<usize>>, message: String) -> Self {
         let offset = span.map(|s| s.start).unwrap_or(0).min(text.len());
         let before = &text[..offset];
         let line = before.matches('\n').count() + 1;

@@ -62,7 +62,12 @@ pub struct RunArgs {
     #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
     pub vault_addr: Option<String>,
     /// A token for --vault-addr that may write sys/auth, sys/policies and the secrets.
-    #[arg(long, env = "VAULT_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "VAULT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub vault_token: Option<String>,
     /// Address the cloud mocks bind when the target is a real Vault (it must reach them).
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]

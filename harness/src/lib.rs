@@ -4,11 +4,12 @@
 //! runner and the load generator build on this crate.
 
 pub mod cli;
+pub mod client;
 pub mod compare;
-pub mod report;
-pub mod run;
 pub mod identities;
 pub mod provision;
+pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod serve;
 pub mod world_show;

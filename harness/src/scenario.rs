@@ -764,10 +764,7 @@ fn step(t: StepToml, line: usize, err: ErrAt<'_>) -> Result<Step, ScenarioError>
             .ok_or_else(|| {
                 err(
                     Some(v.span()),
-                    format!(
-                        "'{}' is not a duration such as '90s' or '16m'",
-                        v.get_ref()
-                    ),
+                    format!("'{}' is not a duration such as '90s' or '16m'", v.get_ref()),
                 )
             })
     });
@@ -778,7 +775,8 @@ fn step(t: StepToml, line: usize, err: ErrAt<'_>) -> Result<Step, ScenarioError>
     take!(delete_identity, |v| identity(v).map(Action::DeleteIdentity));
     take!(recreate_identity, |v| identity(v)
         .map(Action::RecreateIdentity));
-    take!(disable_identity, |v| identity(v).map(Action::DisableIdentity));
+    take!(disable_identity, |v| identity(v)
+        .map(Action::DisableIdentity));
     take!(rotate_key, |v: Spanned<IdentityRef>| {
         let span = v.span();
         let id = identity(v)?;
@@ -969,8 +967,10 @@ advance_clock = "16m"
 
     #[test]
     fn a_misspelt_key_gets_a_caret_and_a_suggestion() {
-        let e = one("name = \"x\"\n[[step]]\naws_login = { role = \"app\" }\nexpcet = { status = 200 }\n")
-            .unwrap_err();
+        let e = one(
+            "name = \"x\"\n[[step]]\naws_login = { role = \"app\" }\nexpcet = { status = 200 }\n",
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             "unknown field `expcet`, expected one of `name`, `gcp_login`, `gce_login`, `aws_login`, \
@@ -997,11 +997,15 @@ advance_clock = "16m"
     fn bad_durations_and_pointers_point_at_their_value() {
         let e = one("name = \"x\"\n[[step]]\nadvance_clock = \"16 minutes\"\n").unwrap_err();
         assert!(
-            e.starts_with("'16 minutes' is not a duration such as '90s' or '16m'\n --> t.toml:3:17"),
+            e.starts_with(
+                "'16 minutes' is not a duration such as '90s' or '16m'\n --> t.toml:3:17"
+            ),
             "{e}"
         );
-        let e = one("name = \"x\"\n[[step]]\nvault_read = \"secret/data/x\"\ncapture = { a = \"data\" }\n")
-            .unwrap_err();
+        let e = one(
+            "name = \"x\"\n[[step]]\nvault_read = \"secret/data/x\"\ncapture = { a = \"data\" }\n",
+        )
+        .unwrap_err();
         assert!(e.contains("t.toml:4:17"), "{e}");
     }
 

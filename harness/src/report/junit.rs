@@ -1,1 +1,7 @@
 //! JUnit XML.
+
+use super::RunReport;
+
+pub fn render(_report: &RunReport) -> String {
+    String::new()
+}

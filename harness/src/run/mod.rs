@@ -1,8 +1,346 @@
-//! `authsim run`.
+//! `authsim run`: loads scenario files, runs each in its own simulation (in parallel up to
+//! `--jobs`), prints results as they finish and writes the reports.
+//!
+//! Against the embedded target every scenario gets a fresh mock Vault; against `--vault-addr`
+//! every scenario gets its own auth mounts on that Vault, provisioned and removed through the
+//! HTTP API only, while the cloud mocks run in this process on `--mocks-bind`.
+
+pub mod env;
+pub mod exec;
+
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use authsim_mocks::clock::{rfc3339, Clock, SystemClock};
+use authsim_mocks::worldfile::DEFAULT_WORLD;
 
 use crate::cli::RunArgs;
+use crate::report::{self, console, Outcome, RunReport, ScenarioResult, Summary, Target};
+use crate::scenario::{self, Scenario};
+pub use env::{RunConfig, TargetConfig};
 
-/// Runs `run`; returns the exit code.
-pub fn main(_args: RunArgs) -> i32 {
-    crate::exit::ERROR
+/// Scenario files that did not parse, each error already formatted with its caret.
+#[derive(Debug)]
+pub struct LoadErrors(pub Vec<String>);
+
+/// Finds and parses every scenario under `paths`; all errors, not just the first.
+pub fn load(paths: &[PathBuf]) -> Result<(Vec<Scenario>, usize), LoadErrors> {
+    let files = scenario::discover(paths).map_err(|e| LoadErrors(vec![e.to_string()]))?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (path, id) in &files {
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Err(e) => errors.push(format!("cannot read {shown}: {e}")),
+            Ok(text) => match scenario::parse(&shown, id, &text) {
+                Ok(v) => out.extend(v),
+                Err(e) => errors.push(e.to_string()),
+            },
+        }
+    }
+    if errors.is_empty() {
+        Ok((out, files.len()))
+    } else {
+        Err(LoadErrors(errors))
+    }
+}
+
+/// Keeps the scenarios with one of `tags` (all when empty) whose id or name contains `filter`.
+pub fn select(all: Vec<Scenario>, tags: &[String], filter: Option<&str>) -> Vec<Scenario> {
+    all.into_iter()
+        .filter(|s| tags.is_empty() || s.tags.iter().any(|t| tags.contains(t)))
+        .filter(|s| filter.is_none_or(|f| s.id.contains(f) || s.name.contains(f)))
+        .collect()
+}
+
+/// Runs one scenario in its own environment.
+pub async fn run_scenario(cfg: &RunConfig, s: &Scenario) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = ScenarioResult {
+        id: s.id.clone(),
+        file: s.file.clone(),
+        name: s.name.clone(),
+        tags: s.tags.clone(),
+        outcome: Outcome::Passed,
+        duration_ms: 0,
+        message: None,
+        steps: Vec::new(),
+    };
+    if let Some(why) = s.skip_reason(cfg.target.kind()) {
+        result.outcome = Outcome::Skipped;
+        result.message = Some(why);
+        return result;
+    }
+    let env = match env::Env::start(cfg, s).await {
+        Ok(e) => e,
+        Err(e) => {
+            result.outcome = Outcome::Error;
+            result.message = Some(e);
+            result.duration_ms = started.elapsed().as_millis() as u64;
+            return result;
+        }
+    };
+    let mut state = exec::State::default();
+    state
+        .captures
+        .insert("root_token".into(), env.root_token.clone());
+    for (name, mount) in &env.mounts {
+        state
+            .captures
+            .insert(format!("mount.{name}"), mount.clone());
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        let r = exec::run_step(&env, &mut state, i + 1, step).await;
+        let stop = r.outcome != Outcome::Passed;
+        if stop && result.outcome == Outcome::Passed {
+            result.outcome = r.outcome;
+        }
+        result.steps.push(r);
+        if stop {
+            break;
+        }
+    }
+    // Later steps build on the one that failed: listed as not run.
+    for (i, step) in s.steps.iter().enumerate().skip(result.steps.len()) {
+        result.steps.push(report::StepResult {
+            index: i + 1,
+            kind: step.action.kind().to_owned(),
+            label: step.label(),
+            line: step.line,
+            outcome: Outcome::Skipped,
+            duration_ms: 0,
+            observed: report::Observed::default(),
+            failures: Vec::new(),
+            error: None,
+            curl: None,
+        });
+    }
+    env.stop().await;
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    result
+}
+
+/// Runs `scenarios` with at most `jobs` at once, calling `done` as each finishes; results in
+/// the scenarios' order.
+pub async fn run_all(
+    cfg: Arc<RunConfig>,
+    scenarios: Vec<Scenario>,
+    jobs: usize,
+    mut done: impl FnMut(&ScenarioResult),
+) -> Vec<ScenarioResult> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    let n = scenarios.len();
+    for (i, s) in scenarios.into_iter().enumerate() {
+        let (cfg, sem) = (cfg.clone(), sem.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            (i, run_scenario(&cfg, &s).await)
+        });
+    }
+    let mut results: Vec<Option<ScenarioResult>> = (0..n).map(|_| None).collect();
+    while let Some(j) = set.join_next().await {
+        match j {
+            Ok((i, r)) => {
+                done(&r);
+                results[i] = Some(r);
+            }
+            Err(e) => tracing::error!("a scenario task failed: {e}"),
+        }
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// Asks Vault its version (`sys/seal-status`), if it answers.
+async fn vault_version(http: &reqwest::Client, addr: &str) -> Option<String> {
+    let v: serde_json::Value = http
+        .get(format!("{}/v1/sys/seal-status", addr.trim_end_matches('/')))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    v.get("version")?.as_str().map(str::to_owned)
+}
+
+fn write_file(path: &PathBuf, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `authsim run`; returns the exit code.
+pub fn main(args: RunArgs) -> i32 {
+    let (scenarios, files) = match load(&args.paths) {
+        Ok(x) => x,
+        Err(LoadErrors(errors)) => {
+            for e in &errors {
+                eprintln!("error: {e}\n");
+            }
+            eprintln!("{} scenario file(s) did not load", errors.len());
+            return crate::exit::ERROR;
+        }
+    };
+    let total = scenarios.len();
+    if args.check {
+        println!("{total} scenarios in {files} files: all valid");
+        return crate::exit::OK;
+    }
+    let scenarios = select(scenarios, &args.tags, args.filter.as_deref());
+    if scenarios.is_empty() {
+        eprintln!(
+            "error: no scenario matches (of {total} found{}{})",
+            if args.tags.is_empty() {
+                String::new()
+            } else {
+                format!(", --tag {}", args.tags.join(","))
+            },
+            args.filter
+                .as_deref()
+                .map(|f| format!(", --filter {f}"))
+                .unwrap_or_default()
+        );
+        return crate::exit::ERROR;
+    }
+    let (world_file, world_text) = match &args.world.world {
+        None => (
+            "scenarios/world.toml (built in)".to_owned(),
+            DEFAULT_WORLD.to_owned(),
+        ),
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => (p.display().to_string(), t),
+            Err(e) => {
+                eprintln!("error: cannot read world file '{}': {e}", p.display());
+                return crate::exit::ERROR;
+            }
+        },
+    };
+    // Fail early on a world that does not load, rather than once per scenario.
+    if let Err(e) = authsim_mocks::worldfile::parse(&world_file, &world_text, SystemClock.now()) {
+        eprintln!("error: {e}");
+        return crate::exit::ERROR;
+    }
+    let target = match (&args.vault_addr, &args.vault_token) {
+        (None, _) => TargetConfig::Embedded,
+        (Some(_), None) => {
+            eprintln!("error: --vault-addr needs --vault-token (or VAULT_TOKEN): a token that may enable auth methods and write policies");
+            return crate::exit::ERROR;
+        }
+        (Some(a), Some(t)) => TargetConfig::Vault {
+            addr: a.clone(),
+            token: t.clone(),
+            mocks_bind: args.mocks_bind,
+        },
+    };
+    let http = match reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: cannot build the HTTP client: {e}");
+            return crate::exit::ERROR;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return crate::exit::ERROR;
+        }
+    };
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            * 2
+    });
+    let run_id = format!("{:x}", std::process::id() ^ (SystemClock.unix() as u32));
+    let cfg = Arc::new(RunConfig {
+        world_file,
+        world_text,
+        target: target.clone(),
+        http: http.clone(),
+        run_id,
+    });
+    let style = console::Style {
+        color: std::io::stdout().is_terminal(),
+        verbose: args.verbose,
+    };
+    let started_at = rfc3339(SystemClock.now());
+    let started = Instant::now();
+    let n = scenarios.len();
+    let report = rt.block_on(async {
+        let mut target_report = Target { kind: target.kind().to_owned(), addr: None, vault_version: None };
+        if let TargetConfig::Vault { addr, .. } = &target {
+            target_report.addr = Some(addr.clone());
+            match vault_version(&http, addr).await {
+                Some(v) => target_report.vault_version = Some(v),
+                None => {
+                    eprintln!("error: no Vault answers at {addr} (GET /v1/sys/seal-status failed): start it, or check --vault-addr");
+                    return Err(());
+                }
+            }
+        }
+        println!(
+            "running {n} scenarios against {} ({} at once)",
+            match &target {
+                TargetConfig::Embedded => "the embedded mock Vault".to_owned(),
+                TargetConfig::Vault { addr, .. } => format!("Vault at {addr}"),
+            },
+            jobs
+        );
+        let mut finished = 0;
+        let results = run_all(cfg, scenarios, jobs, |r| {
+            finished += 1;
+            let block = console::scenario(r, style);
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(block.as_bytes());
+            if !style.verbose && style.color && finished < n {
+                let _ = write!(out, "\x1b[2m[{finished}/{n}]\x1b[0m\r");
+            }
+            let _ = out.flush();
+        })
+        .await;
+        Ok(RunReport {
+            schema_version: report::SCHEMA_VERSION,
+            authsim_version: env!("CARGO_PKG_VERSION").to_owned(),
+            target: target_report,
+            started_at: started_at.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            summary: Summary::of(&results),
+            scenarios: results,
+        })
+    });
+    let Ok(report) = report else {
+        return crate::exit::ERROR;
+    };
+    print!("{}", console::summary(&report, style));
+    let mut write_failed = false;
+    let mut out = |path: &Option<PathBuf>, text: String| {
+        if let Some(p) = path {
+            if let Err(e) = write_file(p, &text) {
+                eprintln!("error: {e}");
+                write_failed = true;
+            }
+        }
+    };
+    out(
+        &args.report_json,
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+    );
+    out(&args.report_junit, report::junit::render(&report));
+    out(&args.report_markdown, report::markdown::render(&report));
+    if write_failed {
+        crate::exit::ERROR
+    } else if report.failed() {
+        crate::exit::FAILED
+    } else {
+        crate::exit::OK
+    }
 }

@@ -1,0 +1,350 @@
+//! AWS iam login material: an STS `GetCallerIdentity` request signed with SigV4 (by `aws-sigv4`,
+//! the AWS SDK's own signer) the way hvac and the Vault CLI build it (reference aws.md §7), with
+//! the scenario's mutations applied before or after signing.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+};
+use aws_sigv4::sign::v4;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use crate::scenario::Mutate;
+
+pub const STS_URL: &str = "https://sts.amazonaws.com/";
+pub const GCI_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+/// What the Vault CLI's `GenerateLoginData` sends as `User-Agent` (unsigned).
+const GO_USER_AGENT: &str = "aws-sdk-go/1.44.0 (go1.21; linux; amd64)";
+
+/// Credentials to sign with.
+#[derive(Clone)]
+pub struct Keys {
+    pub id: String,
+    pub secret: String,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the login request is built.
+#[derive(Debug, Clone)]
+pub struct LoginSpec<'a> {
+    pub method: &'a str,
+    /// `hvac` or `cli`.
+    pub style: &'a str,
+    pub region: &'a str,
+    pub server_id: Option<&'a str>,
+    /// Signing time (the simulation clock plus `signed_at`).
+    pub time: SystemTime,
+}
+
+/// A signed STS request, as the login sends it to Vault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signed {
+    pub method: String,
+    pub url: String,
+    pub body: String,
+    /// In order; a repeated name is several entries.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Why the material could not be built (a bad mutation, not a Vault answer).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildError(pub String);
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Signs the request the login carries, applying `m`.
+pub fn build(keys: &Keys, spec: &LoginSpec<'_>, m: &Mutate) -> Result<Signed, BuildError> {
+    let mut keys = keys.clone();
+    if let Some(s) = &m.secret_key {
+        keys.secret.clone_from(s);
+    }
+    match m.session_token.as_deref() {
+        None => {}
+        Some("missing") => keys.token = None,
+        Some("expired") => {
+            // The caller replaces the keys with an expired session's before calling `build`.
+        }
+        Some(other) => {
+            return Err(BuildError(format!(
+                "mutate.session_token `{other}`: `missing` or `expired`"
+            )))
+        }
+    }
+    let time = match m.signed_at {
+        Some(off) if off < 0 => spec.time - Duration::from_secs(off.unsigned_abs()),
+        Some(off) => spec.time + Duration::from_secs(off as u64),
+        None => spec.time,
+    };
+    let region = m.region.as_deref().unwrap_or(spec.region);
+    let service = m.service.as_deref().unwrap_or("sts");
+    let mut body = m.body.clone().unwrap_or_else(|| GCI_BODY.to_owned());
+    if let Some(extra) = &m.append_body {
+        body.push_str(extra);
+    }
+    let get = spec.method == "GET";
+    let url = match (&m.url, get) {
+        (Some(u), _) => u.clone(),
+        (None, true) => format!("{STS_URL}?{body}"),
+        (None, false) => STS_URL.to_owned(),
+    };
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split(['/', '?']).next())
+        .unwrap_or("sts.amazonaws.com")
+        .to_owned();
+    let server_id_name = if spec.style == "cli" {
+        "X-Vault-Aws-Iam-Server-Id"
+    } else {
+        "X-Vault-AWS-IAM-Server-ID"
+    };
+    // Headers in the order the client sends them, and whether each is in the JSON.
+    let mut headers: Vec<(String, String, bool)> = Vec::new();
+    if get {
+        headers.push(("Host".into(), host.clone(), false));
+        if let Some(s) = spec.server_id {
+            headers.push((server_id_name.into(), s.into(), true));
+        }
+    } else if spec.style == "cli" {
+        headers.push(("Content-Length".into(), body.len().to_string(), true));
+        headers.push(("Content-Type".into(), FORM.into(), true));
+        headers.push(("Host".into(), host.clone(), false));
+        if let Some(s) = spec.server_id {
+            headers.push((server_id_name.into(), s.into(), true));
+        }
+    } else {
+        headers.push(("Content-Type".into(), FORM.into(), true));
+        headers.push(("Host".into(), host.clone(), true));
+        if let Some(s) = spec.server_id {
+            headers.push((server_id_name.into(), s.into(), true));
+        }
+        headers.push(("Content-Length".into(), body.len().to_string(), true));
+    }
+    let unsigned = |name: &str| {
+        m.unsign_headers
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(name))
+    };
+    let to_sign: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(n, _, _)| !unsigned(n))
+        .map(|(n, v, _)| (n.as_str(), v.as_str()))
+        .collect();
+    let identity = Credentials::new(
+        keys.id.clone(),
+        keys.secret.clone(),
+        keys.token.clone(),
+        None,
+        "authsim",
+    )
+    .into();
+    let mut settings = SigningSettings::default();
+    if get {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(900));
+    }
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .map_err(|e| BuildError(format!("cannot sign: {e}")))?
+        .into();
+    let signed_body = if get { "" } else { body.as_str() };
+    let signable = SignableRequest::new(
+        spec.method,
+        &url,
+        to_sign.iter().copied(),
+        SignableBody::Bytes(signed_body.as_bytes()),
+    )
+    .map_err(|e| BuildError(format!("cannot sign {url}: {e}")))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| BuildError(format!("cannot sign: {e}")))?
+        .into_parts();
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(_, _, in_json)| *in_json)
+        .map(|(n, v, _)| (n.clone(), v.clone()))
+        .collect();
+    if spec.style == "cli" && !get {
+        out.push(("User-Agent".into(), GO_USER_AGENT.into()));
+    }
+    for (k, v) in instructions.headers() {
+        out.push((k.to_owned(), v.to_owned()));
+    }
+    let mut url = url;
+    let params: Vec<(String, String)> = instructions
+        .params()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.to_string()))
+        .collect();
+    if !params.is_empty() {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&params)
+            .finish();
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&q);
+    }
+    // After signing: what the signature does not cover.
+    for d in &m.drop_headers {
+        out.retain(|(k, _)| !k.eq_ignore_ascii_case(d));
+    }
+    if let Some(r) = &m.rename_header {
+        for (k, _) in out.iter_mut() {
+            if k.eq_ignore_ascii_case(&r.from) {
+                k.clone_from(&r.to);
+            }
+        }
+    }
+    for (name, value) in &m.set_headers {
+        match out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            Some(h) => h.1.clone_from(value),
+            None => out.push((name.clone(), value.clone())),
+        }
+    }
+    Ok(Signed {
+        method: spec.method.to_owned(),
+        url,
+        body: if get { String::new() } else { body },
+        headers: out,
+    })
+}
+
+impl Signed {
+    /// The headers as hvac serialises them: a JSON object, a list for a repeated name.
+    pub fn header_json(&self) -> Value {
+        let mut m = Map::new();
+        for (k, v) in &self.headers {
+            match m.get_mut(k) {
+                Some(Value::Array(a)) => a.push(json!(v)),
+                Some(prev) => {
+                    let p = prev.take();
+                    *prev = json!([p, v]);
+                }
+                None => {
+                    m.insert(k.clone(), json!(v));
+                }
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// The login data (`role` omitted when `None`): every request part base64, as hvac and the
+    /// CLI send it.
+    pub fn login_data(&self, role: Option<&str>) -> Value {
+        let mut d = json!({
+            "iam_http_request_method": self.method,
+            "iam_request_url": b64(&self.url),
+            "iam_request_body": b64(&self.body),
+            "iam_request_headers": b64(&self.header_json().to_string()),
+        });
+        if let Some(r) = role {
+            d["role"] = json!(r);
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys {
+            id: "AKIDEXAMPLE".into(),
+            secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            token: None,
+        }
+    }
+
+    fn spec(style: &str) -> LoginSpec<'static> {
+        LoginSpec {
+            method: "POST",
+            style: if style == "cli" { "cli" } else { "hvac" },
+            region: "us-east-1",
+            server_id: Some("vault.example.com"),
+            time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        }
+    }
+
+    fn signed_headers(s: &Signed) -> String {
+        let auth = &s
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .unwrap()
+            .1;
+        auth.split("SignedHeaders=")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn hvac_style_signs_every_header_and_sends_host() {
+        let s = build(&keys(), &spec("hvac"), &Mutate::default()).unwrap();
+        assert_eq!(
+            signed_headers(&s),
+            "content-length;content-type;host;x-amz-date;x-vault-aws-iam-server-id"
+        );
+        assert!(s.headers.iter().any(|(k, _)| k == "Host"));
+        assert_eq!(s.body, GCI_BODY);
+    }
+
+    #[test]
+    fn cli_style_signs_host_but_leaves_it_out_and_adds_a_user_agent() {
+        let s = build(&keys(), &spec("cli"), &Mutate::default()).unwrap();
+        assert!(signed_headers(&s).contains("host"));
+        assert!(!s.headers.iter().any(|(k, _)| k == "Host"));
+        assert!(s.headers.iter().any(|(k, _)| k == "User-Agent"));
+    }
+
+    #[test]
+    fn unsigned_headers_are_sent_but_not_signed() {
+        let m = Mutate {
+            unsign_headers: vec!["X-Vault-AWS-IAM-Server-ID".into()],
+            ..Mutate::default()
+        };
+        let s = build(&keys(), &spec("hvac"), &m).unwrap();
+        assert!(!signed_headers(&s).contains("x-vault-aws-iam-server-id"));
+        assert!(s
+            .headers
+            .iter()
+            .any(|(k, _)| k == "X-Vault-AWS-IAM-Server-ID"));
+    }
+
+    #[test]
+    fn get_is_presigned_in_the_query() {
+        let mut sp = spec("hvac");
+        sp.method = "GET";
+        let s = build(&keys(), &sp, &Mutate::default()).unwrap();
+        assert!(s.url.starts_with("https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256"), "{}", s.url);
+        assert!(
+            s.url
+                .contains("X-Amz-SignedHeaders=host%3Bx-vault-aws-iam-server-id"),
+            "{}",
+            s.url
+        );
+        assert!(s.body.is_empty());
+    }
+}

@@ -1,0 +1,200 @@
+//! One scenario's world: its own simulation and cloud mocks, and the Vault it runs against
+//! (an in-process mock Vault, or a real Vault provisioned into uniquely named mounts).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use authsim_mocks::clock::{Clock, ManualClock};
+use authsim_mocks::{worldfile, MockCloud, MockCloudOptions, Sim};
+
+use crate::provision::{self, Endpoints, VaultSpec};
+use crate::scenario::Scenario;
+
+/// Where the scenarios run.
+#[derive(Debug, Clone)]
+pub enum TargetConfig {
+    /// A mock Vault in this process, one per scenario.
+    Embedded,
+    /// A real Vault (or the mock as another process) reached only through its HTTP API.
+    Vault {
+        addr: String,
+        token: String,
+        mocks_bind: IpAddr,
+    },
+}
+
+impl TargetConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TargetConfig::Embedded => "embedded",
+            TargetConfig::Vault { .. } => "vault",
+        }
+    }
+}
+
+/// What every scenario of a run shares.
+#[derive(Debug)]
+pub struct RunConfig {
+    /// The world file's name (for errors) and text.
+    pub world_file: String,
+    pub world_text: String,
+    pub target: TargetConfig,
+    pub http: reqwest::Client,
+    /// Distinguishes this run's mounts on a shared Vault.
+    pub run_id: String,
+}
+
+/// A scenario's running environment.
+#[derive(Debug)]
+pub struct Env {
+    pub sim: Sim,
+    pub clock: Arc<ManualClock>,
+    pub cloud: MockCloud,
+    pub vault_addr: String,
+    pub root_token: String,
+    /// Mount path as the scenario names it → the mount on the target.
+    pub mounts: BTreeMap<String, String>,
+    pub google: String,
+    pub aws: String,
+    pub http: reqwest::Client,
+    /// The Vault is this process's mock (gone after the run).
+    pub embedded: bool,
+    /// Auth mounts to disable afterwards (real Vault).
+    cleanup: Vec<String>,
+}
+
+static SCENARIO_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The world text with the scenario's overrides merged in (tables deep-merged, other values
+/// replaced).
+pub fn merged_world(base: &str, overrides: &toml::Table) -> Result<String, String> {
+    let mut t: toml::Table = base
+        .parse()
+        .map_err(|e: toml::de::Error| format!("the base world: {}", e.message()))?;
+    merge(&mut t, overrides);
+    toml::to_string(&t).map_err(|e| format!("cannot write the merged world: {e}"))
+}
+
+fn merge(into: &mut toml::Table, from: &toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+impl Env {
+    /// Starts the scenario's mocks and provisions its Vault. Errors are one line: the scenario
+    /// cannot run (an `error` outcome, not a failure).
+    pub async fn start(cfg: &RunConfig, s: &Scenario) -> Result<Env, String> {
+        let clock = Arc::new(ManualClock::starting_now());
+        let world = match &s.world {
+            None => worldfile::parse(&cfg.world_file, &cfg.world_text, clock.now())
+                .map_err(|e| e.to_string())?,
+            Some(o) => {
+                let text = merged_world(&cfg.world_text, o)?;
+                worldfile::parse(&format!("{} [world] merged", s.file), &text, clock.now())
+                    .map_err(|e| format!("the scenario's [world] does not load: {}", e.message))?
+            }
+        };
+        let sim = Sim::new(world, clock.clone());
+        let (bind, vault_port) = match &cfg.target {
+            TargetConfig::Embedded => (IpAddr::from([127, 0, 0, 1]), Some(0)),
+            TargetConfig::Vault { mocks_bind, .. } => (*mocks_bind, None),
+        };
+        let cloud = MockCloud::start(
+            sim.clone(),
+            MockCloudOptions {
+                bind,
+                google_port: Some(0),
+                aws_port: Some(0),
+                vault_port,
+                // Beyond loopback the admin API needs a token; the runner never uses it.
+                admin_token: (!bind.is_loopback()).then(|| cfg.run_id.clone()),
+                ..MockCloudOptions::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let google = cloud.google_url().unwrap_or_default();
+        let aws = cloud.aws_url().unwrap_or_default();
+        let (vault_addr, root_token) = match (&cfg.target, &cloud.vault_state) {
+            (TargetConfig::Embedded, Some(v)) => {
+                (cloud.vault_url().unwrap_or_default(), v.root_token())
+            }
+            (TargetConfig::Vault { addr, token, .. }, _) => {
+                (addr.trim_end_matches('/').to_owned(), token.clone())
+            }
+            (TargetConfig::Embedded, None) => return Err("the mock Vault did not start".into()),
+        };
+        let (mut spec, ep) = {
+            let world = sim.world();
+            let spec = VaultSpec::parse(&world.vault.raw_toml).map_err(|e| e.to_string())?;
+            let ep = Endpoints::resolve(&spec, &world, &google, &aws).map_err(|e| e.to_string())?;
+            (spec, ep)
+        };
+        let mut mounts: BTreeMap<String, String> =
+            spec.auth.keys().map(|k| (k.clone(), k.clone())).collect();
+        let mut cleanup = Vec::new();
+        if let TargetConfig::Vault { .. } = cfg.target {
+            // A shared Vault: every scenario gets its own auth mounts, removed afterwards.
+            let n = SCENARIO_SEQ.fetch_add(1, Ordering::Relaxed);
+            let mut renamed = BTreeMap::new();
+            for (path, mut m) in std::mem::take(&mut spec.auth) {
+                let unique = format!("authsim-{}-{n}-{path}", cfg.run_id);
+                mounts.insert(path.clone(), unique.clone());
+                m.path.clone_from(&unique);
+                cleanup.push(unique.clone());
+                renamed.insert(unique, m);
+            }
+            spec.auth = renamed;
+        }
+        let env = Env {
+            sim,
+            clock,
+            cloud,
+            vault_addr,
+            root_token,
+            mounts,
+            google,
+            aws,
+            http: cfg.http.clone(),
+            embedded: matches!(cfg.target, TargetConfig::Embedded),
+            cleanup,
+        };
+        if let Err(e) =
+            provision::apply(&env.http, &env.vault_addr, &env.root_token, &spec, &ep).await
+        {
+            let msg = format!("provisioning the scenario's Vault failed: {e}");
+            env.stop().await;
+            return Err(msg);
+        }
+        Ok(env)
+    }
+
+    /// The mount a step names, as mounted on the target.
+    pub fn mount(&self, name: &str) -> String {
+        self.mounts
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
+    }
+
+    /// Removes what the scenario added to a shared Vault, and stops the mocks.
+    pub async fn stop(self) {
+        for m in &self.cleanup {
+            let _ = self
+                .http
+                .delete(format!("{}/v1/sys/auth/{m}", self.vault_addr))
+                .header("X-Vault-Token", &self.root_token)
+                .send()
+                .await;
+        }
+        self.cloud.shutdown().await;
+    }
+}

@@ -880,20 +880,33 @@ pub fn ttl_seconds(v: &toml::Value) -> Option<u64> {
 
 /// The scenario files under `paths` (files as given, directories walked for `*.toml` except
 /// `world.toml` files), sorted, each with the id base of its scenarios: the path relative to the
-/// directory it was found under, without `.toml`.
+/// catalogue root (the nearest directory holding a `world.toml`, so `scenarios/aws/x.toml` is
+/// `aws/x` however it was named), without `.toml`.
 pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
+    let id = |f: &Path, fallback: &Path| {
+        let abs = std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf());
+        let root = abs
+            .ancestors()
+            .skip(1)
+            .find(|d| d.join("world.toml").is_file());
+        let rel = match root {
+            Some(r) => abs.strip_prefix(r).unwrap_or(&abs).to_path_buf(),
+            None => f.strip_prefix(fallback).unwrap_or(f).to_path_buf(),
+        };
+        slash(&rel.with_extension(""))
+    };
     for p in paths {
         if p.is_dir() {
             let mut found = Vec::new();
             walk(p, &mut found)?;
             found.sort();
             for f in found {
-                let rel = f.strip_prefix(p).unwrap_or(&f).with_extension("");
-                out.push((f.clone(), slash(&rel)));
+                let i = id(&f, p);
+                out.push((f, i));
             }
         } else if p.exists() {
-            out.push((p.clone(), slash(&p.with_extension(""))));
+            out.push((p.clone(), id(p, Path::new(""))));
         } else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,

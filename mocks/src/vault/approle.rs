@@ -431,7 +431,7 @@ impl AppRole {
         Ok(Outcome::Login(Box::new(LoginSuccess {
             policies: token.policies.clone(),
             metadata,
-            display_name: "approle".into(),
+            display_name: String::new(),
             alias_name: role_id,
             token,
             data: None,

@@ -305,7 +305,7 @@ impl Ldap {
         Ok(Outcome::Login(Box::new(LoginSuccess {
             policies,
             metadata: BTreeMap::from([("username".to_owned(), username.to_owned())]),
-            display_name: format!("ldap-{username}"),
+            display_name: username.to_string(),
             alias_name: alias,
             token: self.token.clone(),
             // UNVERIFIED: reference/vault-core.md §8 (`data: {}` on LDAP login, code-read)

@@ -215,7 +215,8 @@ pub struct LoginSuccess {
     /// The method's policies (core adds `default` unless `token.no_default_policy`).
     pub policies: Vec<String>,
     pub metadata: BTreeMap<String, String>,
-    /// Token display name (`userpass-bob`, `approle`).
+    /// The method's part of the token's display name (`bob`; empty for approle): core puts the
+    /// mount in front (`userpass-bob`).
     pub display_name: String,
     /// The entity alias name (an entity id is derived per mount and alias).
     pub alias_name: String,

@@ -623,7 +623,11 @@ pub fn issue_login(
         NewToken {
             policies,
             meta: Some(ls.metadata),
-            display_name: ls.display_name,
+            // Core names a login's token after its mount (`userpass-bob`, `aws-alice`, `approle`):
+            // `request_handling.go` joins the mount path ('/' → '-') and the method's name.
+            display_name: format!("{}{}", mount.path.replace('/', "-"), ls.display_name)
+                .trim_end_matches('-')
+                .to_owned(),
             path: path.to_owned(),
             ttl: s.ttl,
             default_ttl: mount.default_ttl(),

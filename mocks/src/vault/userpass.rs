@@ -151,7 +151,7 @@ impl Userpass {
         Ok(Outcome::Login(Box::new(LoginSuccess {
             policies: user.token.policies.clone(),
             metadata: BTreeMap::from([("username".to_owned(), name.clone())]),
-            display_name: format!("userpass-{name}"),
+            display_name: name.to_string(),
             alias_name: name,
             token: user.token.clone(),
             data: None,

@@ -1,0 +1,198 @@
+//! `authsim run` as a process: validation errors with carets, a failing scenario's report and
+//! exit code, and the external target: the mock Vault in another process, reached only through
+//! `--vault-addr`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn authsim() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_authsim"));
+    c.env_remove("VAULT_ADDR").env_remove("VAULT_TOKEN");
+    c
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("authsim-run-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn catalogue() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+#[test]
+fn check_reports_every_bad_file_with_a_caret_and_exits_2() {
+    let d = scratch("check");
+    std::fs::write(
+        d.join("typo.toml"),
+        "name = \"typo\"\n\n[[step]]\naws_login = { role = \"app\" }\nexpcet = { status = 200 }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("bad_clock.toml"),
+        "name = \"clock\"\n[[step]]\nadvance_clock = \"soon\"\n",
+    )
+    .unwrap();
+    let out = authsim().args(["run", "--check"]).arg(&d).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "typo.toml:5:1\n  |\n5 | expcet = { status = 200 }\n  | ^ did you mean `expect`?"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "bad_clock.toml:3:17\n  |\n3 | advance_clock = \"soon\"\n  |                 ^"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("2 scenario file(s) did not load"), "{err}");
+}
+
+#[test]
+fn check_accepts_the_catalogue() {
+    let out = authsim()
+        .args(["run", "--check"])
+        .arg(catalogue())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all valid"));
+}
+
+#[test]
+fn a_failing_scenario_prints_expected_actual_and_a_curl_and_exits_1() {
+    let d = scratch("fail");
+    std::fs::write(
+        d.join("wrong.toml"),
+        r#"name = "expects the wrong message"
+[[step]]
+userpass_login = { username = "bob", password = "guess" }
+expect = { status = 400, error = "invalid password" }
+[[step]]
+vault_read = "secret/data/app/config"
+"#,
+    )
+    .unwrap();
+    let json = d.join("r.json");
+    let junit = d.join("r.xml");
+    let out = authsim()
+        .args(["run"])
+        .arg(d.join("wrong.toml"))
+        .arg("--report-json")
+        .arg(&json)
+        .arg("--report-junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL step 1 userpass_login (line 2) → 400 invalid username or password"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            r#"error: expected "invalid password", got ["invalid username or password"]"#
+        ),
+        "{stdout}"
+    );
+    // The password is redacted; the Vault address is left for the user's `authsim serve`.
+    assert!(
+        stdout.contains(r#"reproduce: curl -sS -X POST -H 'Content-Type: application/json' --data '{"password":"<redacted>"}' "$VAULT_ADDR"'/v1/auth/userpass/login/bob'"#),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("guess"));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["summary"]["failed"], 1);
+    let steps = &report["scenarios"][0]["steps"];
+    assert_eq!(
+        steps[0]["observed"]["errors"][0],
+        "invalid username or password"
+    );
+    assert_eq!(steps[1]["outcome"], "skipped");
+}
+
+#[test]
+fn the_catalogue_runs_against_a_mock_vault_in_another_process_through_vault_addr() {
+    let mut serve = authsim()
+        .args([
+            "serve",
+            "--vault-port",
+            "0",
+            "--aws-port",
+            "0",
+            "--google-port",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut addr = None;
+    for line in BufReader::new(serve.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("vault").map(str::trim) {
+            addr = Some(a.to_owned());
+        }
+        if line == "ready" {
+            break;
+        }
+    }
+    let addr = addr.expect("serve printed the vault listener");
+    let d = scratch("external");
+    let json = d.join("r.json");
+    let out = authsim()
+        .args([
+            "run",
+            "--vault-addr",
+            &addr,
+            "--vault-token",
+            "root",
+            "--report-json",
+        ])
+        .arg(&json)
+        .arg(catalogue().join("vault"))
+        .arg(catalogue().join("aws/login_hvac.toml"))
+        .arg(catalogue().join("gcp/login_sign_jwt.toml"))
+        .output()
+        .unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["target"]["kind"], "vault");
+    assert_eq!(report["target"]["addr"], addr.as_str());
+    assert!(report["target"]["vault_version"].is_string());
+    let s = &report["summary"];
+    assert!(s["passed"].as_u64().unwrap() >= 10, "{s}");
+    // LDAP needs the mock's simulated directory: skipped on an external Vault, with the reason.
+    let ldap = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "vault/ldap_login")
+        .unwrap();
+    assert_eq!(ldap["outcome"], "skipped");
+    assert!(ldap["message"]
+        .as_str()
+        .unwrap()
+        .contains("runs only on embedded"));
+}

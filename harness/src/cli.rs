@@ -48,6 +48,120 @@ authsim compare vault-1.17.json vault-1.18.json\n  \
 authsim compare old.json new.json --format markdown > comment.md\n\n\
 Exit codes: 0 nothing changed (or --allow-changes), 1 something changed, 2 unreadable reports.")]
     Compare(CompareArgs),
+    /// Load-test Vault's auth endpoints: every login signed fresh, open or closed model, HDR
+    /// percentiles, mergeable reports.
+    #[command(after_help = "Examples:\n  \
+authsim bench --flow aws-iam --rate 500 --duration 30s\n  \
+authsim bench --mix aws-iam=3,gcp-iam=1 --profile '100,30s;500,1m;0,10s' --report-json run.json\n  \
+authsim bench --flow gcp-iam --concurrency 16 --duration 1m --threshold 'p99<50ms' --threshold 'error_rate<0.1%'\n  \
+authsim bench --flow aws-iam --rate 200 --fault 'aws:sts:latency=20ms'\n  \
+authsim bench --flow aws-iam --rate 1000 --vault-addr http://vault:8200 --workers 4 --worker-index 0\n\n\
+Flows: gcp-iam, gcp-iam-self-signed, gcp-gce, aws-iam, aws-ec2, approle, userpass, token-lookup, kv-read, health.\n\
+Exit codes: 0 done and every threshold held, 1 a threshold failed, 2 usage or infrastructure error.")]
+    Bench(BenchArgs),
+    /// Merge `bench --report-json` reports from several workers into one (to stdout).
+    #[command(
+        after_help = "Examples:\n  authsim merge worker-*.json > merged.json\n  authsim merge a.json b.json --threshold 'p99<50ms' > merged.json"
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The flow to run (see the list below); or use --mix.
+    #[arg(long, value_name = "FLOW", conflicts_with = "mix")]
+    pub flow: Option<String>,
+    /// Weighted flows: `aws-iam=3,gcp-iam=1`.
+    #[arg(long, value_name = "FLOW=W,...")]
+    pub mix: Option<String>,
+    /// Open model: requests started per second, on schedule whatever the latency.
+    #[arg(long, value_name = "R", conflicts_with_all = ["profile", "concurrency"])]
+    pub rate: Option<f64>,
+    /// Open model with steps: `RATE,DURATION;...` (e.g. `100,30s;500,1m;0,10s`); replaces --duration.
+    #[arg(long, value_name = "STEPS", conflicts_with = "concurrency")]
+    pub profile: Option<String>,
+    /// Closed model: this many clients, each sending its next request when the last is answered.
+    #[arg(long, value_name = "C")]
+    pub concurrency: Option<usize>,
+    /// How long to measure.
+    #[arg(long, default_value = "10s", value_name = "D")]
+    pub duration: String,
+    /// Run this long first without measuring (connections, caches).
+    #[arg(long, default_value = "0s", value_name = "D")]
+    pub warmup: String,
+    /// Open model: at most this many outstanding requests; intended requests beyond it are
+    /// counted as dropped.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_in_flight: usize,
+    /// Distinct identities per cloud flow, created in the world and bound in Vault.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub identities: usize,
+    /// Sign N logins ahead of time and cycle through them, to isolate Vault's own cost
+    /// (0: a fresh signature per login).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub presign: usize,
+    #[command(flatten)]
+    pub world: WorldArg,
+    /// A real Vault to load instead of the embedded mock.
+    #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
+    pub vault_addr: Option<String>,
+    #[arg(
+        long,
+        env = "VAULT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub vault_token: Option<String>,
+    /// Address the cloud mocks bind when the target is a real Vault.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub mocks_bind: IpAddr,
+    /// Cloud-side conditions during the run: `aws:sts:latency=20ms`, `google:certs:status=503`,
+    /// `aws:sts:throttle`, optionally `@0.1` for a probability (repeatable).
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+    /// Fail (exit 1) unless this holds: `p99<50ms`, `p50<=10ms`, `max<1s`, `error_rate<0.1%`,
+    /// `rate>=1000` (repeatable).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Total workers of a distributed run; this worker takes its share of the rate and identities.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub workers: u32,
+    /// This worker's index, 0-based (in a Kubernetes Indexed Job: JOB_COMPLETION_INDEX).
+    #[arg(
+        long,
+        env = "JOB_COMPLETION_INDEX",
+        default_value_t = 0,
+        value_name = "I"
+    )]
+    pub worker_index: u32,
+    /// Write the JSON report (mergeable; schema in README).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write an SVG plot: latency percentile spectrum and throughput over time.
+    #[arg(long, value_name = "FILE")]
+    pub report_svg: Option<PathBuf>,
+    /// Write a self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    pub no_live: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Worker reports (`bench --report-json`).
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Check thresholds on the merged report (exit 1 when one fails).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Also write an SVG plot of the merged report.
+    #[arg(long, value_name = "FILE")]
+    pub report_svg: Option<PathBuf>,
+    /// Also write an HTML report of the merged report.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

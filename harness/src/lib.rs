@@ -3,6 +3,7 @@
 //! The harness around the mocks: the command line, `serve`, and world inspection. The scenario
 //! runner and the load generator build on this crate.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod compare;

@@ -5,7 +5,7 @@ use clap::Parser as _;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use authsim::cli::{Cli, Command, WorldCommand};
-use authsim::{compare, exit, run, serve, world_show};
+use authsim::{bench, compare, exit, run, serve, world_show};
 
 fn main() {
     let cli = Cli::parse();
@@ -19,6 +19,8 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => std::process::exit(run::main(args)),
         Command::Compare(args) => std::process::exit(compare::main(&args)),
+        Command::Bench(args) => std::process::exit(bench::main(args)),
+        Command::Merge(args) => std::process::exit(bench::merge::main(&args)),
         Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

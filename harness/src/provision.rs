@@ -435,6 +435,10 @@ pub struct Endpoints {
     pub gcp_key_files: BTreeMap<String, Value>,
     /// `user` as written in the spec → (access key id, secret access key).
     pub aws_keys: BTreeMap<String, (String, String)>,
+    /// The certificate (PEM) the mock instance metadata service signs identity documents with:
+    /// registered on every aws mount (`config/certificate/authsim-pkcs7` and
+    /// `authsim-identity`) so that ec2 logins verify, as `aws_public_cert` does for AWS's own.
+    pub aws_identity_cert: Option<String>,
 }
 
 impl Endpoints {
@@ -451,6 +455,11 @@ impl Endpoints {
             google: google.trim_end_matches('/').to_owned(),
             aws: aws.trim_end_matches('/').to_owned(),
             admin_token: world.admin_token.clone(),
+            aws_identity_cert: spec
+                .auth
+                .values()
+                .any(|m| m.kind == "aws")
+                .then(|| world.aws.identity_key.material().cert_pem.clone()),
             ..Endpoints::default()
         };
         for m in spec.auth.values() {
@@ -774,6 +783,15 @@ pub async fn apply(
         if let Some(c) = &m.identity {
             t.post(&format!("{base}/config/identity"), Value::Object(c.clone()))
                 .await?;
+        }
+        if let (true, Some(pem)) = (m.kind == "aws", &endpoints.aws_identity_cert) {
+            for kind in ["pkcs7", "identity"] {
+                t.post(
+                    &format!("{base}/config/certificate/authsim-{kind}"),
+                    json!({ "aws_public_cert": pem, "type": kind }),
+                )
+                .await?;
+            }
         }
         for (name, g) in &m.groups {
             t.post(&format!("{base}/groups/{name}"), Value::Object(g.clone()))

@@ -1,15 +1,587 @@
-//! `authsim bench`: the load generator.
+//! `authsim bench`: the load generator. Every login is signed fresh (unless `--presign`), the
+//! open model measures from each request's intended start, and the report keeps HDR histograms
+//! so that workers' reports merge exactly (`authsim merge`).
+//!
+//! The run: build the world with the load identities, start the cloud mocks (and the embedded
+//! mock Vault) exactly as `authsim run` does for a scenario, provision Vault through its HTTP API,
+//! prepare each flow (tokens, keys, presigned logins), then load ([`engine`]).
 
+pub mod engine;
+pub mod flows;
 pub mod html;
 pub mod merge;
 pub mod plot;
 pub mod report;
 pub mod threshold;
 
-use crate::cli::BenchArgs;
+use std::collections::BTreeMap;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Runs `bench`; returns the exit code.
-pub fn main(_args: BenchArgs) -> i32 {
-    eprintln!("error: bench is not built yet");
-    crate::exit::ERROR
+use authsim_mocks::clock::parse_duration;
+use authsim_mocks::faults::{Fault, FaultKind, FaultMatch};
+use authsim_mocks::worldfile::DEFAULT_WORLD;
+
+use crate::cli::BenchArgs;
+use crate::run::env::{Env, RunConfig, TargetConfig};
+use engine::{Mix, Model, Progress};
+use report::{BenchConfig, BenchReport, Latency, WorkerSplit};
+
+/// `aws-iam=3,gcp-iam=1` → flows and weights.
+pub fn parse_mix(s: &str) -> Result<Vec<(String, u32)>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (flow, w) = match part.split_once('=') {
+            Some((f, w)) => (
+                f.trim(),
+                w.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|w| *w > 0)
+                    .ok_or_else(|| {
+                        format!("--mix '{part}': the weight '{w}' is not a whole number above 0")
+                    })?,
+            ),
+            None => (part, 1),
+        };
+        if !flows::FLOWS.contains(&flow) {
+            return Err(unknown_flow(flow));
+        }
+        out.push((flow.to_owned(), w));
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "--mix '{s}' names no flow (e.g. 'aws-iam=3,gcp-iam=1')"
+        ));
+    }
+    Ok(out)
+}
+
+fn unknown_flow(f: &str) -> String {
+    let close = flows::FLOWS
+        .iter()
+        .map(|c| (strsim::jaro_winkler(f, c), *c))
+        .filter(|(s, _)| *s > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown flow `{f}`{close}: one of {}",
+        flows::FLOWS.join(", ")
+    )
+}
+
+/// `LISTENER:TARGET:KIND[=VALUE][@PROBABILITY]`, e.g. `aws:sts:latency=20ms`,
+/// `google:certs:status=503`, `aws:sts:throttle@0.1`, `google:*:drop`.
+pub fn parse_fault(s: &str) -> Result<Fault, String> {
+    let bad = |why: &str| {
+        format!(
+            "--fault '{s}': {why} (LISTENER:TARGET:KIND[=VALUE][@P], e.g. 'aws:sts:latency=20ms', 'google:certs:status=503', 'aws:sts:throttle@0.1')"
+        )
+    };
+    let (spec, probability) = match s.rsplit_once('@') {
+        Some((a, p)) => (
+            a,
+            Some(
+                p.parse::<f64>()
+                    .ok()
+                    .filter(|p| (0.0..=1.0).contains(p))
+                    .ok_or_else(|| bad(&format!("probability '{p}' is not between 0 and 1")))?,
+            ),
+        ),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = spec.splitn(3, ':').collect();
+    let [listener, target, kind] = parts[..] else {
+        return Err(bad("three parts separated by ':'"));
+    };
+    let matches = match (listener, target) {
+        (_, "*") => FaultMatch::default(),
+        ("aws", "sts") => FaultMatch { action: Some("GetCallerIdentity".into()), ..Default::default() },
+        ("aws", "iam") => FaultMatch { action: Some("Get*".into()), ..Default::default() },
+        ("aws", "ec2") => FaultMatch { action: Some("DescribeInstances".into()), ..Default::default() },
+        ("google", "certs") => FaultMatch { path: Some("/oauth2/*".into()), ..Default::default() },
+        ("google", "x509") => FaultMatch { path: Some("/service_accounts/*".into()), ..Default::default() },
+        ("google", "signjwt") => FaultMatch { path: Some("*:signJwt".into()), ..Default::default() },
+        ("google", "iam") => FaultMatch { path: Some("/v1/projects/*/serviceAccounts/*".into()), ..Default::default() },
+        ("google", "compute") => FaultMatch { path: Some("*/instances*".into()), ..Default::default() },
+        ("aws" | "google" | "vault", t) if t.starts_with('/') => {
+            FaultMatch { path: Some(t.to_owned()), ..Default::default() }
+        }
+        ("aws" | "google" | "vault", t) => {
+            return Err(bad(&format!(
+                "unknown target '{t}' (aws: sts, iam, ec2; google: certs, x509, signjwt, iam, compute; '*' or a path glob)"
+            )))
+        }
+        (l, _) => return Err(bad(&format!("unknown listener '{l}' (aws, google, vault)"))),
+    };
+    let (k, v) = match kind.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (kind, None),
+    };
+    let kind = match (k, v) {
+        ("latency", Some(v)) => FaultKind::Latency(
+            parse_duration(v)
+                .ok_or_else(|| bad(&format!("'{v}' is not a latency such as '20ms'")))?,
+        ),
+        ("status", Some(v)) => FaultKind::Status {
+            status: v
+                .parse::<u16>()
+                .ok()
+                .filter(|s| (400..=599).contains(s))
+                .ok_or_else(|| bad(&format!("'{v}' is not an error status (400-599)")))?,
+            code: None,
+            message: None,
+            content_type: None,
+        },
+        ("throttle", None) => FaultKind::Throttle,
+        ("drop", None) => FaultKind::Drop,
+        _ => {
+            return Err(bad(&format!(
+                "unknown kind '{kind}' (latency=D, status=N, throttle, drop)"
+            )))
+        }
+    };
+    Ok(Fault {
+        id: 0,
+        listener: listener.to_owned(),
+        matches,
+        kind,
+        remaining: None,
+        probability,
+    })
+}
+
+fn duration_arg(name: &str, v: &str) -> Result<Duration, String> {
+    parse_duration(v)
+        .ok_or_else(|| format!("--{name} '{v}' is not a duration such as '30s' or '1m'"))
+}
+
+/// Everything checked before anything starts: one clear line per problem.
+struct Plan {
+    flows: Vec<(String, u32)>,
+    model: Model,
+    warmup: Duration,
+    duration: Duration,
+    faults: Vec<Fault>,
+    thresholds: Vec<threshold::Threshold>,
+    identities: Vec<usize>,
+    config: BenchConfig,
+}
+
+fn plan(a: &BenchArgs) -> Result<Plan, String> {
+    let flows = match (&a.flow, &a.mix) {
+        (Some(f), None) => {
+            if !flows::FLOWS.contains(&f.as_str()) {
+                return Err(unknown_flow(f));
+            }
+            vec![(f.clone(), 1)]
+        }
+        (None, Some(m)) => parse_mix(m)?,
+        _ => {
+            return Err(format!(
+                "give --flow FLOW or --mix FLOW=W,...: {}",
+                flows::FLOWS.join(", ")
+            ))
+        }
+    };
+    if a.workers == 0 || a.worker_index >= a.workers {
+        return Err(format!(
+            "--worker-index {} is not below --workers {}",
+            a.worker_index, a.workers
+        ));
+    }
+    let share = |x: f64| x / f64::from(a.workers);
+    let duration = duration_arg("duration", &a.duration)?;
+    let warmup = duration_arg("warmup", &a.warmup)?;
+    let model = match (a.rate, &a.profile, a.concurrency) {
+        (Some(r), None, None) if r > 0.0 && r.is_finite() => {
+            if duration.is_zero() {
+                return Err("--duration must be above 0".into());
+            }
+            Model::Open(vec![(share(r), duration)])
+        }
+        (Some(r), _, _) => return Err(format!("--rate {r} is not a rate above 0")),
+        (None, Some(p), None) => Model::Open(
+            engine::parse_profile(p)?
+                .into_iter()
+                .map(|(r, d)| (share(r), d))
+                .collect(),
+        ),
+        (None, None, Some(c)) if c > 0 => {
+            let mine = (c / a.workers as usize) + usize::from((a.worker_index as usize) < c % a.workers as usize);
+            Model::Closed(mine.max(1))
+        }
+        (None, None, Some(_)) => return Err("--concurrency must be at least 1".into()),
+        _ => {
+            return Err(
+                "give a load model: --rate R (open), --profile 'R,D;R,D' (open, stepped) or --concurrency C (closed)"
+                    .into(),
+            )
+        }
+    };
+    let faults = a
+        .faults
+        .iter()
+        .map(|f| parse_fault(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let thresholds = a
+        .thresholds
+        .iter()
+        .map(|t| threshold::Threshold::from_str(t).map_err(|e| format!("--threshold '{t}': {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if a.identities == 0 {
+        return Err("--identities must be at least 1".into());
+    }
+    let identities: Vec<usize> = (0..a.identities)
+        .filter(|i| (*i as u32) % a.workers == a.worker_index)
+        .collect();
+    if identities.is_empty() {
+        return Err(format!(
+            "--identities {} leaves worker {} of {} none: give at least as many identities as workers",
+            a.identities, a.worker_index, a.workers
+        ));
+    }
+    let config = BenchConfig {
+        flows: flows.iter().cloned().collect(),
+        model: match model {
+            Model::Open(_) => "open".into(),
+            Model::Closed(_) => "closed".into(),
+        },
+        rate: a.rate.map(share),
+        profile: a.profile.clone(),
+        concurrency: match model {
+            Model::Closed(c) => Some(c),
+            Model::Open(_) => None,
+        },
+        duration_ms: match &model {
+            Model::Open(s) => s.iter().map(|(_, d)| d.as_millis() as u64).sum(),
+            Model::Closed(_) => duration.as_millis() as u64,
+        },
+        warmup_ms: warmup.as_millis() as u64,
+        max_in_flight: matches!(model, Model::Open(_)).then_some(a.max_in_flight),
+        identities: identities.len(),
+        presign: a.presign,
+        target: if a.vault_addr.is_some() {
+            "vault".into()
+        } else {
+            "embedded".into()
+        },
+        vault_addr: a.vault_addr.clone(),
+        vault_version: None,
+        faults: a.faults.clone(),
+        worker: (a.workers > 1).then_some(WorkerSplit {
+            workers: a.workers,
+            index: a.worker_index,
+        }),
+    };
+    Ok(Plan {
+        flows,
+        model,
+        warmup,
+        duration,
+        faults,
+        thresholds,
+        identities,
+        config,
+    })
+}
+
+/// `authsim bench`; returns the exit code.
+pub fn main(args: BenchArgs) -> i32 {
+    let p = match plan(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::exit::ERROR;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return crate::exit::ERROR;
+        }
+    };
+    match rt.block_on(bench(&args, p)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            crate::exit::ERROR
+        }
+    }
+}
+
+async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
+    let (world_file, world_text) = match &args.world.world {
+        None => (
+            "scenarios/world.toml (built in)".to_owned(),
+            DEFAULT_WORLD.to_owned(),
+        ),
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read world file '{}': {e}", path.display()))?,
+        ),
+    };
+    let target = match (&args.vault_addr, &args.vault_token) {
+        (None, _) => TargetConfig::Embedded,
+        (Some(_), None) => {
+            return Err("--vault-addr needs --vault-token (or VAULT_TOKEN): a token that may enable auth methods and write policies".into())
+        }
+        (Some(a), Some(t)) => TargetConfig::Vault { addr: a.clone(), token: t.clone(), mocks_bind: args.mocks_bind },
+    };
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(4096)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    if let TargetConfig::Vault { addr, .. } = &target {
+        p.config.vault_version = Some(
+            crate::run::vault_version(&http, addr)
+                .await
+                .ok_or_else(|| format!("no Vault answers at {addr} (GET /v1/sys/seal-status failed): start it, or check --vault-addr"))?,
+        );
+    }
+    let overrides = flows::world_overrides(&p.identities, &world_text)?;
+    let scenario = crate::scenario::Scenario {
+        id: "bench".into(),
+        file: world_file.clone(),
+        name: "bench".into(),
+        description: None,
+        tags: Vec::new(),
+        targets: Vec::new(),
+        world: Some(overrides),
+        steps: Vec::new(),
+    };
+    let cfg = RunConfig {
+        world_file,
+        world_text,
+        target,
+        http: http.clone(),
+        run_id: format!("bench{}", std::process::id()),
+    };
+    eprintln!(
+        "preparing {} identities for {} …",
+        p.identities.len(),
+        p.flows
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let env = Arc::new(Env::start(&cfg, &scenario).await?);
+    let spec = {
+        let w = env.sim.world();
+        crate::provision::VaultSpec::parse(&w.vault.raw_toml).map_err(|e| e.to_string())?
+    };
+    let mut prepared = Vec::new();
+    for (name, w) in &p.flows {
+        let f = flows::Flow::prepare(name, env.clone(), &p.identities, &spec, args.presign).await?;
+        prepared.push((Arc::new(f), *w));
+    }
+    // One request per flow before the clock starts: a flow that cannot succeed at all is a
+    // configuration problem, better said now than as 100% errors.
+    for (f, _) in &prepared {
+        let d = f.one().await;
+        if !d.ok {
+            eprintln!(
+                "warning: a first {} request failed ({}): {}",
+                f.name,
+                d.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no answer".into()),
+                d.error.unwrap_or_default()
+            );
+        }
+    }
+    for f in &p.faults {
+        env.sim.faults().add(f.clone());
+    }
+    let mix = Arc::new(Mix::new(prepared));
+    eprintln!(
+        "running {} ({}) for {} s{} against {}",
+        p.config.flows.keys().cloned().collect::<Vec<_>>().join("+"),
+        match &p.model {
+            Model::Open(steps) if steps.len() == 1 => format!("open, {} req/s", steps[0].0),
+            Model::Open(steps) => format!("open, {} steps", steps.len()),
+            Model::Closed(c) => format!("closed, {c} clients"),
+        },
+        p.config.duration_ms / 1000,
+        if p.warmup.is_zero() {
+            String::new()
+        } else {
+            format!(" after {} s warm-up", p.warmup.as_secs())
+        },
+        match &p.config.vault_addr {
+            Some(a) => format!("Vault at {a}"),
+            None => "the embedded mock Vault".into(),
+        }
+    );
+    let measured = engine::run(
+        mix,
+        p.model.clone(),
+        p.warmup,
+        p.duration,
+        args.max_in_flight,
+        env.sim.clone(),
+        Progress::detect(args.no_live),
+    )
+    .await;
+    if let Ok(env) = Arc::try_unwrap(env) {
+        env.stop().await;
+    }
+    let report = to_report(p.config.clone(), measured);
+    print!("{}", summary(&report));
+    let write = |path: &Option<std::path::PathBuf>, text: String| -> Result<(), String> {
+        match path {
+            Some(path) => std::fs::write(path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            None => Ok(()),
+        }
+    };
+    write(
+        &args.report_json,
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+    )?;
+    write(&args.report_svg, plot::svg(&report))?;
+    write(&args.report_html, html::render(&report))?;
+    let mut failed = false;
+    for t in &p.thresholds {
+        let v = t.check(&report);
+        println!("threshold {}", v.text);
+        failed |= !v.pass;
+    }
+    Ok(if failed {
+        crate::exit::FAILED
+    } else {
+        crate::exit::OK
+    })
+}
+
+/// The report of a measured run.
+pub fn to_report(config: BenchConfig, m: engine::Measured) -> BenchReport {
+    let secs = m.window.secs().max(1e-9);
+    BenchReport {
+        schema_version: report::SCHEMA_VERSION,
+        kind: report::KIND.into(),
+        authsim_version: env!("CARGO_PKG_VERSION").into(),
+        config,
+        window: m.window,
+        counts: m.counts,
+        throughput: (m.counts.ok + m.counts.errors) as f64 / secs,
+        latency: m
+            .histograms
+            .get(report::stage::TOTAL)
+            .map(Latency::of)
+            .unwrap_or_default(),
+        stages: m
+            .histograms
+            .iter()
+            .map(|(k, h)| (k.clone(), Latency::of(h)))
+            .collect::<BTreeMap<_, _>>(),
+        histograms: m
+            .histograms
+            .iter()
+            .map(|(k, h)| (k.clone(), report::encode_histogram(h)))
+            .collect(),
+        errors: m.errors,
+        timeline: m.timeline,
+        workers: 1,
+    }
+}
+
+/// The closing lines on stdout.
+pub fn summary(r: &BenchReport) -> String {
+    use std::fmt::Write as _;
+    let f = engine::fmt_us;
+    let c = &r.counts;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n{} requests in {:.1} s: {:.1} req/s, {} ok, {} errors, {} dropped, {} late",
+        c.sent,
+        r.window.secs(),
+        r.throughput,
+        c.ok,
+        c.errors,
+        c.dropped,
+        c.late
+    );
+    let _ = writeln!(
+        s,
+        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "stage", "p50", "p90", "p99", "p99.9", "max", "count"
+    );
+    let mut stages: Vec<_> = r.stages.iter().collect();
+    stages.sort_by_key(|(k, _)| (k.as_str() != report::stage::TOTAL, k.as_str()));
+    for (k, l) in stages {
+        let _ = writeln!(
+            s,
+            "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            k,
+            f(l.p50_us),
+            f(l.p90_us),
+            f(l.p99_us),
+            f(l.p999_us),
+            f(l.max_us),
+            l.count
+        );
+    }
+    if !r.errors.is_empty() {
+        let _ = writeln!(s, "errors:");
+        for e in r.errors.iter().take(10) {
+            let _ = writeln!(
+                s,
+                "  {:>8}  {} {}: {}",
+                e.count,
+                e.flow,
+                e.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                e.message.replace('\n', "\\n")
+            );
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixes_parse_with_weights_and_suggest_on_a_typo() {
+        assert_eq!(
+            parse_mix("aws-iam=3,gcp-iam").unwrap(),
+            vec![("aws-iam".into(), 3), ("gcp-iam".into(), 1)]
+        );
+        assert!(parse_mix("aws-iam=0")
+            .unwrap_err()
+            .contains("not a whole number above 0"));
+        assert!(parse_mix("aws-im")
+            .unwrap_err()
+            .contains("did you mean `aws-iam`?"));
+    }
+
+    #[test]
+    fn faults_parse_from_the_short_form() {
+        let f = parse_fault("aws:sts:latency=20ms").unwrap();
+        assert_eq!(f.kind, FaultKind::Latency(Duration::from_millis(20)));
+        assert_eq!(f.matches.action.as_deref(), Some("GetCallerIdentity"));
+        let f = parse_fault("google:certs:status=503@0.5").unwrap();
+        assert_eq!(f.probability, Some(0.5));
+        assert!(parse_fault("aws:sts").unwrap_err().contains("three parts"));
+        assert!(parse_fault("aws:sts:latency=fast")
+            .unwrap_err()
+            .contains("not a latency"));
+        assert!(parse_fault("azure:x:drop")
+            .unwrap_err()
+            .contains("unknown listener"));
+    }
 }

@@ -154,7 +154,7 @@ pub async fn run_all(
 }
 
 /// Asks Vault its version (`sys/seal-status`), if it answers.
-async fn vault_version(http: &reqwest::Client, addr: &str) -> Option<String> {
+pub(crate) async fn vault_version(http: &reqwest::Client, addr: &str) -> Option<String> {
     let v: serde_json::Value = http
         .get(format!("{}/v1/sys/seal-status", addr.trim_end_matches('/')))
         .send()

@@ -1,0 +1,475 @@
+//! The load engine: an open model (requests started on a schedule, latency measured from the
+//! intended start, so a slow answer never delays the next request's clock — no coordinated
+//! omission) or a closed model (C clients in a loop), recording into HDR histograms with memory
+//! that does not grow with the request count.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use authsim_mocks::clock::{Clock, SystemClock};
+use authsim_mocks::Sim;
+use hdrhistogram::Histogram;
+
+use super::flows::{Done, Flow};
+use super::report::{self, stage, Counts, ErrorCount, Second, Window};
+
+/// How requests arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    /// Steps of (requests per second, how long).
+    Open(Vec<(f64, Duration)>),
+    Closed(usize),
+}
+
+/// `RATE,DURATION;RATE,DURATION…` → steps.
+pub fn parse_profile(s: &str) -> Result<Vec<(f64, Duration)>, String> {
+    let mut steps = Vec::new();
+    for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (rate, dur) = part.split_once(',').ok_or_else(|| {
+            format!("profile step '{part}' is not RATE,DURATION (e.g. '100,30s;500,1m;0,10s')")
+        })?;
+        let rate: f64 = rate
+            .trim()
+            .parse()
+            .ok()
+            .filter(|r: &f64| r.is_finite() && *r >= 0.0)
+            .ok_or_else(|| format!("profile step '{part}': '{rate}' is not a rate (requests per second, 0 or more)"))?;
+        let dur = authsim_mocks::clock::parse_duration(dur.trim())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                format!("profile step '{part}': '{dur}' is not a duration such as '30s' or '1m'")
+            })?;
+        steps.push((rate, dur));
+    }
+    if steps.is_empty() {
+        return Err(format!(
+            "profile '{s}' has no steps (e.g. '100,30s;500,1m;0,10s')"
+        ));
+    }
+    Ok(steps)
+}
+
+/// What the run measures into. One lock; recording is a few histogram increments.
+struct Stats {
+    hist: BTreeMap<&'static str, Histogram<u64>>,
+    counts: Counts,
+    errors: HashMap<(String, Option<u16>, String), u64>,
+    sec: Second,
+    sec_hist: Histogram<u64>,
+    timeline: Vec<Second>,
+}
+
+/// Distinct error kinds kept; the rest are counted under one "other errors" kind.
+const MAX_ERROR_KINDS: usize = 200;
+
+impl Stats {
+    fn new() -> Stats {
+        Stats {
+            hist: BTreeMap::new(),
+            counts: Counts::default(),
+            errors: HashMap::new(),
+            sec: Second::default(),
+            sec_hist: second_histogram(),
+            timeline: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, stage: &'static str, us: u64) {
+        let h = self.hist.entry(stage).or_insert_with(report::new_histogram);
+        let _ = h.record(us.max(1));
+    }
+
+    fn done(&mut self, flow: &str, d: &Done, total_us: u64) {
+        self.record(stage::TOTAL, total_us);
+        for (s, us) in &d.stages {
+            self.record(s, *us);
+        }
+        let _ = self.sec_hist.record(total_us.max(1));
+        if d.ok {
+            self.counts.ok += 1;
+            self.sec.ok += 1;
+        } else {
+            self.counts.errors += 1;
+            self.sec.errors += 1;
+            let key = (
+                flow.to_owned(),
+                d.status,
+                d.error.clone().unwrap_or_else(|| "unknown error".into()),
+            );
+            if self.errors.len() < MAX_ERROR_KINDS || self.errors.contains_key(&key) {
+                *self.errors.entry(key).or_default() += 1;
+            } else {
+                *self
+                    .errors
+                    .entry((flow.to_owned(), None, "other errors".into()))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    /// Closes the current second.
+    fn tick(&mut self, unix_s: u64) -> Second {
+        let mut s = std::mem::take(&mut self.sec);
+        s.unix_s = unix_s;
+        if !self.sec_hist.is_empty() {
+            s.p50_us = self.sec_hist.value_at_quantile(0.5);
+            s.p99_us = self.sec_hist.value_at_quantile(0.99);
+        }
+        self.sec_hist.reset();
+        self.timeline.push(s);
+        s
+    }
+}
+
+fn second_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
+}
+
+/// The run's outcome, before it becomes a [`report::BenchReport`].
+#[derive(Debug)]
+pub struct Measured {
+    pub window: Window,
+    pub counts: Counts,
+    pub histograms: BTreeMap<String, Histogram<u64>>,
+    pub errors: Vec<ErrorCount>,
+    pub timeline: Vec<Second>,
+}
+
+/// The flows of a mix, picked by weight in a fixed rotation.
+#[derive(Debug)]
+pub struct Mix {
+    flows: Vec<Arc<Flow>>,
+    rotation: Vec<usize>,
+    next: AtomicUsize,
+}
+
+impl Mix {
+    pub fn new(flows: Vec<(Arc<Flow>, u32)>) -> Mix {
+        let mut rotation = Vec::new();
+        for (i, (_, w)) in flows.iter().enumerate() {
+            rotation.extend(std::iter::repeat_n(i, *w as usize));
+        }
+        Mix {
+            flows: flows.into_iter().map(|(f, _)| f).collect(),
+            rotation,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn pick(&self) -> Arc<Flow> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        self.flows[self.rotation[n % self.rotation.len()]].clone()
+    }
+}
+
+/// How the run reports progress.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Rewrite one line on a terminal; else a plain line every `plain_every` seconds.
+    pub live: bool,
+    pub plain_every: u64,
+}
+
+impl Progress {
+    pub fn detect(no_live: bool) -> Progress {
+        Progress {
+            live: !no_live && std::io::stderr().is_terminal(),
+            plain_every: 5,
+        }
+    }
+}
+
+/// Runs the load and measures it.
+pub async fn run(
+    mix: Arc<Mix>,
+    model: Model,
+    warmup: Duration,
+    duration: Duration,
+    max_in_flight: usize,
+    sim: Sim,
+    progress: Progress,
+) -> Measured {
+    let stats = Arc::new(Mutex::new(Stats::new()));
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let start = Instant::now() + Duration::from_millis(20);
+    let measure_from = start + warmup;
+    let total_measured = match &model {
+        Model::Open(steps) => steps.iter().map(|(_, d)| *d).sum(),
+        Model::Closed(_) => duration,
+    };
+    let measure_to = measure_from + total_measured;
+    let wall_start = SystemClock.now() + (measure_from - Instant::now());
+    let wall_start_ms = unix_ms(wall_start);
+
+    // What Vault spent waiting on the cloud mocks: their own journal, read as it fills.
+    let journal_task = {
+        let (sim, stats) = (sim.clone(), stats.clone());
+        tokio::spawn(async move {
+            let mut seq = sim.journal().last_seq();
+            let mut every = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                every.tick().await;
+                let entries = sim.journal().since(seq);
+                if let Some(last) = entries.last() {
+                    seq = last.seq;
+                }
+                let now = Instant::now();
+                if now < measure_from {
+                    continue;
+                }
+                let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                for e in entries.iter().filter(|e| is_vault_upstream_call(e)) {
+                    s.record(stage::UPSTREAM, e.duration_micros);
+                }
+                if now > measure_to + Duration::from_secs(1) {
+                    break;
+                }
+            }
+        })
+    };
+
+    let ticker = {
+        let (stats, in_flight) = (stats.clone(), in_flight.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            let mut every = tokio::time::interval_at(
+                (measure_from + Duration::from_secs(1)).into(),
+                Duration::from_secs(1),
+            );
+            let mut n = 0u64;
+            loop {
+                every.tick().await;
+                n += 1;
+                let (sec, totals) = {
+                    let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                    let sec = s.tick(wall_start_ms / 1000 + n - 1);
+                    (sec, s.counts)
+                };
+                let line = format!(
+                    "[{n:>4}s] {:>7} req/s  ok {:>9}  errors {:>6}  dropped {:>6}  p50 {:>8}  p99 {:>8}  in flight {:>5}",
+                    sec.ok + sec.errors,
+                    totals.ok,
+                    totals.errors,
+                    totals.dropped,
+                    fmt_us(sec.p50_us),
+                    fmt_us(sec.p99_us),
+                    in_flight.load(Ordering::Relaxed),
+                );
+                if progress.live {
+                    eprint!("\r{line}");
+                    let _ = std::io::stderr().flush();
+                } else if n.is_multiple_of(progress.plain_every) {
+                    eprintln!("{line}");
+                }
+                if Instant::now() + Duration::from_millis(500) >= measure_to {
+                    break;
+                }
+            }
+            if progress.live {
+                eprintln!();
+            }
+        })
+    };
+
+    match model {
+        Model::Open(steps) => {
+            let mut at = start;
+            let mut plan = Vec::new();
+            if !warmup.is_zero() {
+                plan.push((steps[0].0, warmup));
+            }
+            plan.extend(steps);
+            for (rate, dur) in plan {
+                let step_end = at + dur;
+                if rate <= 0.0 {
+                    at = step_end;
+                    continue;
+                }
+                let interval = Duration::from_secs_f64(1.0 / rate);
+                let mut k: u32 = 0;
+                loop {
+                    let intended = at + interval * k;
+                    if intended >= step_end {
+                        break;
+                    }
+                    k += 1;
+                    wait_until(intended).await;
+                    let measured = intended >= measure_from && intended < measure_to;
+                    if in_flight.load(Ordering::Relaxed) as usize >= max_in_flight {
+                        if measured {
+                            stats
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .counts
+                                .dropped += 1;
+                        }
+                        continue;
+                    }
+                    in_flight.fetch_add(1, Ordering::Relaxed);
+                    let (mix, stats, in_flight) = (mix.clone(), stats.clone(), in_flight.clone());
+                    tokio::spawn(async move {
+                        let lag = Instant::now().saturating_duration_since(intended);
+                        let flow = mix.pick();
+                        let d = flow.one().await;
+                        let total = intended.elapsed();
+                        in_flight.fetch_sub(1, Ordering::Relaxed);
+                        if measured {
+                            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                            s.counts.sent += 1;
+                            s.sec.sent += 1;
+                            if lag > Duration::from_millis(1) {
+                                s.counts.late += 1;
+                            }
+                            s.record(stage::SCHEDULE_LAG, lag.as_micros() as u64);
+                            s.done(&flow.name, &d, total.as_micros() as u64);
+                        }
+                    });
+                }
+                at = step_end;
+            }
+        }
+        Model::Closed(c) => {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..c.max(1) {
+                let (mix, stats, in_flight) = (mix.clone(), stats.clone(), in_flight.clone());
+                set.spawn(async move {
+                    tokio::time::sleep_until(start.into()).await;
+                    loop {
+                        let begun = Instant::now();
+                        if begun >= measure_to {
+                            break;
+                        }
+                        in_flight.fetch_add(1, Ordering::Relaxed);
+                        let flow = mix.pick();
+                        let d = flow.one().await;
+                        let total = begun.elapsed();
+                        in_flight.fetch_sub(1, Ordering::Relaxed);
+                        if begun >= measure_from {
+                            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                            s.counts.sent += 1;
+                            s.sec.sent += 1;
+                            s.done(&flow.name, &d, total.as_micros() as u64);
+                        }
+                    }
+                });
+            }
+            while set.join_next().await.is_some() {}
+        }
+    }
+    // Let what is in flight finish (bounded), then close the books.
+    tokio::time::sleep_until(measure_to.into()).await;
+    let drain_until = Instant::now() + Duration::from_secs(30);
+    while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = ticker.await;
+    let _ = journal_task.await;
+    let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+    let window = Window {
+        start_unix_ms: wall_start_ms,
+        end_unix_ms: wall_start_ms + total_measured.as_millis() as u64,
+    };
+    let mut errors: Vec<ErrorCount> = s
+        .errors
+        .drain()
+        .map(|((flow, status, message), count)| ErrorCount {
+            flow,
+            status,
+            message,
+            count,
+        })
+        .collect();
+    errors.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    Measured {
+        window,
+        counts: s.counts,
+        histograms: std::mem::take(&mut s.hist)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        errors,
+        timeline: std::mem::take(&mut s.timeline),
+    }
+}
+
+/// Sleeps until `t` with sub-millisecond precision: tokio's timer ticks in whole milliseconds
+/// (and rounds up), which alone would send every request up to 2 ms late; the last stretch is
+/// spent yielding to other tasks instead.
+async fn wait_until(t: Instant) {
+    let coarse = Duration::from_micros(1500);
+    if let Some(early) = t.checked_sub(coarse) {
+        if early > Instant::now() {
+            tokio::time::sleep_until(early.into()).await;
+        }
+    }
+    while Instant::now() < t {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A call Vault made to a cloud mock (not the load client's own signJwt, metadata or IMDS calls).
+fn is_vault_upstream_call(e: &authsim_mocks::journal::Entry) -> bool {
+    match e.listener {
+        "aws" => !e.path.starts_with("/latest"),
+        "google" => !(e.path.ends_with(":signJwt") || e.path.starts_with("/computeMetadata")),
+        _ => false,
+    }
+}
+
+fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// `850µs`, `12.3ms`, `1.20s`.
+pub fn fmt_us(us: u64) -> String {
+    if us < 1000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_parse_and_bad_ones_say_why() {
+        assert_eq!(
+            parse_profile("100,30s;500,1m;0,10s").unwrap(),
+            vec![
+                (100.0, Duration::from_secs(30)),
+                (500.0, Duration::from_secs(60)),
+                (0.0, Duration::from_secs(10))
+            ]
+        );
+        assert!(parse_profile("100")
+            .unwrap_err()
+            .contains("is not RATE,DURATION"));
+        assert!(parse_profile("x,1s")
+            .unwrap_err()
+            .contains("'x' is not a rate"));
+        assert!(parse_profile("5,soon")
+            .unwrap_err()
+            .contains("'soon' is not a duration"));
+        assert!(parse_profile("").unwrap_err().contains("has no steps"));
+    }
+
+    #[test]
+    fn durations_print_in_their_unit() {
+        assert_eq!(fmt_us(850), "850µs");
+        assert_eq!(fmt_us(12_300), "12.3ms");
+        assert_eq!(fmt_us(1_200_000), "1.20s");
+    }
+}

@@ -458,16 +458,7 @@ impl Flow {
         let i = self.pick();
         let mut done = Done::default();
         let (method, path, body, token) = match self.name.as_str() {
-            "health" => (
-                "GET",
-                if self.env.embedded {
-                    "/__authsim/health".to_owned()
-                } else {
-                    "/v1/sys/health".to_owned()
-                },
-                None,
-                None,
-            ),
+            "health" => ("GET", "/v1/sys/health".to_owned(), None, None),
             "kv-read" => (
                 "GET",
                 "/v1/secret/data/app/config".to_owned(),

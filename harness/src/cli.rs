@@ -115,6 +115,10 @@ pub struct BenchArgs {
     /// Address the cloud mocks bind when the target is a real Vault.
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub mocks_bind: IpAddr,
+    /// The host Vault should use to reach the cloud mocks, when it differs from --mocks-bind
+    /// (e.g. 0.0.0.0 bound, the pod's IP advertised).
+    #[arg(long, env = "AUTHSIM_MOCKS_ADVERTISE", value_name = "HOST")]
+    pub mocks_advertise: Option<String>,
     /// Cloud-side conditions during the run: `aws:sts:latency=20ms`, `google:certs:status=503`,
     /// `aws:sts:throttle`, optionally `@0.1` for a probability (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
@@ -186,6 +190,10 @@ pub struct RunArgs {
     /// Address the cloud mocks bind when the target is a real Vault (it must reach them).
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub mocks_bind: IpAddr,
+    /// The host Vault should use to reach the cloud mocks, when it differs from --mocks-bind
+    /// (e.g. 0.0.0.0 bound, the pod's IP advertised).
+    #[arg(long, env = "AUTHSIM_MOCKS_ADVERTISE", value_name = "HOST")]
+    pub mocks_advertise: Option<String>,
     /// Only scenarios with this tag (repeatable: any of them).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,

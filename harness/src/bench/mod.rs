@@ -333,7 +333,7 @@ async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
         (Some(_), None) => {
             return Err("--vault-addr needs --vault-token (or VAULT_TOKEN): a token that may enable auth methods and write policies".into())
         }
-        (Some(a), Some(t)) => TargetConfig::Vault { addr: a.clone(), token: t.clone(), mocks_bind: args.mocks_bind },
+        (Some(a), Some(t)) => TargetConfig::Vault { addr: a.clone(), token: t.clone(), mocks_bind: args.mocks_bind, mocks_advertise: args.mocks_advertise.clone() },
     };
     let http = reqwest::Client::builder()
         .no_proxy()

@@ -22,6 +22,9 @@ pub enum TargetConfig {
         addr: String,
         token: String,
         mocks_bind: IpAddr,
+        /// The host written into Vault's configuration for the mocks (`--mocks-advertise`);
+        /// the bound address when `None`.
+        mocks_advertise: Option<String>,
     },
 }
 
@@ -103,6 +106,18 @@ impl Env {
             }
         };
         let sim = Sim::new(world, clock.clone());
+        if let TargetConfig::Vault {
+            mocks_bind,
+            mocks_advertise: None,
+            ..
+        } = &cfg.target
+        {
+            if mocks_bind.is_unspecified() {
+                return Err(format!(
+                    "--mocks-bind {mocks_bind} needs --mocks-advertise HOST: the address the Vault reaches the cloud mocks at"
+                ));
+            }
+        }
         let (bind, vault_port) = match &cfg.target {
             TargetConfig::Embedded => (IpAddr::from([127, 0, 0, 1]), Some(0)),
             TargetConfig::Vault { mocks_bind, .. } => (*mocks_bind, None),
@@ -121,8 +136,18 @@ impl Env {
         )
         .await
         .map_err(|e| e.to_string())?;
-        let google = cloud.google_url().unwrap_or_default();
-        let aws = cloud.aws_url().unwrap_or_default();
+        let advertise = |url: String| match &cfg.target {
+            TargetConfig::Vault {
+                mocks_advertise: Some(host),
+                ..
+            } => match url.rsplit_once(':') {
+                Some((_, port)) => format!("http://{host}:{port}"),
+                None => url,
+            },
+            _ => url,
+        };
+        let google = advertise(cloud.google_url().unwrap_or_default());
+        let aws = advertise(cloud.aws_url().unwrap_or_default());
         let (vault_addr, root_token) = match (&cfg.target, &cloud.vault_state) {
             (TargetConfig::Embedded, Some(v)) => {
                 (cloud.vault_url().unwrap_or_default(), v.root_token())

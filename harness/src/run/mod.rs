@@ -231,6 +231,7 @@ pub fn main(args: RunArgs) -> i32 {
             addr: a.clone(),
             token: t.clone(),
             mocks_bind: args.mocks_bind,
+            mocks_advertise: args.mocks_advertise.clone(),
         },
     };
     let http = match reqwest::Client::builder()

@@ -289,7 +289,8 @@ pub fn main(args: RunArgs) -> i32 {
             }
         }
         println!(
-            "running {n} scenarios against {} ({} at once)",
+            "running {n} scenario{} against {} ({} at once)",
+            if n == 1 { "" } else { "s" },
             match &target {
                 TargetConfig::Embedded => "the embedded mock Vault".to_owned(),
                 TargetConfig::Vault { addr, .. } => format!("Vault at {addr}"),

@@ -288,14 +288,12 @@ pub async fn run(
                     at = step_end;
                     continue;
                 }
-                let interval = Duration::from_secs_f64(1.0 / rate);
-                let mut k: u32 = 0;
-                loop {
-                    let intended = at + interval * k;
-                    if intended >= step_end {
-                        break;
-                    }
-                    k += 1;
+                // Request k of the step starts at k / rate; computed from k (not by adding up
+                // intervals) so rounding never drifts, and counted so a step of D at R sends
+                // exactly round(D * R).
+                let n = (dur.as_secs_f64() * rate).round() as u64;
+                for k in 0..n {
+                    let intended = at + Duration::from_secs_f64(k as f64 / rate);
                     wait_until(intended).await;
                     let measured = intended >= measure_from && intended < measure_to;
                     if in_flight.load(Ordering::Relaxed) as usize >= max_in_flight {

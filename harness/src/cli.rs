@@ -283,6 +283,10 @@ pub struct ServeArgs {
     /// Start the shared clock at this RFC 3339 time and move it only through the admin API.
     #[arg(long, value_name = "TIME")]
     pub manual_clock: Option<String>,
+    /// The Vault release line the mock Vault behaves like where lines differ (see
+    /// mocks/src/vault/VERSIONS.md): 1.17 (default) or 1.16.
+    #[arg(long, value_name = "LINE", default_value = "1.17", value_parser = ["1.16", "1.17"], conflicts_with = "no_vault")]
+    pub vault_compat: String,
     /// Write a dotenv file (VAULT_ADDR, AWS_*, GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST…).
     #[arg(long, value_name = "FILE")]
     pub write_env: Option<PathBuf>,

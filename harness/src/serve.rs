@@ -71,7 +71,7 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
                 } else {
                     StartMode::Dev
                 },
-                ..VaultOptions::default()
+                ..VaultOptions::compat(&args.vault_compat).unwrap_or_default()
             },
             admin_token: args.admin_token.clone(),
         },

@@ -102,6 +102,24 @@ pub struct VaultOptions {
     /// Answer an unknown or expired token with 1.10–1.16's `permission denied` instead of 1.17's
     /// `permission denied` + `invalid token` (reference §1.4).
     pub legacy_invalid_token: bool,
+    /// The version `sys/health` and `sys/seal-status` report; [`VERSION`] when `None`.
+    pub version: Option<String>,
+}
+
+impl VaultOptions {
+    /// The behaviour of a Vault release line the mock can imitate: `1.17` (the default) or
+    /// `1.16` (unknown tokens answered with a bare `permission denied`; reports `1.16.0`).
+    pub fn compat(line: &str) -> Option<VaultOptions> {
+        match line {
+            "1.17" => Some(VaultOptions::default()),
+            "1.16" => Some(VaultOptions {
+                legacy_invalid_token: true,
+                version: Some("1.16.0".into()),
+                ..VaultOptions::default()
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// The logical operation of a request (§1.1).

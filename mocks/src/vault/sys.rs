@@ -35,6 +35,7 @@ pub struct SealState {
     nonce: String,
     cluster_name: String,
     cluster_id: String,
+    version: String,
 }
 
 /// The shares for a seal of `n` shares: 32 bytes for one share, else 33 (32 + x-coordinate).
@@ -74,6 +75,11 @@ impl SealState {
             nonce: String::new(),
             cluster_name: format!("vault-cluster-{}", &hex::encode(&id[16..20])),
             cluster_id,
+            version: setup
+                .options
+                .version
+                .clone()
+                .unwrap_or_else(|| VERSION.to_owned()),
         }
     }
 
@@ -87,7 +93,7 @@ impl SealState {
         m.insert("n".into(), json!(self.shares));
         m.insert("progress".into(), json!(self.submitted.len()));
         m.insert("nonce".into(), json!(self.nonce));
-        m.insert("version".into(), json!(VERSION));
+        m.insert("version".into(), json!(self.version));
         m.insert("build_date".into(), json!(BUILD_DATE));
         m.insert("migration".into(), json!(false));
         if !self.sealed {
@@ -190,7 +196,7 @@ fn health(state: &VaultState, method: &str, query: Option<&str>, now: SystemTime
     m.insert("replication_performance_mode".into(), json!("disabled"));
     m.insert("replication_dr_mode".into(), json!("disabled"));
     m.insert("server_time_utc".into(), json!(super::fields::unix(now)));
-    m.insert("version".into(), json!(VERSION));
+    m.insert("version".into(), json!(seal.version));
     m.insert("enterprise".into(), json!(false));
     if !seal.sealed && seal.initialized {
         m.insert("cluster_name".into(), json!(seal.cluster_name));

@@ -747,6 +747,27 @@ mod aws {
     }
 
     #[tokio::test]
+    async fn the_global_sts_endpoint_must_be_signed_for_us_east_1() {
+        let e = env();
+        let gci = "Action=GetCallerIdentity&Version=2011-06-15";
+        let r = e
+            .send(signed(&e.alice(), "sts", "eu-west-1", "/", gci, e.now()))
+            .await;
+        r.assert_error(403, "SignatureDoesNotMatch");
+        assert!(
+            r.body.contains(
+                "<Message>Credential should be scoped to a valid region, not 'eu-west-1'. </Message>"
+            ),
+            "{}",
+            r.body
+        );
+        let r = e
+            .send(signed(&e.alice(), "sts", "us-east-1", "/", gci, e.now()))
+            .await;
+        r.assert_ok_xml();
+    }
+
+    #[tokio::test]
     async fn iam_must_be_signed_for_us_east_1() {
         let e = env();
         let r = e

@@ -202,21 +202,22 @@ pub fn build(keys: &Keys, spec: &LoginSpec<'_>, m: &Mutate) -> Result<Signed, Bu
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&q);
     }
-    // After signing: what the signature does not cover.
+    // After signing: what the signature does not cover. Headers are set before the rename, so
+    // a header added by `set_headers` and renamed to an existing name is sent twice.
     for d in &m.drop_headers {
         out.retain(|(k, _)| !k.eq_ignore_ascii_case(d));
+    }
+    for (name, value) in &m.set_headers {
+        match out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            Some(h) => h.1.clone_from(value),
+            None => out.push((name.clone(), value.clone())),
+        }
     }
     if let Some(r) = &m.rename_header {
         for (k, _) in out.iter_mut() {
             if k.eq_ignore_ascii_case(&r.from) {
                 k.clone_from(&r.to);
             }
-        }
-    }
-    for (name, value) in &m.set_headers {
-        match out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-            Some(h) => h.1.clone_from(value),
-            None => out.push((name.clone(), value.clone())),
         }
     }
     Ok(Signed {
@@ -331,6 +332,24 @@ mod tests {
             .headers
             .iter()
             .any(|(k, _)| k == "X-Vault-AWS-IAM-Server-ID"));
+    }
+
+    #[test]
+    fn a_set_header_renamed_onto_another_is_sent_twice() {
+        let m = Mutate {
+            set_headers: [("X-Copy".to_owned(), "vault.example.com".to_owned())].into(),
+            rename_header: Some(crate::scenario::Rename {
+                from: "X-Copy".into(),
+                to: "X-Vault-AWS-IAM-Server-ID".into(),
+            }),
+            ..Mutate::default()
+        };
+        let s = build(&keys(), &spec("hvac"), &m).unwrap();
+        assert_eq!(
+            s.header_json()["X-Vault-AWS-IAM-Server-ID"],
+            json!(["vault.example.com", "vault.example.com"])
+        );
+        assert!(!signed_headers(&s).contains("x-copy"));
     }
 
     #[test]

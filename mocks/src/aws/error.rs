@@ -198,14 +198,33 @@ impl IntoResponse for AwsError {
     }
 }
 
-/// Escapes text for an XML element body.
+/// Escapes text for an XML element body as AWS does: `&`, `<` and `>` only. Quotes and
+/// apostrophes stay as they are (`Credential should be scoped to a valid region, not 'eu-west-1'. `
+/// reaches users verbatim through Vault's `received error code 403 from STS: <body>`; reference
+/// aws.md §4.4, vault PR#6268, vault#7397).
 pub fn xml_escape(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(s)
+    quick_xml::escape::partial_escape(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apostrophes_and_quotes_are_not_escaped_but_markup_is() {
+        assert_eq!(
+            xml_escape("not 'eu-west-1'. \"x\" <a> & b"),
+            "not 'eu-west-1'. \"x\" &lt;a&gt; &amp; b"
+        );
+        let e = AwsError::sender(
+            403,
+            "SignatureDoesNotMatch",
+            "Credential should be scoped to a valid region, not 'eu-west-1'. ",
+        );
+        assert!(e.to_xml("r").contains(
+            "<Message>Credential should be scoped to a valid region, not 'eu-west-1'. </Message>"
+        ));
+    }
 
     #[test]
     fn error_xml_is_laid_out_as_aws_does() {

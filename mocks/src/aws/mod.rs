@@ -102,8 +102,8 @@ impl Service {
         match self {
             // IAM is global and signed for us-east-1 (reference aws.md 6.1).
             Self::Iam => &["us-east-1"],
-            // STS: the global endpoint takes us-east-1; regional endpoints are not modelled, so
-            // any region is accepted. EC2 is regional: the region picks the instances.
+            // STS: chosen by the Host header (`sts_region_for_host`); EC2 is regional: the
+            // region picks the instances.
             Self::Sts | Self::Ec2 => &[],
         }
     }
@@ -200,6 +200,24 @@ fn scope_service(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
         .and_then(|(_, v)| from_credential(&v))
 }
 
+/// The one region an STS request's credential scope may name, from the Host header the client
+/// signed (Vault forwards it unchanged, reference aws.md 1.5): the global endpoint
+/// `sts.amazonaws.com` takes only `us-east-1`, a regional `sts.<region>.amazonaws.com[.cn]` only
+/// its region (`Credential should be scoped to a valid region, not '<r>'. `, reference aws.md 4.4,
+/// vault#11067, vault#7397, vault PR#6268). Any other host (the mock's own address) takes any
+/// region.
+fn sts_region_for_host(host: &str) -> Option<String> {
+    let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    if host == "sts.amazonaws.com" {
+        return Some("us-east-1".into());
+    }
+    let rest = host.strip_prefix("sts.")?;
+    let region = rest
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))?;
+    (!region.is_empty() && !region.contains('.')).then(|| region.to_owned())
+}
+
 /// Whether a body is a Query form (`application/x-www-form-urlencoded`, any parameters, or no
 /// content type at all).
 fn is_form(headers: &HeaderMap) -> bool {
@@ -255,9 +273,15 @@ fn answer(
     let now = state.sim.clock().now();
     let (verified, caller) = {
         let world = state.sim.world();
+        let sts_region = (service == Service::Sts)
+            .then(|| req.headers.get(header::HOST))
+            .flatten()
+            .and_then(|h| h.to_str().ok())
+            .and_then(sts_region_for_host);
+        let sts_regions: Option<[&str; 1]> = sts_region.as_deref().map(|r| [r]);
         let expect = Expect {
             service: service.name(),
-            regions: service.regions(),
+            regions: sts_regions.as_ref().map_or(service.regions(), |r| &r[..]),
             max_skew: MAX_SKEW,
         };
         let creds = WorldCredentials { world: &world, now };
@@ -291,4 +315,32 @@ fn answer(
 /// A 200 XML answer.
 pub(crate) fn ok_xml(body: String, call: &Call<'_>) -> Response {
     xml_response(200, body, &call.request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sts_scope_regions_follow_the_signed_host() {
+        assert_eq!(
+            sts_region_for_host("sts.amazonaws.com").as_deref(),
+            Some("us-east-1")
+        );
+        assert_eq!(
+            sts_region_for_host("STS.amazonaws.com:443").as_deref(),
+            Some("us-east-1")
+        );
+        assert_eq!(
+            sts_region_for_host("sts.eu-west-2.amazonaws.com").as_deref(),
+            Some("eu-west-2")
+        );
+        assert_eq!(
+            sts_region_for_host("sts.cn-north-1.amazonaws.com.cn").as_deref(),
+            Some("cn-north-1")
+        );
+        assert_eq!(sts_region_for_host("127.0.0.1:4566"), None);
+        assert_eq!(sts_region_for_host("sts.example.com"), None);
+        assert_eq!(sts_region_for_host("sts.a.b.amazonaws.com"), None);
+    }
 }

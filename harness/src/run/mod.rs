@@ -27,7 +27,11 @@ pub struct LoadErrors(pub Vec<String>);
 
 /// Finds and parses every scenario under `paths`; all errors, not just the first.
 pub fn load(paths: &[PathBuf]) -> Result<(Vec<Scenario>, usize), LoadErrors> {
-    let files = scenario::discover(paths).map_err(|e| LoadErrors(vec![e.to_string()]))?;
+    let files = scenario::discover(paths).map_err(|e| {
+        LoadErrors(vec![format!(
+            "{e} (give scenario files or directories; the catalogue is `scenarios/` in the authsim repository)"
+        )])
+    })?;
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (path, id) in &files {
@@ -175,16 +179,22 @@ pub fn main(args: RunArgs) -> i32 {
     let (scenarios, files) = match load(&args.paths) {
         Ok(x) => x,
         Err(LoadErrors(errors)) => {
+            let located = errors.iter().any(|e| e.contains(" --> "));
             for e in &errors {
-                eprintln!("error: {e}\n");
+                eprintln!("error: {e}");
+                if located {
+                    eprintln!();
+                }
             }
-            eprintln!("{} scenario file(s) did not load", errors.len());
+            if located {
+                eprintln!("{} scenario file(s) did not load", errors.len());
+            }
             return crate::exit::ERROR;
         }
     };
     let total = scenarios.len();
     if args.check {
-        println!("{total} scenarios in {files} files: all valid");
+        println!("{total} scenario(s) in {files} file(s): all valid");
         return crate::exit::OK;
     }
     let scenarios = select(scenarios, &args.tags, args.filter.as_deref());

@@ -200,7 +200,7 @@ pub struct RunArgs {
     /// Only scenarios whose id or name contains this text.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
-    /// Scenarios run at once (each in its own simulation); the number of CPUs by default.
+    /// Scenarios run at once (each in its own simulation); twice the number of CPUs by default.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Validate the files and exit without running anything.

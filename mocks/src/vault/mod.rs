@@ -325,9 +325,6 @@ pub struct Core {
     lockouts: HashMap<(String, String), Lockout>,
     /// The simulated LDAP directory the `ldap` auth method binds against.
     pub ldap_directory: ldap::Directory,
-    /// Token id → the auth method's check to run before the token is renewed (Vault's
-    /// `PathLoginRenew`): the role still exists and still binds the principal.
-    pub renew_checks: HashMap<String, RenewCheck>,
 }
 
 /// A check's future: `Ok` lets the renewal go ahead.
@@ -469,7 +466,6 @@ impl VaultStore {
             lockouts: HashMap::new(),
             ldap_directory: ldap::Directory::default(),
             setup,
-            renew_checks: HashMap::new(),
         };
         let default =
             acl::parse_policy("default", acl::DEFAULT_POLICY).expect("the default policy parses");

@@ -310,6 +310,10 @@ pub struct TokenStore {
     children: HashMap<String, Vec<String>>,
     inserts: u64,
     pub roles: BTreeMap<String, TokenRole>,
+    /// Token id → the auth method's check to run before the token is renewed (Vault's
+    /// `PathLoginRenew`): the role still exists and still binds the principal. Kept here so a
+    /// revoked or purged token takes its check with it.
+    renew_checks: HashMap<String, super::RenewCheck>,
 }
 
 /// Expired tokens are dropped every this many inserts, so long load tests keep flat memory.
@@ -355,6 +359,7 @@ impl TokenStore {
     }
 
     fn remove(&mut self, id: &str) {
+        self.renew_checks.remove(id);
         if let Some(e) = self.by_id.remove(id) {
             self.by_accessor.remove(&e.accessor);
             if let Some(p) = &e.parent {
@@ -647,7 +652,7 @@ pub fn issue_login(
     warnings.extend(ls.warnings);
     if let Some(check) = ls.renew_check {
         if !entry.batch {
-            core.renew_checks.insert(entry.id.clone(), check);
+            core.tokens.renew_checks.insert(entry.id.clone(), check);
         }
     }
     let mut resp = Resp {
@@ -821,7 +826,7 @@ pub fn checked_renewal(
         }
         _ => return None,
     };
-    let check = core.renew_checks.get(&id)?.clone();
+    let check = core.tokens.renew_checks.get(&id)?.clone();
     let increment = match cx.input.duration("increment") {
         Ok(i) => i.unwrap_or(0),
         Err(e) => return Some(Err(e)),
@@ -1177,4 +1182,38 @@ pub fn role_exists(core: &Core, rel: &str) -> Option<bool> {
     rel.strip_prefix("roles/")
         .filter(|n| !n.is_empty() && !n.contains('/'))
         .map(|n| core.tokens.roles.contains_key(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn check() -> super::super::RenewCheck {
+        super::super::RenewCheck(Arc::new(|| Box::pin(async { Ok(()) })))
+    }
+
+    /// A login's renewal check lives as long as its token: revoked or purged, both go, so a long
+    /// load test keeps flat memory.
+    #[test]
+    fn renew_checks_go_with_their_tokens() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut store = TokenStore::default();
+        for id in ["revoked", "expired", "kept"] {
+            store.insert_root(&mut rng, id, now);
+            store.renew_checks.insert(id.to_owned(), check());
+        }
+        store.by_id.get_mut("expired").unwrap().expire = Some(now + Duration::from_secs(5));
+        store.revoke_tree("revoked");
+        store.purge_expired(now + Duration::from_secs(5));
+        let mut left: Vec<_> = store.renew_checks.keys().cloned().collect();
+        left.sort();
+        assert_eq!(left, ["kept"]);
+        assert!(store.get("expired").is_none() && store.get("kept").is_some());
+    }
 }

@@ -7,7 +7,6 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 
 use crate::clock::rfc3339;
@@ -79,18 +78,21 @@ impl Entry {
     }
 }
 
-/// A request as the listener received it. Kept as received (the byte buffers are shared, not
-/// copied) so that recording costs little on the hot path; it never leaves the journal except as a
-/// redacted [`Entry`].
+/// A request as the listener received it, copied into two compact buffers: its head (path,
+/// query and headers) and at most 8 KiB of its body. Redaction happens only when the journal is
+/// read, so recording costs two copies on the hot path. Copies, not shared slices: hyper hands
+/// out header values and small bodies as slices of its connection read buffer, and holding those
+/// for 10 000 entries would keep that many whole buffers alive.
 #[derive(Clone)]
 pub struct Raw {
     pub listener: &'static str,
     pub at: SystemTime,
     pub method: Method,
-    pub uri: Uri,
-    pub headers: HeaderMap,
-    /// At most the first 8 KiB (see [`keep_body`]).
-    pub body: Bytes,
+    /// `path[?query]`, then one `name: value` line per header, in the order received.
+    head: Box<[u8]>,
+    /// Where the request target ends in `head`.
+    target_len: usize,
+    body: Box<[u8]>,
     pub status: u16,
     pub duration_micros: u64,
 }
@@ -100,47 +102,101 @@ impl std::fmt::Debug for Raw {
         // Only the redacted view is ever printed.
         f.debug_struct("Raw")
             .field("method", &self.method)
-            .field("path", &self.uri.path())
+            .field("path", &self.target().0)
             .finish_non_exhaustive()
     }
 }
 
-/// The part of a body the journal keeps: shared when small, a copy of the first 8 KiB otherwise
-/// (a slice would keep the whole buffer alive).
-pub fn keep_body(body: &Bytes) -> Bytes {
-    if body.len() <= MAX_BODY {
-        body.clone()
-    } else {
-        Bytes::copy_from_slice(&body[..MAX_BODY])
-    }
-}
-
 impl Raw {
+    /// Captures a request (the body cut at 8 KiB).
+    pub fn new(
+        listener: &'static str,
+        at: SystemTime,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Raw {
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        let len = target.len()
+            + headers
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 3)
+                .sum::<usize>();
+        let mut head = Vec::with_capacity(len);
+        head.extend_from_slice(target.as_bytes());
+        for (n, v) in headers {
+            head.push(b'\n');
+            head.extend_from_slice(n.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(v.as_bytes());
+        }
+        Raw {
+            listener,
+            at,
+            method: method.clone(),
+            head: head.into_boxed_slice(),
+            target_len: target.len(),
+            body: body[..body.len().min(MAX_BODY)].into(),
+            status: 0,
+            duration_micros: 0,
+        }
+    }
+
+    /// The answer's status and how long it took.
+    pub fn answered(mut self, status: u16, duration_micros: u64) -> Raw {
+        self.status = status;
+        self.duration_micros = duration_micros;
+        self
+    }
+
+    /// Path and raw query.
+    fn target(&self) -> (&str, Option<&str>) {
+        // Both came from a `Uri`, which is ASCII.
+        let t = std::str::from_utf8(&self.head[..self.target_len]).unwrap_or("/");
+        match t.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (t, None),
+        }
+    }
+
+    /// Header names and values as received.
+    fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.head[self.target_len..]
+            .split(|b| *b == b'\n')
+            .skip(1)
+            .filter_map(|line| {
+                let at = line.windows(2).position(|w| w == b": ")?;
+                // Header names are ASCII.
+                Some((std::str::from_utf8(&line[..at]).ok()?, &line[at + 2..]))
+            })
+    }
+
     /// The redacted view.
     fn entry(&self, seq: u64) -> Entry {
         let headers = self
-            .headers
-            .iter()
+            .headers()
             .map(|(n, v)| {
-                let value = if is_secret_header(n.as_str()) {
+                let value = if is_secret_header(n) {
                     REDACTED.to_owned()
                 } else {
-                    String::from_utf8_lossy(v.as_bytes()).into_owned()
+                    String::from_utf8_lossy(v).into_owned()
                 };
-                (n.as_str().to_owned(), value)
+                (n.to_owned(), value)
             })
             .collect();
         let content_type = self
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
+            .headers()
+            .find(|(n, _)| *n == "content-type")
+            .and_then(|(_, v)| std::str::from_utf8(v).ok());
+        let (path, query) = self.target();
         Entry {
             seq,
             listener: self.listener,
             at: rfc3339(self.at),
             method: self.method.to_string(),
-            path: self.uri.path().to_owned(),
-            query: self.uri.query().map(redact_form).unwrap_or_default(),
+            path: path.to_owned(),
+            query: query.map(redact_form).unwrap_or_default(),
             headers,
             body: redact_body(content_type, &self.body),
             status: self.status,
@@ -308,16 +364,16 @@ mod tests {
             "authorization",
             "AWS4-HMAC-SHA256 Credential=x".parse().unwrap(),
         );
-        let e = Raw {
-            listener: "aws",
-            at: std::time::UNIX_EPOCH,
-            method: Method::POST,
-            uri: "/?X-Amz-Signature=abc".parse().unwrap(),
-            headers,
-            body: Bytes::from_static(b"Action=GetCallerIdentity"),
-            status: 200,
-            duration_micros: 1,
-        };
+        headers.insert("content-type", "text/plain; a: b".parse().unwrap());
+        let e = Raw::new(
+            "aws",
+            std::time::UNIX_EPOCH,
+            &Method::POST,
+            &"/?X-Amz-Signature=abc".parse().unwrap(),
+            &headers,
+            b"Action=GetCallerIdentity",
+        )
+        .answered(200, 1);
         assert_eq!(j.record(e.clone()), 1);
         assert_eq!(j.record(e), 2);
         let seen = j.since(1);
@@ -325,6 +381,10 @@ mod tests {
         assert_eq!(seen[0].seq, 2);
         assert_eq!(seen[0].header("authorization"), Some(REDACTED));
         assert_eq!(seen[0].query, "X-Amz-Signature=<redacted>");
+        assert_eq!(seen[0].path, "/");
+        assert_eq!(seen[0].header("content-type"), Some("text/plain; a: b"));
+        assert_eq!(seen[0].body, "Action=GetCallerIdentity");
+        assert_eq!((seen[0].status, seen[0].duration_micros), (200, 1));
         assert_eq!(seen[0].at, "1970-01-01T00:00:00Z");
         j.clear();
         assert!(j.entries().is_empty());

@@ -20,7 +20,7 @@ use crate::aws::error::AwsError;
 use crate::clock::{parse_duration, rfc3339, Clock};
 use crate::faults::{Fault, FaultKind, FaultMatch, FaultPlan, RequestFacts};
 use crate::gcp::error::GcpError;
-use crate::journal::{self, Entry, Journal, Raw};
+use crate::journal::{Entry, Journal, Raw};
 use crate::world::World;
 
 /// Bodies larger than this are refused with the upstream's 413.
@@ -375,13 +375,15 @@ async fn around(State(ctx): State<ListenerCtx>, req: Request, next: Next) -> Res
             _ => {}
         }
     }
-    // Captured cheaply (reference-counted bytes); redaction happens when the journal is read.
-    let (method, uri, headers) = (
-        parts.method.clone(),
-        parts.uri.clone(),
-        parts.headers.clone(),
+    // Redaction happens when the journal is read.
+    let raw = Raw::new(
+        ctx.upstream.name(),
+        ctx.sim.clock().now(),
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &bytes,
     );
-    let body = journal::keep_body(&bytes);
 
     let resp = match answer {
         Some(FaultKind::Throttle) => ctx.upstream.throttled(),
@@ -405,16 +407,9 @@ async fn around(State(ctx): State<ListenerCtx>, req: Request, next: Next) -> Res
                 .await
         }
     };
-    ctx.sim.journal().record(Raw {
-        listener: ctx.upstream.name(),
-        at: ctx.sim.clock().now(),
-        method,
-        uri,
-        headers,
-        body,
-        status: resp.status().as_u16(),
-        duration_micros: started.elapsed().as_micros() as u64,
-    });
+    ctx.sim
+        .journal()
+        .record(raw.answered(resp.status().as_u16(), started.elapsed().as_micros() as u64));
     resp
 }
 

@@ -245,10 +245,13 @@ mod tests {
     use super::super::Outcome;
     use super::*;
 
-    /// Every element's name with its attributes, and the text, in document order.
-    fn parse(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
+    /// An element's name, its attributes, and its text.
+    type Element = (String, Vec<(String, String)>, String);
+
+    /// Every element, in document order.
+    fn parse(xml: &str) -> Vec<Element> {
         let mut reader = quick_xml::Reader::from_str(xml);
-        let mut out: Vec<(String, Vec<(String, String)>, String)> = Vec::new();
+        let mut out: Vec<Element> = Vec::new();
         loop {
             match reader.read_event().unwrap() {
                 Event::Start(e) | Event::Empty(e) => {
@@ -280,7 +283,7 @@ mod tests {
         out
     }
 
-    fn attr_of<'a>(e: &'a (String, Vec<(String, String)>, String), name: &str) -> &'a str {
+    fn attr_of<'a>(e: &'a Element, name: &str) -> &'a str {
         &e.1.iter().find(|(k, _)| k == name).unwrap().1
     }
 

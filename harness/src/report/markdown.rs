@@ -189,18 +189,28 @@ fn longest_run(s: &str, c: char) -> usize {
 
 /// Table-cell text: one line, `|` escaped, cut at [`CELL_MAX`] characters.
 fn cell(s: &str) -> String {
-    let one_line = s.replace(['\n', '\r'], " ");
-    let cut = if one_line.chars().count() > CELL_MAX {
-        format!("{}…", one_line.chars().take(CELL_MAX).collect::<String>())
+    if s.chars().count() > CELL_MAX {
+        cell_full(&format!(
+            "{}…",
+            s.chars().take(CELL_MAX).collect::<String>()
+        ))
     } else {
-        one_line
-    };
-    cut.replace('|', "\\|")
+        cell_full(s)
+    }
 }
 
-/// A code span in a table cell (GFM takes `\|` as a pipe even inside one).
+/// Table-cell text in full: one line, `|` escaped.
+pub(crate) fn cell_full(s: &str) -> String {
+    s.replace(['\n', '\r'], " ").replace('|', "\\|")
+}
+
+/// A code span in a table cell, cut at [`CELL_MAX`] characters.
 fn code(s: &str) -> String {
-    let c = cell(s);
+    code_of(cell(s))
+}
+
+/// Cell text ([`cell_full`]) as a code span (GFM takes `\|` as a pipe even inside one).
+pub(crate) fn code_of(c: String) -> String {
     let ticks = "`".repeat(longest_run(&c, '`') + 1);
     // A space on each side keeps a leading or trailing backtick from closing the span.
     let pad = if c.starts_with('`') || c.ends_with('`') {

@@ -172,6 +172,7 @@ fn scenario(out: &mut Vec<Change>, o: &ScenarioResult, n: &ScenarioResult) {
         }
     }
     let mut own = |field: &str, old: Value, new: Value| {
+        let (old, new) = (plain(old), plain(new));
         if old != new {
             out.push(change(&n.id, None, field, old, new));
         }
@@ -186,6 +187,7 @@ fn scenario(out: &mut Vec<Change>, o: &ScenarioResult, n: &ScenarioResult) {
 
 fn step(out: &mut Vec<Change>, id: &str, o: &StepResult, n: &StepResult) {
     let mut push = |field: &str, old: Value, new: Value| {
+        let (old, new) = (plain(old), plain(new));
         if old != new {
             out.push(change(id, Some(n), field, old, new));
         }
@@ -223,7 +225,10 @@ fn observed(push: &mut impl FnMut(&str, Value, Value), o: &Observed, n: &Observe
             nm.get(k).cloned().into(),
         );
     }
-    push("token_ttl", o.token_ttl.into(), n.token_ttl.into());
+    match (o.token_ttl, n.token_ttl) {
+        (Some(a), Some(b)) if a.abs_diff(b) <= TTL_SLACK => {}
+        (a, b) => push("token_ttl", a.into(), b.into()),
+    }
     for k in o
         .fields
         .keys()
@@ -240,6 +245,46 @@ fn observed(push: &mut impl FnMut(&str, Value, Value), o: &Observed, n: &Observe
             );
         }
     }
+}
+
+/// `token_lookup` reports the *remaining* TTL, which ticks between a login and the lookup: TTLs
+/// this close are the same.
+const TTL_SLACK: u64 = 5;
+
+/// A value with the runner's unique mount names (`authsim-<run>-<n>-<path>`, on a real Vault)
+/// read as the world's `<path>`, as on the embedded target: they differ on every run.
+fn plain(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(unique_mounts_plain(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(plain).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, plain(v))).collect()),
+        v => v,
+    }
+}
+
+/// `auth/authsim-6b12d0e1-5-userpass/login` → `auth/userpass/login`.
+fn unique_mounts_plain(s: &str) -> String {
+    const PREFIX: &str = "authsim-";
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(PREFIX) {
+        let after = &rest[i + PREFIX.len()..];
+        let hex = after.bytes().take_while(u8::is_ascii_hexdigit).count();
+        let seq = after[hex..]
+            .strip_prefix('-')
+            .map(|t| t.bytes().take_while(u8::is_ascii_digit).count())
+            .unwrap_or(0);
+        let end = hex + 1 + seq;
+        if hex > 0 && seq > 0 && after[end..].starts_with('-') {
+            out.push_str(&rest[..i]);
+            rest = &after[end + 1..];
+        } else {
+            out.push_str(&rest[..i + PREFIX.len()]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn opt(s: &Option<String>) -> Value {
@@ -275,16 +320,21 @@ fn describe(s: &Side) -> String {
     }
 }
 
+/// A changed value as shown: [`show`], except that outcomes and kinds are words, not strings
+/// (`outcome passed -> failed`).
+fn shown(c: &Change, v: &Value) -> String {
+    match (&c.field[..], v) {
+        ("outcome" | "kind", Value::String(s)) => s.clone(),
+        _ => show(v),
+    }
+}
+
 /// What a change says after its `step N kind:` prefix.
 fn what(c: &Change) -> String {
     match (&c.field[..], &c.old, &c.new) {
         ("step", Value::Null, _) => "added".to_owned(),
         ("step", _, Value::Null) => "removed".to_owned(),
-        // Words, not strings: `outcome passed -> failed`.
-        ("outcome" | "kind", Value::String(o), Value::String(n)) => {
-            format!("{} {o} -> {n}", c.field)
-        }
-        (f, o, n) => format!("{f} {} -> {}", show(o), show(n)),
+        (f, o, n) => format!("{f} {} -> {}", shown(c, o), shown(c, n)),
     }
 }
 
@@ -361,7 +411,10 @@ pub fn markdown(d: &Diff) -> String {
             let (old, new) = match (&c.field[..], &c.old, &c.new) {
                 ("step", Value::Null, _) => (String::new(), "added".to_owned()),
                 ("step", _, Value::Null) => ("removed".to_owned(), String::new()),
-                (_, o, n) => (code_of(cell_full(&show(o))), code_of(cell_full(&show(n)))),
+                (_, o, n) => (
+                    code_of(cell_full(&shown(c, o))),
+                    code_of(cell_full(&shown(c, n))),
+                ),
             };
             let _ = writeln!(
                 out,
@@ -662,6 +715,36 @@ mod tests {
             t.contains("vault/ok\n  outcome passed -> skipped\n  message (none) -> \"runs only on embedded\"\n"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn unique_mount_names_and_a_ticking_ttl_are_not_changes() {
+        assert_eq!(
+            unique_mounts_plain("authsim-6b12d0e1-5-userpass-bob; auth/authsim-ff-12-aws/login"),
+            "userpass-bob; auth/aws/login"
+        );
+        assert_eq!(
+            unique_mounts_plain("authsim-run authsim-x-1-a authsim-ab-c-d authsim-"),
+            "authsim-run authsim-x-1-a authsim-ab-c-d authsim-"
+        );
+        let mut o = step(2, "token_lookup", 200, &[]);
+        o.observed.token_ttl = Some(2_764_800);
+        o.observed.fields.insert(
+            "/data/display_name".into(),
+            json!("authsim-6b12d0e1-5-userpass-bob"),
+        );
+        let mut n = o.clone();
+        n.observed.token_ttl = Some(2_764_799);
+        n.observed.fields.insert(
+            "/data/display_name".into(),
+            json!("authsim-6b12d0f5-15-userpass-bob"),
+        );
+        let old = report(vec![scenario("vault/lookup", vec![o])]);
+        let new = report(vec![scenario("vault/lookup", vec![n])]);
+        assert!(diff("o", &old, "n", &new).is_empty());
+        let mut later = new.clone();
+        later.scenarios[0].steps[0].observed.token_ttl = Some(3600);
+        assert_eq!(diff("o", &old, "n", &later).changed.len(), 1);
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! steps added or removed), plus the ids added and removed. The renderings ([`text`],
 //! [`markdown`], and the [`Diff`] itself as JSON, schema in `scenarios/README.md`) only read it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::LazyLock;
 
+use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -172,7 +175,7 @@ fn scenario(out: &mut Vec<Change>, o: &ScenarioResult, n: &ScenarioResult) {
         }
     }
     let mut own = |field: &str, old: Value, new: Value| {
-        let (old, new) = (plain(old), plain(new));
+        let (old, new) = (masked(old), masked(new));
         if old != new {
             out.push(change(&n.id, None, field, old, new));
         }
@@ -187,7 +190,7 @@ fn scenario(out: &mut Vec<Change>, o: &ScenarioResult, n: &ScenarioResult) {
 
 fn step(out: &mut Vec<Change>, id: &str, o: &StepResult, n: &StepResult) {
     let mut push = |field: &str, old: Value, new: Value| {
-        let (old, new) = (plain(old), plain(new));
+        let (old, new) = (masked(old), masked(new));
         if old != new {
             out.push(change(id, Some(n), field, old, new));
         }
@@ -251,40 +254,52 @@ fn observed(push: &mut impl FnMut(&str, Value, Value), o: &Observed, n: &Observe
 /// this close are the same.
 const TTL_SLACK: u64 = 5;
 
-/// A value with the runner's unique mount names (`authsim-<run>-<n>-<path>`, on a real Vault)
-/// read as the world's `<path>`, as on the embedded target: they differ on every run.
-fn plain(v: Value) -> Value {
+/// What differs on every run whatever the Vault, replaced before comparing (and shown replaced):
+/// the runner's unique mount names on a real Vault (`authsim-<run>-<n>-<path>` read as the world's
+/// `<path>`, as on the embedded target), UUIDs (Vault's role ids, EC2 nonces, STS request ids),
+/// times (RFC 3339, and SigV4's `20261204T135615Z`), 64-hex digests (SigV4 strings to sign), and
+/// the ports of the cloud mocks, which bind free ports.
+static MASKS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        (r"authsim-[0-9a-f]+-[0-9]+-", ""),
+        (
+            r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
+            "<uuid>",
+        ),
+        (
+            r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})",
+            "<time>",
+        ),
+        (r"\b\d{8}T\d{6}Z\b", "<time>"),
+        (r"\b[0-9a-f]{64}\b", "<sha256>"),
+        (
+            r"\b(\d{1,3}(?:\.\d{1,3}){3}|localhost):\d{1,5}\b",
+            "${1}:<port>",
+        ),
+    ]
+    .into_iter()
+    .map(|(re, with)| (Regex::new(re).expect("a valid mask"), with))
+    .collect()
+});
+
+/// A value with [`MASKS`] applied to every string in it.
+fn masked(v: Value) -> Value {
     match v {
-        Value::String(s) => Value::String(unique_mounts_plain(&s)),
-        Value::Array(a) => Value::Array(a.into_iter().map(plain).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, plain(v))).collect()),
+        Value::String(s) => Value::String(mask(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(masked).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, masked(v))).collect()),
         v => v,
     }
 }
 
-/// `auth/authsim-6b12d0e1-5-userpass/login` → `auth/userpass/login`.
-fn unique_mounts_plain(s: &str) -> String {
-    const PREFIX: &str = "authsim-";
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(PREFIX) {
-        let after = &rest[i + PREFIX.len()..];
-        let hex = after.bytes().take_while(u8::is_ascii_hexdigit).count();
-        let seq = after[hex..]
-            .strip_prefix('-')
-            .map(|t| t.bytes().take_while(u8::is_ascii_digit).count())
-            .unwrap_or(0);
-        let end = hex + 1 + seq;
-        if hex > 0 && seq > 0 && after[end..].starts_with('-') {
-            out.push_str(&rest[..i]);
-            rest = &after[end + 1..];
-        } else {
-            out.push_str(&rest[..i + PREFIX.len()]);
-            rest = after;
+fn mask(s: &str) -> String {
+    let mut s = s.to_owned();
+    for (re, with) in MASKS.iter() {
+        if let Cow::Owned(t) = re.replace_all(&s, *with) {
+            s = t;
         }
     }
-    out.push_str(rest);
-    out
+    s
 }
 
 fn opt(s: &Option<String>) -> Value {
@@ -718,14 +733,34 @@ mod tests {
     }
 
     #[test]
-    fn unique_mount_names_and_a_ticking_ttl_are_not_changes() {
+    fn what_differs_on_every_run_and_a_ticking_ttl_are_not_changes() {
         assert_eq!(
-            unique_mounts_plain("authsim-6b12d0e1-5-userpass-bob; auth/authsim-ff-12-aws/login"),
+            mask("authsim-6b12d0e1-5-userpass-bob; auth/authsim-ff-12-aws/login"),
             "userpass-bob; auth/aws/login"
         );
         assert_eq!(
-            unique_mounts_plain("authsim-run authsim-x-1-a authsim-ab-c-d authsim-"),
+            mask("authsim-run authsim-x-1-a authsim-ab-c-d authsim-"),
             "authsim-run authsim-x-1-a authsim-ab-c-d authsim-"
+        );
+        assert_eq!(
+            mask("<RequestId>621d5aad-4430-41f1-9922-6df98e791488</RequestId>"),
+            "<RequestId><uuid></RequestId>"
+        );
+        assert_eq!(
+            mask("Signature expired: 20261204T134114Z is now earlier than 20261204T134115Z"),
+            "Signature expired: <time> is now earlier than <time>"
+        );
+        assert_eq!(
+            mask("issued 2026-12-04T13:56:15.123Z, expires 2026-12-04T14:56:15+01:00"),
+            "issued <time>, expires <time>"
+        );
+        assert_eq!(
+            mask(&format!("'AWS4-HMAC-SHA256\n{}'", "d0".repeat(32))),
+            "'AWS4-HMAC-SHA256\n<sha256>'"
+        );
+        assert_eq!(
+            mask("POST http://127.0.0.1:34507// and localhost:8200, not port 8200 or 1.17.0"),
+            "POST http://127.0.0.1:<port>// and localhost:<port>, not port 8200 or 1.17.0"
         );
         let mut o = step(2, "token_lookup", 200, &[]);
         o.observed.token_ttl = Some(2_764_800);

@@ -3,8 +3,9 @@
 //! [`diff`] is a pure function over two [`RunReport`]s: scenarios are matched by id, steps by
 //! index, and every observed fact that differs is one [`Change`] (status, error strings,
 //! policies, each metadata key, token TTL, each JSON-pointer field, step and scenario outcome,
-//! steps added or removed), plus the ids added and removed. The renderings ([`text`],
-//! [`markdown`], and the [`Diff`] itself as JSON, schema in `scenarios/README.md`) only read it.
+//! steps added or removed), plus the ids added and removed. Values are compared after masks (`MASKS`)
+//! replaced what differs on every run whatever the Vault. The renderings ([`text`], [`markdown`],
+//! and the [`Diff`] itself as JSON, schema in `scenarios/README.md`) only read it.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -3,9 +3,9 @@
 //! [`diff`] is a pure function over two [`RunReport`]s: scenarios are matched by id, steps by
 //! index, and every observed fact that differs is one [`Change`] (status, error strings,
 //! policies, each metadata key, token TTL, each JSON-pointer field, step and scenario outcome,
-//! steps added or removed), plus the ids added and removed. Values are compared after masks (`MASKS`)
-//! replaced what differs on every run whatever the Vault. The renderings ([`text`], [`markdown`],
-//! and the [`Diff`] itself as JSON, schema in `scenarios/README.md`) only read it.
+//! steps added or removed), plus the ids added and removed. Values are compared once `MASKS`
+//! replaced what differs on every run whatever the Vault. The renderings ([`text`],
+//! [`markdown`], and the [`Diff`] itself as JSON, schema in `scenarios/README.md`) only read it.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -69,7 +69,7 @@ pub struct Change {
 }
 
 impl Diff {
-    /// Anything changed, added or removed.
+    /// Nothing changed, added or removed.
     pub fn is_empty(&self) -> bool {
         self.changed.is_empty() && self.added.is_empty() && self.removed.is_empty()
     }
@@ -239,15 +239,12 @@ fn observed(push: &mut impl FnMut(&str, Value, Value), o: &Observed, n: &Observe
         .chain(n.fields.keys())
         .collect::<BTreeSet<_>>()
     {
-        // A pointer that is on one side only was not asked for there: absent, not null.
-        let (a, b) = (o.fields.get(k), n.fields.get(k));
-        if a != b {
-            push(
-                &format!("json {k}"),
-                a.cloned().unwrap_or(Value::Null),
-                b.cloned().unwrap_or(Value::Null),
-            );
-        }
+        // A pointer on one side only (the scenario changed in between) is null on the other.
+        push(
+            &format!("json {k}"),
+            o.fields.get(k).cloned().unwrap_or(Value::Null),
+            n.fields.get(k).cloned().unwrap_or(Value::Null),
+        );
     }
 }
 

@@ -2,26 +2,9 @@
 //! exit code, and the external target: the mock Vault in another process, reached only through
 //! `--vault-addr`.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod common;
 
-fn authsim() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_authsim"));
-    c.env_remove("VAULT_ADDR").env_remove("VAULT_TOKEN");
-    c
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("authsim-run-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn catalogue() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
-}
+use common::{authsim, catalogue, scratch, Serve};
 
 #[test]
 fn check_reports_every_bad_file_with_a_caret_and_exits_2() {
@@ -126,50 +109,19 @@ vault_read = "secret/data/app/config"
 
 #[test]
 fn the_catalogue_runs_against_a_mock_vault_in_another_process_through_vault_addr() {
-    let mut serve = authsim()
-        .args([
-            "serve",
-            "--vault-port",
-            "0",
-            "--aws-port",
-            "0",
-            "--google-port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut addr = None;
-    for line in BufReader::new(serve.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(a) = line.strip_prefix("vault").map(str::trim) {
-            addr = Some(a.to_owned());
-        }
-        if line == "ready" {
-            break;
-        }
-    }
-    let addr = addr.expect("serve printed the vault listener");
+    let serve = Serve::start(&[]);
+    let addr = serve.vault.clone();
     let d = scratch("external");
     let json = d.join("r.json");
-    let out = authsim()
-        .args([
-            "run",
-            "--vault-addr",
-            &addr,
-            "--vault-token",
-            "root",
-            "--report-json",
-        ])
-        .arg(&json)
-        .arg(catalogue().join("vault"))
-        .arg(catalogue().join("aws/login_hvac.toml"))
-        .arg(catalogue().join("gcp/login_sign_jwt.toml"))
-        .output()
-        .unwrap();
-    let _ = serve.kill();
-    let _ = serve.wait();
+    let out = serve.run(
+        &[
+            catalogue().join("vault"),
+            catalogue().join("aws/login_hvac.toml"),
+            catalogue().join("gcp/login_sign_jwt.toml"),
+        ],
+        &json,
+    );
+    drop(serve);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

@@ -82,7 +82,9 @@ pub fn gist(s: &StepResult) -> String {
     g
 }
 
-fn step(s: &StepResult, style: Style) -> String {
+/// One step's lines: the mark, the kind and label, the line, the gist of the answer; then each
+/// mismatch (expected, got), the runner's error and the `curl` that reproduces it.
+pub fn step(s: &StepResult, style: Style) -> String {
     let mut out = String::new();
     let mark = match s.outcome {
         Outcome::Passed => paint(style, "32", "ok  "),

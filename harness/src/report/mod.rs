@@ -53,12 +53,10 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(scenarios: &[ScenarioResult]) -> Summary {
-        let mut s = Summary {
-            total: scenarios.len(),
-            ..Summary::default()
-        };
+    pub fn of<'a>(scenarios: impl IntoIterator<Item = &'a ScenarioResult>) -> Summary {
+        let mut s = Summary::default();
         for r in scenarios {
+            s.total += 1;
             match r.outcome {
                 Outcome::Passed => s.passed += 1,
                 Outcome::Failed => s.failed += 1,
@@ -166,5 +164,80 @@ pub struct Mismatch {
 impl RunReport {
     pub fn failed(&self) -> bool {
         self.summary.failed > 0 || self.summary.errored > 0
+    }
+}
+
+/// Reports for the renderers' and `compare`'s unit tests.
+#[cfg(test)]
+pub(crate) mod sample {
+    use super::*;
+
+    pub(crate) fn step(index: usize, kind: &str, status: u16, errors: &[&str]) -> StepResult {
+        StepResult {
+            index,
+            kind: kind.to_owned(),
+            label: kind.to_owned(),
+            line: 2 + 4 * index,
+            outcome: Outcome::Passed,
+            duration_ms: 3,
+            observed: Observed {
+                status: Some(status),
+                errors: errors.iter().map(|e| (*e).to_owned()).collect(),
+                ..Observed::default()
+            },
+            failures: Vec::new(),
+            error: None,
+            curl: None,
+        }
+    }
+
+    pub(crate) fn scenario(id: &str, steps: Vec<StepResult>) -> ScenarioResult {
+        let outcome = steps
+            .iter()
+            .map(|s| s.outcome)
+            .find(|o| *o != Outcome::Passed)
+            .unwrap_or(Outcome::Passed);
+        ScenarioResult {
+            id: id.to_owned(),
+            file: format!("scenarios/{id}.toml"),
+            name: format!("{id}: what it checks"),
+            tags: Vec::new(),
+            outcome,
+            duration_ms: 14,
+            message: None,
+            steps,
+        }
+    }
+
+    pub(crate) fn report(scenarios: Vec<ScenarioResult>) -> RunReport {
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            authsim_version: "0.1.0".to_owned(),
+            target: Target {
+                kind: "vault".to_owned(),
+                addr: Some("http://127.0.0.1:8200".to_owned()),
+                vault_version: Some("1.17.0".to_owned()),
+            },
+            started_at: "2026-11-24T03:00:00Z".to_owned(),
+            duration_ms: 1812,
+            summary: Summary::of(&scenarios),
+            scenarios,
+        }
+    }
+
+    /// A failed step: expected `invalid password`, got Vault's message; with its curl.
+    pub(crate) fn failed_step() -> StepResult {
+        let mut s = step(1, "userpass_login", 400, &["invalid username or password"]);
+        s.outcome = Outcome::Failed;
+        s.failures.push(Mismatch {
+            check: "error".to_owned(),
+            expected: Value::from("invalid password"),
+            actual: Value::from(vec!["invalid username or password"]),
+        });
+        s.curl = Some(
+            "curl -sS -X POST --data '{\"password\":\"<redacted>\"}' \"$VAULT_ADDR\"'/v1/auth/userpass/login/bob'"
+                .to_owned(),
+        );
+        s
     }
 }

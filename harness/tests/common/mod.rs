@@ -1,0 +1,91 @@
+//! Helpers for the tests that drive the `authsim` binary as a process: the command, scratch
+//! directories, the catalogue, `authsim serve` in the background, and `authsim run` against it.
+
+// Each test crate uses a subset.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The binary, without the caller's Vault environment.
+pub(crate) fn authsim() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_authsim"));
+    c.env_remove("VAULT_ADDR").env_remove("VAULT_TOKEN");
+    c
+}
+
+/// An empty directory of this test process.
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("authsim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The repository's `scenarios/`.
+pub(crate) fn catalogue() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// `authsim serve` on free ports, killed when dropped.
+pub(crate) struct Serve {
+    child: Child,
+    /// The mock Vault's address, from serve's `vault <addr>` line.
+    pub(crate) vault: String,
+}
+
+impl Serve {
+    /// Starts `authsim serve --vault-port 0 --aws-port 0 --google-port 0 EXTRA…` and waits for
+    /// `ready`.
+    pub(crate) fn start(extra: &[&str]) -> Serve {
+        let mut child = authsim()
+            .args([
+                "serve",
+                "--vault-port",
+                "0",
+                "--aws-port",
+                "0",
+                "--google-port",
+                "0",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut vault = None;
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if let Some(a) = line.strip_prefix("vault").map(str::trim) {
+                vault = Some(a.to_owned());
+            }
+            if line == "ready" {
+                break;
+            }
+        }
+        let vault = vault.unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("serve printed no vault listener")
+        });
+        Serve { child, vault }
+    }
+
+    /// `authsim run PATHS… --vault-addr <this> --vault-token root --report-json REPORT`.
+    pub(crate) fn run(&self, paths: &[PathBuf], report_json: &Path) -> Output {
+        authsim()
+            .args(["run", "--vault-addr", &self.vault, "--vault-token", "root"])
+            .arg("--report-json")
+            .arg(report_json)
+            .args(paths)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -246,3 +246,160 @@ fn a_vault_that_dies_mid_run_is_counted_as_errors_not_a_crash() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn bad_thresholds_and_files_that_are_not_bench_reports_are_one_line_and_exit_2() {
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "1",
+            "--threshold",
+            "p99<<5ms",
+        ],
+        "--threshold 'p99<<5ms': expected a number after '<'",
+    );
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "1",
+            "--threshold",
+            "p99<5",
+        ],
+        "'5' needs a unit: us, ms or s",
+    );
+    let d = scratch("not-reports");
+    let run_report = d.join("run.json");
+    std::fs::write(&run_report, r#"{"schema_version":1,"scenarios":[]}"#).unwrap();
+    let newer = d.join("newer.json");
+    std::fs::write(&newer, r#"{"kind":"authsim.bench","schema_version":9}"#).unwrap();
+    let missing = d.join("missing.json");
+    for (file, needle) in [
+        (&run_report, "an `authsim run` report"),
+        (&newer, "schema_version 9"),
+        (&missing, "cannot read"),
+    ] {
+        let f = file.to_str().unwrap();
+        one_error_line(&["merge", f], &format!("error: {f}: {needle}"));
+    }
+    one_error_line(
+        &[
+            "merge",
+            run_report.to_str().unwrap(),
+            "--threshold",
+            "p98<5ms",
+        ],
+        "unknown metric `p98` (did you mean `p99`?)",
+    );
+}
+
+/// A worker report without histograms, written by hand: 100 answered, 3 errors.
+const HAND_WRITTEN: &str = r#"{
+  "schema_version": 1, "kind": "authsim.bench", "authsim_version": "0.1.0",
+  "config": {"flows": {"kv-read": 1}, "model": "open", "rate": 50.0, "duration_ms": 2000,
+             "warmup_ms": 0, "identities": 1, "presign": 0, "target": "embedded"},
+  "window": {"start_unix_ms": 1700000000000, "end_unix_ms": 1700000002000},
+  "counts": {"sent": 100, "ok": 97, "errors": 3, "dropped": 0, "late": 0},
+  "throughput": 50.0,
+  "latency": {"count": 0, "mean_us": 0.0, "p50_us": 0, "p90_us": 0, "p99_us": 0, "p999_us": 0, "max_us": 0},
+  "stages": {}, "histograms": {},
+  "errors": [{"flow": "kv-read", "status": 503, "message": "Vault is sealed", "count": 3}],
+  "timeline": [{"unix_s": 1700000000, "sent": 50, "ok": 48, "errors": 2, "p50_us": 0, "p99_us": 0},
+               {"unix_s": 1700000001, "sent": 50, "ok": 49, "errors": 1, "p50_us": 0, "p99_us": 0}],
+  "workers": 1
+}"#;
+
+#[test]
+fn merge_checks_thresholds_on_the_merged_report_and_exits_1_when_one_fails() {
+    let d = scratch("merge-thresholds");
+    let a = d.join("a.json");
+    std::fs::write(&a, HAND_WRITTEN).unwrap();
+    let (svg, html) = (d.join("m.svg"), d.join("m.html"));
+    let out = authsim()
+        .arg("merge")
+        .arg(&a)
+        .arg(&a)
+        .args(["--threshold", "errors<=6", "--threshold", "error_rate<1%"])
+        .arg("--report-svg")
+        .arg(&svg)
+        .arg("--report-html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("threshold errors<=6: pass (errors = 6)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("threshold error_rate<1%: FAIL (error_rate = 3.00% (6 of 200))"),
+        "{err}"
+    );
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["counts"]["errors"], 6);
+    assert_eq!(m["errors"][0]["message"], "Vault is sealed");
+    assert_eq!(m["errors"][0]["count"], 6);
+    assert_eq!(m["timeline"][0]["sent"], 100);
+    assert_eq!(m["thresholds"][1]["pass"], false);
+    assert_eq!(m["thresholds"][1]["threshold"], "error_rate<1%");
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg "));
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("Vault is sealed"));
+}
+
+#[test]
+fn a_failed_threshold_exits_1_and_is_recorded_in_the_reports() {
+    let d = scratch("threshold");
+    let (json, html) = (d.join("r.json"), d.join("r.html"));
+    let out = authsim()
+        .args([
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--no-live",
+            // Nothing is recorded below 1 µs: this one cannot hold.
+            "--threshold",
+            "p50<1us",
+            "--threshold",
+            "rate>0",
+            "--report-json",
+        ])
+        .arg(&json)
+        .arg("--report-html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("threshold p50<1us: FAIL (p50 = "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("threshold rate>0: pass (rate = "),
+        "{stdout}"
+    );
+    let r = read(&json);
+    assert_eq!(r["thresholds"][0]["threshold"], "p50<1us");
+    assert_eq!(r["thresholds"][0]["pass"], false);
+    assert_eq!(r["thresholds"][1]["pass"], true);
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("<td class=\"fail\">FAIL</td>"));
+}

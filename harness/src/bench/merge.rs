@@ -54,9 +54,9 @@ pub fn main(args: &MergeArgs) -> i32 {
         .collect();
     let r = &merged.report;
     eprint!(
-        "merged {} reports ({} workers){}",
-        named.len(),
-        r.workers,
+        "merged {} ({}){}",
+        plural(named.len() as u64, "report"),
+        plural(r.workers.into(), "worker"),
         super::summary(r)
     );
     println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
@@ -98,10 +98,10 @@ pub fn parse(bytes: &[u8]) -> Result<BenchReport, String> {
             ))
         }
         None if v.get("scenarios").is_some() => {
-            return Err(format!(
-                "an `authsim run` report, not a bench report (kind '{}'); compare run reports with `authsim compare`",
-                report::KIND
-            ))
+            return Err(
+                "an `authsim run` report, not a bench report: compare run reports with `authsim compare`"
+                    .into(),
+            )
         }
         None => {
             return Err(format!(
@@ -216,8 +216,8 @@ pub fn merge(reports: &[(String, BenchReport)]) -> Result<Merged, String> {
     if let Some(w) = first.config.worker {
         if reports.len() as u32 != w.workers && out.workers == reports.len() as u32 {
             warnings.push(format!(
-                "{} reports of a run split over {} workers: the result covers part of the load",
-                reports.len(),
+                "{} of a run split over {} workers: the result covers part of the load",
+                plural(reports.len() as u64, "report"),
                 w.workers
             ));
         }
@@ -294,6 +294,15 @@ impl ConfigSums {
         c.rate = self.rate.filter(|_| self.all_rate);
         c.concurrency = self.concurrency.filter(|_| self.all_concurrency);
         c.identities = self.identities;
+    }
+}
+
+/// `1 report`, `2 reports`.
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 

@@ -304,7 +304,8 @@ fn spectrum(s: &mut String, r: &BenchReport, top: f64) {
         stages
             .iter()
             .map(|(_, h)| h.max() as f64 / 1000.0)
-            .fold(0.0, f64::max),
+            .fold(0.0, f64::max)
+            * 1.05,
     );
     let f = Frame {
         top: top + TOP,
@@ -367,7 +368,8 @@ fn over_time(s: &mut String, r: &BenchReport, top: f64) {
     let f = Frame {
         top: top + TOP,
         x_max: span,
-        y_max: nice_max(peak),
+        // Headroom: a steady run at its target rate is a line, not the frame's edge.
+        y_max: nice_max(peak * 1.1),
     };
     let step = nice_step(span).max(1.0);
     let mut ticks = Vec::new();

@@ -436,32 +436,49 @@ async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
     if let Ok(env) = Arc::try_unwrap(env) {
         env.stop().await;
     }
-    let report = to_report(p.config.clone(), measured);
+    let mut report = to_report(p.config.clone(), measured);
+    // Checked before the reports are written, so that they record the verdicts.
+    let (verdicts, all_pass) = threshold::check_all(&p.thresholds, &report);
+    report.thresholds = p
+        .thresholds
+        .iter()
+        .zip(&verdicts)
+        .map(|(t, v)| v.to_report(t))
+        .collect();
     print!("{}", summary(&report));
-    let write = |path: &Option<std::path::PathBuf>, text: String| -> Result<(), String> {
-        match path {
-            Some(path) => std::fs::write(path, text)
-                .map_err(|e| format!("cannot write {}: {e}", path.display())),
-            None => Ok(()),
-        }
-    };
-    write(
-        &args.report_json,
-        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+    write_outputs(
+        &report,
+        args.report_json.as_deref(),
+        args.report_svg.as_deref(),
+        args.report_html.as_deref(),
     )?;
-    write(&args.report_svg, plot::svg(&report))?;
-    write(&args.report_html, html::render(&report))?;
-    let mut failed = false;
-    for t in &p.thresholds {
-        let v = t.check(&report);
+    for v in &verdicts {
         println!("threshold {}", v.text);
-        failed |= !v.pass;
     }
-    Ok(if failed {
-        crate::exit::FAILED
-    } else {
+    Ok(if all_pass {
         crate::exit::OK
+    } else {
+        crate::exit::FAILED
     })
+}
+
+/// Writes the JSON, SVG and HTML reports that were asked for.
+pub fn write_outputs(
+    report: &BenchReport,
+    json: Option<&std::path::Path>,
+    svg: Option<&std::path::Path>,
+    html: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let write = |path: Option<&std::path::Path>, text: &dyn Fn() -> String| match path {
+        Some(path) => std::fs::write(path, text())
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => Ok(()),
+    };
+    write(json, &|| {
+        serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
+    })?;
+    write(svg, &|| plot::svg(report))?;
+    write(html, &|| html::render(report))
 }
 
 /// The report of a measured run.
@@ -493,6 +510,7 @@ pub fn to_report(config: BenchConfig, m: engine::Measured) -> BenchReport {
         errors: m.errors,
         timeline: m.timeline,
         workers: 1,
+        thresholds: Vec::new(),
     }
 }
 

@@ -58,6 +58,20 @@ pub struct BenchReport {
     pub timeline: Vec<Second>,
     /// How many worker reports this one is made of (1 unless merged).
     pub workers: u32,
+    /// `--threshold` verdicts, in the order given (absent when none was given). A merged report
+    /// has the verdicts of `merge --threshold`, not the workers'.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdVerdict>,
+}
+
+/// One `--threshold` checked against the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdVerdict {
+    /// The expression as given (`p99<50ms`).
+    pub threshold: String,
+    pub pass: bool,
+    /// The measured value (`12.3 ms`), or why there is none.
+    pub actual: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

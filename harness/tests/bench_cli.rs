@@ -1,0 +1,405 @@
+//! `authsim bench` and `authsim merge` as processes: bad input is one line and exit 2; two
+//! workers against one mock Vault (in another process) merge into the sum of their parts; a
+//! target that dies mid-run is counted as errors, not a crash.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+fn authsim() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_authsim"));
+    c.env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN")
+        .env_remove("JOB_COMPLETION_INDEX");
+    c
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("authsim-bench-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `authsim serve` on ephemeral ports; returns it and the Vault address.
+fn serve() -> (Child, String) {
+    let mut child = authsim()
+        .args([
+            "serve",
+            "--vault-port",
+            "0",
+            "--aws-port",
+            "0",
+            "--google-port",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut addr = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("vault") {
+            addr = Some(a.trim().to_owned());
+        }
+        if line == "ready" {
+            break;
+        }
+    }
+    (child, addr.expect("serve printed its vault listener"))
+}
+
+fn one_error_line(args: &[&str], needle: &str) {
+    let out = authsim().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(needle),
+        "{args:?}: {err}"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    one_error_line(
+        &["bench", "--flow", "aws-im", "--rate", "1"],
+        "did you mean `aws-iam`?",
+    );
+    one_error_line(&["bench", "--flow", "aws-iam"], "give a load model");
+    one_error_line(
+        &["bench", "--flow", "aws-iam", "--profile", "100;5,1s"],
+        "is not RATE,DURATION",
+    );
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "aws-iam",
+            "--rate",
+            "1",
+            "--duration",
+            "soon",
+        ],
+        "--duration 'soon'",
+    );
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "aws-iam",
+            "--rate",
+            "1",
+            "--fault",
+            "aws:sts:slow",
+        ],
+        "unknown kind 'slow'",
+    );
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "aws-iam",
+            "--rate",
+            "1",
+            "--workers",
+            "2",
+            "--worker-index",
+            "2",
+        ],
+        "--worker-index 2 is not below --workers 2",
+    );
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "aws-iam",
+            "--rate",
+            "1",
+            "--vault-addr",
+            "http://127.0.0.1:1",
+            "--vault-token",
+            "t",
+        ],
+        "no Vault answers at http://127.0.0.1:1",
+    );
+}
+
+fn bench_worker(addr: &str, index: u32, out: &PathBuf) -> Child {
+    authsim()
+        .args([
+            "bench",
+            "--flow",
+            "userpass",
+            "--rate",
+            "60",
+            "--duration",
+            "2s",
+            "--workers",
+            "2",
+            "--identities",
+            "2",
+            "--vault-addr",
+            addr,
+            "--vault-token",
+            "root",
+            "--no-live",
+            "--worker-index",
+            &index.to_string(),
+            "--report-json",
+        ])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn read(p: &PathBuf) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+#[test]
+fn two_workers_against_one_vault_merge_into_the_sum_of_their_parts() {
+    let (mut vault, addr) = serve();
+    let d = scratch("workers");
+    let (a, b) = (d.join("w0.json"), d.join("w1.json"));
+    let mut w0 = bench_worker(&addr, 0, &a);
+    let mut w1 = bench_worker(&addr, 1, &b);
+    assert_eq!(w0.wait().unwrap().code(), Some(0));
+    assert_eq!(w1.wait().unwrap().code(), Some(0));
+    let merged = authsim().arg("merge").arg(&a).arg(&b).output().unwrap();
+    let _ = vault.kill();
+    let _ = vault.wait();
+    assert_eq!(
+        merged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let m: Value = serde_json::from_slice(&merged.stdout).unwrap();
+    let (ra, rb) = (read(&a), read(&b));
+    // Each worker ran half the rate: 30/s for 2 s.
+    for r in [&ra, &rb] {
+        assert_eq!(r["config"]["rate"], 30.0);
+        assert_eq!(r["config"]["worker"]["workers"], 2);
+        let sent = r["counts"]["sent"].as_u64().unwrap();
+        assert!((50..=70).contains(&sent), "{sent}");
+        assert_eq!(r["counts"]["errors"], 0, "{r}");
+    }
+    for k in ["sent", "ok", "errors", "dropped"] {
+        assert_eq!(
+            m["counts"][k].as_u64().unwrap(),
+            ra["counts"][k].as_u64().unwrap() + rb["counts"][k].as_u64().unwrap(),
+            "counts.{k}"
+        );
+    }
+    assert_eq!(
+        m["latency"]["count"].as_u64().unwrap(),
+        ra["latency"]["count"].as_u64().unwrap() + rb["latency"]["count"].as_u64().unwrap()
+    );
+    assert_eq!(m["workers"], 2);
+}
+
+#[test]
+fn a_vault_that_dies_mid_run_is_counted_as_errors_not_a_crash() {
+    let (mut vault, addr) = serve();
+    let d = scratch("dies");
+    let report = d.join("r.json");
+    let mut bench = authsim()
+        .args([
+            "bench",
+            "--flow",
+            "kv-read",
+            "--rate",
+            "50",
+            "--duration",
+            "3s",
+            "--no-live",
+            "--vault-addr",
+            &addr,
+            "--vault-token",
+            "root",
+            "--report-json",
+        ])
+        .arg(&report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = vault.kill();
+    let _ = vault.wait();
+    let status = bench.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let r = read(&report);
+    assert!(r["counts"]["ok"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["counts"]["errors"].as_u64().unwrap() > 0, "{r}");
+    let kinds = r["errors"].as_array().unwrap();
+    assert!(
+        kinds
+            .iter()
+            .all(|e| e["flow"] == "kv-read" && e["status"].is_null()),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn bad_thresholds_and_files_that_are_not_bench_reports_are_one_line_and_exit_2() {
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "1",
+            "--threshold",
+            "p99<<5ms",
+        ],
+        "--threshold 'p99<<5ms': expected a number after '<'",
+    );
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "1",
+            "--threshold",
+            "p99<5",
+        ],
+        "'5' needs a unit: us, ms or s",
+    );
+    let d = scratch("not-reports");
+    let run_report = d.join("run.json");
+    std::fs::write(&run_report, r#"{"schema_version":1,"scenarios":[]}"#).unwrap();
+    let newer = d.join("newer.json");
+    std::fs::write(&newer, r#"{"kind":"authsim.bench","schema_version":9}"#).unwrap();
+    let missing = d.join("missing.json");
+    for (file, needle) in [
+        (&run_report, "an `authsim run` report"),
+        (&newer, "schema_version 9"),
+        (&missing, "cannot read"),
+    ] {
+        let f = file.to_str().unwrap();
+        one_error_line(&["merge", f], &format!("error: {f}: {needle}"));
+    }
+    one_error_line(
+        &[
+            "merge",
+            run_report.to_str().unwrap(),
+            "--threshold",
+            "p98<5ms",
+        ],
+        "unknown metric `p98` (did you mean `p99`?)",
+    );
+}
+
+/// A worker report without histograms, written by hand: 100 answered, 3 errors.
+const HAND_WRITTEN: &str = r#"{
+  "schema_version": 1, "kind": "authsim.bench", "authsim_version": "0.1.0",
+  "config": {"flows": {"kv-read": 1}, "model": "open", "rate": 50.0, "duration_ms": 2000,
+             "warmup_ms": 0, "identities": 1, "presign": 0, "target": "embedded"},
+  "window": {"start_unix_ms": 1700000000000, "end_unix_ms": 1700000002000},
+  "counts": {"sent": 100, "ok": 97, "errors": 3, "dropped": 0, "late": 0},
+  "throughput": 50.0,
+  "latency": {"count": 0, "mean_us": 0.0, "p50_us": 0, "p90_us": 0, "p99_us": 0, "p999_us": 0, "max_us": 0},
+  "stages": {}, "histograms": {},
+  "errors": [{"flow": "kv-read", "status": 503, "message": "Vault is sealed", "count": 3}],
+  "timeline": [{"unix_s": 1700000000, "sent": 50, "ok": 48, "errors": 2, "p50_us": 0, "p99_us": 0},
+               {"unix_s": 1700000001, "sent": 50, "ok": 49, "errors": 1, "p50_us": 0, "p99_us": 0}],
+  "workers": 1
+}"#;
+
+#[test]
+fn merge_checks_thresholds_on_the_merged_report_and_exits_1_when_one_fails() {
+    let d = scratch("merge-thresholds");
+    let a = d.join("a.json");
+    std::fs::write(&a, HAND_WRITTEN).unwrap();
+    let (svg, html) = (d.join("m.svg"), d.join("m.html"));
+    let out = authsim()
+        .arg("merge")
+        .arg(&a)
+        .arg(&a)
+        .args(["--threshold", "errors<=6", "--threshold", "error_rate<1%"])
+        .arg("--report-svg")
+        .arg(&svg)
+        .arg("--report-html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("threshold errors<=6: pass (errors = 6)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("threshold error_rate<1%: FAIL (error_rate = 3.00% (6 of 200))"),
+        "{err}"
+    );
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["counts"]["errors"], 6);
+    assert_eq!(m["errors"][0]["message"], "Vault is sealed");
+    assert_eq!(m["errors"][0]["count"], 6);
+    assert_eq!(m["timeline"][0]["sent"], 100);
+    assert_eq!(m["thresholds"][1]["pass"], false);
+    assert_eq!(m["thresholds"][1]["threshold"], "error_rate<1%");
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg "));
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("Vault is sealed"));
+}
+
+#[test]
+fn a_failed_threshold_exits_1_and_is_recorded_in_the_reports() {
+    let d = scratch("threshold");
+    let (json, html) = (d.join("r.json"), d.join("r.html"));
+    let out = authsim()
+        .args([
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--no-live",
+            // Nothing is recorded below 1 µs: this one cannot hold.
+            "--threshold",
+            "p50<1us",
+            "--threshold",
+            "rate>0",
+            "--report-json",
+        ])
+        .arg(&json)
+        .arg("--report-html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("threshold p50<1us: FAIL (p50 = "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("threshold rate>0: pass (rate = "),
+        "{stdout}"
+    );
+    let r = read(&json);
+    assert_eq!(r["thresholds"][0]["threshold"], "p50<1us");
+    assert_eq!(r["thresholds"][0]["pass"], false);
+    assert_eq!(r["thresholds"][1]["pass"], true);
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("<td class=\"fail\">FAIL</td>"));
+}

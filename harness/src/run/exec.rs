@@ -580,23 +580,39 @@ async fn sign_jwt(
     .await
 }
 
-/// Signs with another key: `unpublished`, or a service account's Google-managed key.
+/// Signs with another key: `unpublished`, `google` (Google's own OAuth2 key, as on identity
+/// tokens), or a service account's Google-managed key.
 fn sign_with(env: &Env, which: &str, claims: &Map<String, Value>) -> Result<String, StepError> {
     let payload = Value::Object(claims.clone()).to_string();
     if which == "unpublished" {
         return Ok(gcp_client::unpublished_key().sign_jws(payload.as_bytes()));
     }
-    let email = sa_email(env, which)?;
+    let email = if which == "google" {
+        None
+    } else {
+        Some(sa_email(env, which)?)
+    };
     let w = env.sim.world();
-    let sa = w
-        .gcp
-        .find_account(&email)
-        .ok_or_else(|| format!("no service account `{which}`"))?;
-    let key = sa
-        .system_keys
-        .first()
-        .ok_or_else(|| format!("`{which}` has no key"))?;
+    let key = signing_key(&w.gcp, which, email.as_deref())?;
     Ok(key.sign_jws(payload.as_bytes()))
+}
+
+/// The key `mutate.signing_key` names: Google's first OAuth2 key for `google`, else the first
+/// Google-managed key of the account `email`.
+fn signing_key<'w>(
+    gcp: &'w authsim_mocks::world::gcp::GcpWorld,
+    which: &str,
+    email: Option<&str>,
+) -> Result<&'w authsim_mocks::world::RsaKey, StepError> {
+    let key = match email {
+        None => gcp.google_keys.first(),
+        Some(email) => gcp
+            .find_account(email)
+            .ok_or_else(|| format!("no service account `{which}`"))?
+            .system_keys
+            .first(),
+    };
+    key.ok_or_else(|| format!("`{which}` has no key"))
 }
 
 /// A service account id (`app`) or email → the email, which must exist in the world.
@@ -1306,4 +1322,25 @@ fn redact_body(b: &str) -> String {
         }
     }
     Value::Object(o).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authsim_mocks::worldfile::{self, DEFAULT_WORLD};
+
+    #[test]
+    fn signing_key_google_is_the_first_oauth2_key_and_accounts_their_managed_key() {
+        let w = worldfile::parse("world.toml", DEFAULT_WORLD, SystemTime::now()).unwrap();
+        let google = signing_key(&w.gcp, "google", None).unwrap();
+        assert_eq!(google.key_id(), w.gcp.google_keys[0].key_id());
+        let email = "app@authsim-demo.iam.gserviceaccount.com";
+        let app = signing_key(&w.gcp, "app", Some(email)).unwrap();
+        assert_eq!(
+            app.key_id(),
+            w.gcp.find_account(email).unwrap().system_keys[0].key_id()
+        );
+        assert_ne!(app.key_id(), google.key_id());
+        assert!(signing_key(&w.gcp, "nobody", Some("nobody@x")).is_err());
+    }
 }

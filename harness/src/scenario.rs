@@ -434,6 +434,10 @@ pub struct UpstreamExpect {
     pub header: BTreeMap<String, String>,
     /// Status every matching call was answered with.
     pub status: Option<u16>,
+    /// Every matching call took at least this long in the mock, injected latency included
+    /// (`"50ms"`): a lower bound, so it holds however slow the machine is.
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub min_duration: Option<Duration>,
 }
 
 pub const UPSTREAMS: &[&str] = &[

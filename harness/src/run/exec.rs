@@ -1235,7 +1235,7 @@ fn check_upstream(r: &mut StepResult, entries: &[Entry], step: &Step) {
             }
         }
         if hits.is_empty()
-            && (!want.header.is_empty() || want.status.is_some())
+            && (!want.header.is_empty() || want.status.is_some() || want.min_duration.is_some())
             && want.calls != Some(0)
         {
             mismatch(
@@ -1264,6 +1264,16 @@ fn check_upstream(r: &mut StepResult, entries: &[Entry], step: &Step) {
                         &format!("upstream {name} status"),
                         json!(s),
                         json!(e.status),
+                    );
+                }
+            }
+            if let Some(d) = want.min_duration {
+                if u128::from(e.duration_micros) < d.as_micros() {
+                    mismatch(
+                        r,
+                        &format!("upstream {name} min_duration"),
+                        json!(format!("{} ms or more", d.as_millis())),
+                        json!(format!("{} ms", e.duration_micros / 1000)),
                     );
                 }
             }
@@ -1342,5 +1352,58 @@ mod tests {
         );
         assert_ne!(app.key_id(), google.key_id());
         assert!(signing_key(&w.gcp, "nobody", Some("nobody@x")).is_err());
+    }
+
+    fn entry(path: &str, duration_micros: u64) -> Entry {
+        Entry {
+            seq: 1,
+            listener: "google",
+            at: String::new(),
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: String::new(),
+            status: 200,
+            duration_micros,
+        }
+    }
+
+    #[test]
+    fn upstream_min_duration_is_a_lower_bound_on_every_matching_call() {
+        let step = |toml_text: &str| {
+            let s = scenario::parse("t.toml", "t", toml_text).unwrap();
+            s[0].steps[0].clone()
+        };
+        let st = step(
+            "name = \"x\"\n[[step]]\nclear_faults = true\n\
+             upstream = { google_certs = { calls = 2, min_duration = \"50ms\" } }\n",
+        );
+        let mut r = StepResult {
+            index: 1,
+            kind: "clear_faults".into(),
+            label: "clear_faults".into(),
+            line: 2,
+            outcome: Outcome::Passed,
+            duration_ms: 0,
+            observed: Observed::default(),
+            failures: Vec::new(),
+            error: None,
+            curl: None,
+        };
+        let slow = [
+            entry("/oauth2/v1/certs", 50_000),
+            entry("/service_accounts/v1/metadata/x509/a", 80_000),
+            entry("/v1/projects/-/serviceAccounts/a", 10),
+        ];
+        check_upstream(&mut r, &slow, &st);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        let fast = [
+            entry("/oauth2/v1/certs", 50_000),
+            entry("/oauth2/v1/certs", 49_999),
+        ];
+        check_upstream(&mut r, &fast, &st);
+        assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
+        assert_eq!(r.failures[0].check, "upstream google_certs min_duration");
     }
 }

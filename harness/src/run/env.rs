@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use authsim_mocks::clock::{Clock, ManualClock};
+use authsim_mocks::clock::{Clock, ManualClock, SystemClock};
 use authsim_mocks::{worldfile, MockCloud, MockCloudOptions, Sim};
 
 use crate::provision::{self, Endpoints, VaultSpec};
@@ -106,7 +106,7 @@ impl Env {
     /// Starts the scenario's mocks and provisions its Vault. Errors are one line: the scenario
     /// cannot run (an `error` outcome, not a failure).
     pub async fn start(cfg: &RunConfig, s: &Scenario) -> Result<Env, String> {
-        let clock = Arc::new(scenario_clock(SystemTime::now()));
+        let clock = Arc::new(scenario_clock(SystemClock.now()));
         let world = match &s.world {
             None => worldfile::parse(&cfg.world_file, &cfg.world_text, clock.now())
                 .map_err(|e| e.to_string())?,

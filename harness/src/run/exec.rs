@@ -1341,7 +1341,7 @@ mod tests {
 
     #[test]
     fn signing_key_google_is_the_first_oauth2_key_and_accounts_their_managed_key() {
-        let w = worldfile::parse("world.toml", DEFAULT_WORLD, SystemTime::now()).unwrap();
+        let w = worldfile::parse("world.toml", DEFAULT_WORLD, std::time::UNIX_EPOCH).unwrap();
         let google = signing_key(&w.gcp, "google", None).unwrap();
         assert_eq!(google.key_id(), w.gcp.google_keys[0].key_id());
         let email = "app@authsim-demo.iam.gserviceaccount.com";

@@ -340,8 +340,9 @@ pub struct Mutate {
     /// JWT header fields to set after signing (`kid`, `alg`, `typ`).
     #[serde(default)]
     pub header: toml::Table,
-    /// Sign with another key: `unpublished` (a key no certificate endpoint publishes) or a
-    /// service account id (its Google-managed key).
+    /// Sign with another key: `unpublished` (a key no certificate endpoint publishes), `google`
+    /// (Google's OAuth2 key, which signs identity tokens) or a service account id (its
+    /// Google-managed key).
     pub signing_key: Option<String>,
     /// `flip` (one bit of the signature), `truncate`, `remove`.
     pub signature: Option<String>,
@@ -433,6 +434,10 @@ pub struct UpstreamExpect {
     pub header: BTreeMap<String, String>,
     /// Status every matching call was answered with.
     pub status: Option<u16>,
+    /// Every matching call took at least this long in the mock, injected latency included
+    /// (`"50ms"`): a lower bound, so it holds however slow the machine is.
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub min_duration: Option<Duration>,
 }
 
 pub const UPSTREAMS: &[&str] = &[

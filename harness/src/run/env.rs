@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use authsim_mocks::clock::{Clock, ManualClock};
+use authsim_mocks::clock::{Clock, ManualClock, SystemClock};
 use authsim_mocks::{worldfile, MockCloud, MockCloudOptions, Sim};
 
 use crate::provision::{self, Endpoints, VaultSpec};
@@ -91,11 +92,21 @@ fn merge(into: &mut toml::Table, from: &toml::Table) {
     }
 }
 
+/// A scenario's clock: manual, starting at `now` cut to the whole second, so that time
+/// boundaries are exact (a JWT `exp` of now + 900 is exactly 900 s away, not 899.4).
+pub fn scenario_clock(now: SystemTime) -> ManualClock {
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    ManualClock::at_unix(secs)
+}
+
 impl Env {
     /// Starts the scenario's mocks and provisions its Vault. Errors are one line: the scenario
     /// cannot run (an `error` outcome, not a failure).
     pub async fn start(cfg: &RunConfig, s: &Scenario) -> Result<Env, String> {
-        let clock = Arc::new(ManualClock::starting_now());
+        let clock = Arc::new(scenario_clock(SystemClock.now()));
         let world = match &s.world {
             None => worldfile::parse(&cfg.world_file, &cfg.world_text, clock.now())
                 .map_err(|e| e.to_string())?,
@@ -221,5 +232,18 @@ impl Env {
                 .await;
         }
         self.cloud.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_scenario_clock_starts_on_the_whole_second_before_now() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_750);
+        let c = scenario_clock(now);
+        assert_eq!(c.now(), UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     }
 }

@@ -580,23 +580,39 @@ async fn sign_jwt(
     .await
 }
 
-/// Signs with another key: `unpublished`, or a service account's Google-managed key.
+/// Signs with another key: `unpublished`, `google` (Google's own OAuth2 key, as on identity
+/// tokens), or a service account's Google-managed key.
 fn sign_with(env: &Env, which: &str, claims: &Map<String, Value>) -> Result<String, StepError> {
     let payload = Value::Object(claims.clone()).to_string();
     if which == "unpublished" {
         return Ok(gcp_client::unpublished_key().sign_jws(payload.as_bytes()));
     }
-    let email = sa_email(env, which)?;
+    let email = if which == "google" {
+        None
+    } else {
+        Some(sa_email(env, which)?)
+    };
     let w = env.sim.world();
-    let sa = w
-        .gcp
-        .find_account(&email)
-        .ok_or_else(|| format!("no service account `{which}`"))?;
-    let key = sa
-        .system_keys
-        .first()
-        .ok_or_else(|| format!("`{which}` has no key"))?;
+    let key = signing_key(&w.gcp, which, email.as_deref())?;
     Ok(key.sign_jws(payload.as_bytes()))
+}
+
+/// The key `mutate.signing_key` names: Google's first OAuth2 key for `google`, else the first
+/// Google-managed key of the account `email`.
+fn signing_key<'w>(
+    gcp: &'w authsim_mocks::world::gcp::GcpWorld,
+    which: &str,
+    email: Option<&str>,
+) -> Result<&'w authsim_mocks::world::RsaKey, StepError> {
+    let key = match email {
+        None => gcp.google_keys.first(),
+        Some(email) => gcp
+            .find_account(email)
+            .ok_or_else(|| format!("no service account `{which}`"))?
+            .system_keys
+            .first(),
+    };
+    key.ok_or_else(|| format!("`{which}` has no key"))
 }
 
 /// A service account id (`app`) or email → the email, which must exist in the world.
@@ -1219,7 +1235,7 @@ fn check_upstream(r: &mut StepResult, entries: &[Entry], step: &Step) {
             }
         }
         if hits.is_empty()
-            && (!want.header.is_empty() || want.status.is_some())
+            && (!want.header.is_empty() || want.status.is_some() || want.min_duration.is_some())
             && want.calls != Some(0)
         {
             mismatch(
@@ -1248,6 +1264,16 @@ fn check_upstream(r: &mut StepResult, entries: &[Entry], step: &Step) {
                         &format!("upstream {name} status"),
                         json!(s),
                         json!(e.status),
+                    );
+                }
+            }
+            if let Some(d) = want.min_duration {
+                if u128::from(e.duration_micros) < d.as_micros() {
+                    mismatch(
+                        r,
+                        &format!("upstream {name} min_duration"),
+                        json!(format!("{} ms or more", d.as_millis())),
+                        json!(format!("{} ms", e.duration_micros / 1000)),
                     );
                 }
             }
@@ -1306,4 +1332,78 @@ fn redact_body(b: &str) -> String {
         }
     }
     Value::Object(o).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authsim_mocks::worldfile::{self, DEFAULT_WORLD};
+
+    #[test]
+    fn signing_key_google_is_the_first_oauth2_key_and_accounts_their_managed_key() {
+        let w = worldfile::parse("world.toml", DEFAULT_WORLD, std::time::UNIX_EPOCH).unwrap();
+        let google = signing_key(&w.gcp, "google", None).unwrap();
+        assert_eq!(google.key_id(), w.gcp.google_keys[0].key_id());
+        let email = "app@authsim-demo.iam.gserviceaccount.com";
+        let app = signing_key(&w.gcp, "app", Some(email)).unwrap();
+        assert_eq!(
+            app.key_id(),
+            w.gcp.find_account(email).unwrap().system_keys[0].key_id()
+        );
+        assert_ne!(app.key_id(), google.key_id());
+        assert!(signing_key(&w.gcp, "nobody", Some("nobody@x")).is_err());
+    }
+
+    fn entry(path: &str, duration_micros: u64) -> Entry {
+        Entry {
+            seq: 1,
+            listener: "google",
+            at: String::new(),
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: String::new(),
+            status: 200,
+            duration_micros,
+        }
+    }
+
+    #[test]
+    fn upstream_min_duration_is_a_lower_bound_on_every_matching_call() {
+        let step = |toml_text: &str| {
+            let s = scenario::parse("t.toml", "t", toml_text).unwrap();
+            s[0].steps[0].clone()
+        };
+        let st = step(
+            "name = \"x\"\n[[step]]\nclear_faults = true\n\
+             upstream = { google_certs = { calls = 2, min_duration = \"50ms\" } }\n",
+        );
+        let mut r = StepResult {
+            index: 1,
+            kind: "clear_faults".into(),
+            label: "clear_faults".into(),
+            line: 2,
+            outcome: Outcome::Passed,
+            duration_ms: 0,
+            observed: Observed::default(),
+            failures: Vec::new(),
+            error: None,
+            curl: None,
+        };
+        let slow = [
+            entry("/oauth2/v1/certs", 50_000),
+            entry("/service_accounts/v1/metadata/x509/a", 80_000),
+            entry("/v1/projects/-/serviceAccounts/a", 10),
+        ];
+        check_upstream(&mut r, &slow, &st);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        let fast = [
+            entry("/oauth2/v1/certs", 50_000),
+            entry("/oauth2/v1/certs", 49_999),
+        ];
+        check_upstream(&mut r, &fast, &st);
+        assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
+        assert_eq!(r.failures[0].check, "upstream google_certs min_duration");
+    }
 }

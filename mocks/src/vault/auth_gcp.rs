@@ -34,9 +34,11 @@
 //!   metadata, display and alias names) and, when `add_group_aliases` is set, the group alias
 //!   names under `group_aliases` (`project-P`, `folder-N`, `organization-N`).
 //!
-//! **Not modelled:** the login-time `token_bound_cidrs` check (a [`BackendRequest`] carries no
-//! client address; the CIDRs are passed on in [`LoginOutcome::bound_cidrs`]), the alias
-//! lookahead operation, Workload Identity Federation logins (the fields are stored only),
+//! A login's remote address is only known through [`GcpAuthBackend::handle_from`]: a role with
+//! `token_bound_cidrs` refuses a login from outside them with 403 `permission denied`, and every
+//! login through [`GcpAuthBackend::handle`] (no connection info), as the AWS backend does.
+//!
+//! **Not modelled:** the alias lookahead operation, Workload Identity Federation logins (the fields are stored only),
 //! `config/rotate-root` and automated root rotation, Application Default Credentials (no
 //! `credentials` means every authenticated Google call fails), the help text, and storage
 //! (state lives in memory, behind locks).
@@ -49,6 +51,7 @@ mod login;
 mod role;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use serde_json::{json, Map, Value};
@@ -106,13 +109,26 @@ impl GcpAuthBackend {
             .cloned()
     }
 
-    /// Handles one request to the mount.
+    /// Handles one request to the mount, without connection info.
     pub async fn handle(&self, req: BackendRequest) -> Result<BackendResponse, VaultError> {
+        self.handle_from(req, None).await
+    }
+
+    /// Handles a request whose client connected from `remote` (checked against a role's
+    /// `token_bound_cidrs` at login).
+    pub async fn handle_from(
+        &self,
+        req: BackendRequest,
+        remote: Option<IpAddr>,
+    ) -> Result<BackendResponse, VaultError> {
         use Operation::*;
         let path = req.path.trim_start_matches('/');
         let segments: Vec<&str> = path.split('/').collect();
         match (segments.as_slice(), req.operation) {
-            (["login"], Create | Update) => self.login(&req.data).await.map(BackendResponse::Login),
+            (["login"], Create | Update) => self
+                .login(&req.data, remote)
+                .await
+                .map(BackendResponse::Login),
             (["login"], _) => Err(VaultError::unsupported_operation()),
             (["config"], Read) => Ok(config::read(&self.config_snapshot())),
             (["config"], Create | Update) => {

@@ -72,7 +72,7 @@ impl AuthMethod for CloudAuth {
         let remote = cx.remote;
         Ok(Outcome::Deferred(Box::pin(async move {
             let answer = match &backend {
-                Backend::Gcp(b) => b.handle(req).await,
+                Backend::Gcp(b) => b.handle_from(req, Some(remote)).await,
                 Backend::Aws(b) => b.handle_from(req, Some(remote)).await,
             };
             answer.map(|r| outcome(r, backend)).map_err(error)

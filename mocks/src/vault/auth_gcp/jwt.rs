@@ -35,8 +35,10 @@ fn b64url(part: &str) -> Result<Vec<u8>, String> {
         })
 }
 
-/// `jwt.ParseSigned(token, [RS256, ES256, HS256])`. Errors are go-jose's texts.
-// UNVERIFIED: reference/gcp.md §1.3 — the exact go-jose parse-error texts.
+/// `jwt.ParseSigned(token, [RS256, ES256, HS256])`. Errors are go-jose's texts: the three-parts
+/// text and `ErrUnexpectedSignatureAlgorithm` (no `go-jose/go-jose:` prefix since v4.1.0) are
+/// as in go-jose v4.1.3 `jws.go`.
+// UNVERIFIED: reference/gcp.md §1.3 — the JSON and base64 error texts.
 pub(crate) fn parse_signed(token: &str) -> Result<SignedJwt, String> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
@@ -59,7 +61,7 @@ pub(crate) fn parse_signed(token: &str) -> Result<SignedJwt, String> {
         .to_owned();
     if !ALLOWED_ALGS.contains(&alg.as_str()) {
         return Err(format!(
-            "go-jose/go-jose: unexpected signature algorithm {}; expected [\"RS256\" \"ES256\" \"HS256\"]",
+            "unexpected signature algorithm {}; expected [\"RS256\" \"ES256\" \"HS256\"]",
             super::fields::go_quote(&alg)
         ));
     }
@@ -307,7 +309,7 @@ mod tests {
         let e = parse_signed(&format!("{header}.e30.")).unwrap_err();
         assert_eq!(
             e,
-            "go-jose/go-jose: unexpected signature algorithm \"none\"; expected [\"RS256\" \"ES256\" \"HS256\"]"
+            "unexpected signature algorithm \"none\"; expected [\"RS256\" \"ES256\" \"HS256\"]"
         );
     }
 }

@@ -5,6 +5,7 @@
 //! `RespondErrorCommon` (an error response is 400, a bare Go error 500).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde_json::{json, Map, Value};
 
@@ -15,6 +16,7 @@ use super::jwt::{self, Claims, GceClaims, SignedJwt};
 use super::role::{sanitize_policies, Role, RoleType};
 use super::{bad_request, internal_error, GcpAuthBackend, VaultResult};
 use crate::vault::backend::{LoginOutcome, VaultError};
+use crate::vault::fields::cidrs_allow;
 
 const NANOS: i128 = 1_000_000_000;
 /// `jwtExpToleranceSec`.
@@ -46,7 +48,11 @@ impl GcpAuthBackend {
         unix_nanos(self.clock.now())
     }
 
-    pub(super) async fn login(&self, data: &Map<String, Value>) -> VaultResult<LoginOutcome> {
+    pub(super) async fn login(
+        &self,
+        data: &Map<String, Value>,
+        remote: Option<IpAddr>,
+    ) -> VaultResult<LoginOutcome> {
         let f = Fields::new(data);
         let role_name = f.string("role")?.unwrap_or_default();
         let token = f.string("jwt")?.unwrap_or_default();
@@ -63,8 +69,12 @@ impl GcpAuthBackend {
             });
         }
         let p = self.parse(&role_name, &token).await.map_err(bad_request)?;
-        // The plugin's token_bound_cidrs check (403 `permission denied`) needs the client's
-        // address, which a BackendRequest does not carry; the CIDRs go to the token instead.
+        // token_bound_cidrs, after the JWT checks (path_login.go:110-118); without a remote
+        // address every login to such a role is refused.
+        let bound = &p.role.token.bound_cidrs;
+        if !bound.is_empty() && !remote.is_some_and(|ip| cidrs_allow(bound, ip)) {
+            return Err(VaultError::permission_denied());
+        }
         match p.role.role_type {
             RoleType::Iam => self.iam_login(p).await,
             RoleType::Gce => self.gce_login(p).await,

@@ -117,6 +117,29 @@ impl V {
         }
     }
 
+    /// A login from the client address `ip` (checked against `token_bound_cidrs`).
+    pub(crate) async fn login_from(
+        &self,
+        role: &str,
+        jwt: &str,
+        ip: &str,
+    ) -> Result<LoginOutcome, VaultError> {
+        let req = BackendRequest {
+            operation: Operation::Update,
+            path: "login".into(),
+            data: map(json!({ "role": role, "jwt": jwt })),
+            mount: "gcp".into(),
+        };
+        match self
+            .vault
+            .handle_from(req, Some(ip.parse().expect("an IP address")))
+            .await?
+        {
+            BackendResponse::Login(o) => Ok(o),
+            other => panic!("login answered {other:?}"),
+        }
+    }
+
     pub(crate) fn now(&self) -> i64 {
         self.clock.unix()
     }

@@ -55,10 +55,6 @@ const NOT_TRIGGERABLE: &[(&str, &str)] = &[
         "go-jose v4's jwt.ParseSigned accepts only the compact form, which has exactly one signature",
     ),
     (
-        "permission denied",
-        "token_bound_cidrs is checked against the client address, which a BackendRequest does not carry",
-    ),
-    (
         "login against role type \"x\" is unsupported",
         "role writes accept only iam and gce",
     ),
@@ -222,7 +218,7 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
         "algorithm outside RS256/ES256/HS256",
         v.login("app", &hs512).await,
         400,
-        "unable to parse signed JWT: go-jose/go-jose: unexpected signature algorithm \"HS512\"; expected [\"RS256\" \"ES256\" \"HS256\"]",
+        "unable to parse signed JWT: unexpected signature algorithm \"HS512\"; expected [\"RS256\" \"ES256\" \"HS256\"]",
         Cmp::Exact,
     );
     let no_sub = v
@@ -648,6 +644,37 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
                 "unable to get public key for signed JWT: unable to get public key \"{}\" for JWT subject \"{APP}\": googleapi: Error 404: Not found.",
                 kid(&iam)
             ),
+            Cmp::Exact,
+        );
+    }
+
+    {
+        let v = super::auth_gcp::v().await;
+        v.iam_role("cidr", json!({ "token_bound_cidrs": ["10.0.0.0/8"] }))
+            .await;
+        let jwt = v.iam_jwt("cidr").await;
+        t.row(
+            CATALOGUE[16],
+            "client outside token_bound_cidrs",
+            v.login_from("cidr", &jwt, "127.0.0.1").await,
+            403,
+            "permission denied",
+            Cmp::Exact,
+        );
+        t.row(
+            CATALOGUE[16],
+            "no connection info and token_bound_cidrs",
+            v.login("cidr", &jwt).await,
+            403,
+            "permission denied",
+            Cmp::Exact,
+        );
+        t.row(
+            CATALOGUE[16],
+            "client inside token_bound_cidrs",
+            v.login_from("cidr", &jwt, "10.1.2.3").await,
+            200,
+            &format!("login succeeded as {APP}"),
             Cmp::Exact,
         );
     }

@@ -255,7 +255,8 @@ const TTL_SLACK: u64 = 5;
 /// What differs on every run whatever the Vault, replaced before comparing (and shown replaced):
 /// the runner's unique mount names on a real Vault (`authsim-<run>-<n>-<path>` read as the world's
 /// `<path>`, as on the embedded target), UUIDs (Vault's role ids, EC2 nonces, STS request ids),
-/// times (RFC 3339, and SigV4's `20261204T135615Z`), 64-hex digests (SigV4 strings to sign), and
+/// times (RFC 3339, and SigV4's `20261204T135615Z`), Go durations with a fraction of a second (a
+/// real Vault's own clock measured them: `expires in 1h59m59.076461234s`), 64-hex digests (SigV4 strings to sign), and
 /// the ports of the cloud mocks, which bind free ports.
 static MASKS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     [
@@ -269,6 +270,7 @@ static MASKS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             "<time>",
         ),
         (r"\b\d{8}T\d{6}Z\b", "<time>"),
+        (r"\b(?:\d+h)?(?:\d+m)?\d+\.\d+s\b", "<duration>"),
         (r"\b[0-9a-f]{64}\b", "<sha256>"),
         (
             r"\b(\d{1,3}(?:\.\d{1,3}){3}|localhost):\d{1,5}\b",
@@ -751,6 +753,10 @@ mod tests {
         assert_eq!(
             mask("issued 2026-12-04T13:56:15.123Z, expires 2026-12-04T14:56:15+01:00"),
             "issued <time>, expires <time>"
+        );
+        assert_eq!(
+            mask("expires in 1h59m59.076461234s, 59.5s or 1m0.25s; not 1h1m1s or 900 seconds"),
+            "expires in <duration>, <duration> or <duration>; not 1h1m1s or 900 seconds"
         );
         assert_eq!(
             mask(&format!("'AWS4-HMAC-SHA256\n{}'", "d0".repeat(32))),

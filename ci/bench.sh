@@ -129,6 +129,7 @@ PY
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 start_serve
 "$bin/bench-prep" sts-lua "$work/endpoints.json" >"$work/sts.lua"
 "$bin/bench-prep" signjwt-lua "$work/endpoints.json" >"$work/signjwt.lua"
@@ -146,6 +147,8 @@ check "$vault/v1/auth/gcp/login" gcplogin
 # Journal recording stays on: it is part of what a request costs in `authsim serve`.
 rate trivial "$aws/__authsim/health"
 rate sts -s "$work/sts.lua" "$aws/"
+# The RSA reference right before the signJwt rate it is compared to (the cores may be shared).
+record rsa "$("$bin/bench-prep" rsa-rate "$secs" "$threads")"
 rate signjwt -c 8 -s "$work/signjwt.lua" "$google/v1/projects/-/serviceAccounts/$sa:signJwt"
 # End to end: the mock Vault verifies each login through the cloud mocks over loopback HTTP
 # (AWS: forwards to STS, which checks SigV4; GCP: fetches certificates, verifies RS256, calls
@@ -205,17 +208,16 @@ if [ "$only" = all ]; then
 else
   stop "$serve_pid"
 fi
-record rsa "$("$bin/bench-prep" rsa-rate "$secs" "$threads")"
-
-python3 - "$work/results" "$secs" "$threads" "$conns" "${moto_version:-}" <<'PY'
+python3 - "$work/results" "$secs" "$threads" "$conns" "${moto_version:-}" "$load_start" <<'PY'
 import os, sys
 r = {}
 for line in open(sys.argv[1]):
     k, v = line.split()
     r[k] = float(v)
-secs, threads, conns, moto_version = sys.argv[2:6]
+secs, threads, conns, moto_version, load_start = sys.argv[2:7]
 print(f"authsim benchmarks ({secs} s per rate, wrk -t{threads} -c{conns}, authsim bench closed model with "
-      f"{conns} clients, {os.cpu_count()} cores)")
+      f"{conns} clients, {os.cpu_count()} cores, load average "
+      f"{load_start} before the run: other work on the cores skews the ratios)")
 print()
 print("| measurement | rate (/s) | ratio | target | met |")
 print("|---|---:|---:|---|---|")

@@ -59,6 +59,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# Should this script be killed without running its trap (SIGKILL), a watchdog ends what it started.
+(
+  while kill -0 $$ 2>/dev/null; do sleep 0.5; done
+  if [ -f "$work/pids" ]; then xargs kill <"$work/pids" 2>/dev/null || true; fi
+  rm -rf "$work"
+) </dev/null >/dev/null 2>&1 &
+pids+=("$!")
+started() { pids+=("$1"); echo "$1" >>"$work/pids"; }
 
 # Starts `authsim serve` on free ports; sets serve_pid, aws, google, sa, vault, token.
 start_serve() {
@@ -66,7 +74,7 @@ start_serve() {
   "$bin/authsim" serve --aws-port 0 --google-port 0 --vault-port 0 \
     --write-endpoints "$work/endpoints.json" >"$work/serve.log" 2>&1 &
   serve_pid=$!
-  pids+=("$serve_pid")
+  started "$serve_pid"
   for _ in $(seq 1 200); do grep -q '^ready$' "$work/serve.log" && break; sleep 0.05; done
   grep -q '^ready$' "$work/serve.log" || { cat "$work/serve.log" >&2; fail "authsim serve did not get ready"; }
   aws=$(endpoint aws endpoint)
@@ -175,7 +183,7 @@ if [ "$only" = all ]; then
   "$bin/authsim" bench --flow aws-iam --concurrency "$conns" --duration "$((mem_late + 2))s" --no-live \
     --vault-addr "$vault" --vault-token "$token" --report-json "$work/bench_mem.json" >"$work/bench_mem.out" 2>&1 &
   gen_pid=$!
-  pids+=("$gen_pid")
+  started "$gen_pid"
   for _ in $(seq 1 600); do grep -q '^running ' "$work/bench_mem.out" 2>/dev/null && break; sleep 0.1; done
   grep -q '^running ' "$work/bench_mem.out" || { cat "$work/bench_mem.out" >&2; fail "memory: authsim bench did not start its load"; }
   sleep "$mem_early"
@@ -191,7 +199,7 @@ if [ "$only" = all ]; then
   # moto's server mode, the same signed STS request (moto does not verify signatures).
   "$venv/bin/moto_server" -H 127.0.0.1 -p 0 >"$work/moto.log" 2>&1 &
   moto_pid=$!
-  pids+=("$moto_pid")
+  started "$moto_pid"
   moto=""
   for _ in $(seq 1 300); do
     moto=$(grep -o 'Running on http://127\.0\.0\.1:[0-9]*' "$work/moto.log" | head -1 | sed 's/^Running on //') || true

@@ -177,7 +177,6 @@ if [ "$only" = all ]; then
 
   # Memory over time, on a fresh serve: steady aws-iam load for 60 s (closed model).
   stop "$serve_pid"
-  cp "$work/endpoints.json" "$work/endpoints-first.json"
   start_serve
   echo "bench: memory: ${mem_late} s of aws-iam load" >&2
   "$bin/authsim" bench --flow aws-iam --concurrency "$conns" --duration "$((mem_late + 2))s" --no-live \
@@ -201,13 +200,13 @@ if [ "$only" = all ]; then
   moto_pid=$!
   started "$moto_pid"
   moto=""
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 600); do
     moto=$(grep -o 'Running on http://127\.0\.0\.1:[0-9]*' "$work/moto.log" | head -1 | sed 's/^Running on //') || true
     [ -n "$moto" ] && break
     sleep 0.05
   done
   [ -n "$moto" ] || { cat "$work/moto.log" >&2; fail "moto_server did not start"; }
-  "$bin/bench-prep" sts-lua "$work/endpoints-first.json" "$moto" >"$work/moto.lua"
+  "$bin/bench-prep" sts-lua "$work/endpoints.json" "$moto" >"$work/moto.lua"
   check_lua moto GetCallerIdentityResult
   check "$moto/" moto
   rate moto -s "$work/moto.lua" "$moto/"

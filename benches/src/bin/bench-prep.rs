@@ -1,8 +1,9 @@
-//! Helpers for `ci/bench-mocks.sh`: signed requests as wrk Lua scripts, and the raw RSA signing
+//! Helpers for `ci/bench.sh`: signed requests as wrk Lua scripts, and the raw RSA signing
 //! rate of the crypto library the mock uses, measured on the same cores.
 //!
 //! ```text
-//! bench-prep sts-lua ENDPOINTS.json        # a signed STS GetCallerIdentity (valid 15 minutes)
+//! bench-prep sts-lua ENDPOINTS.json [URL]  # a signed STS GetCallerIdentity (valid 15 minutes),
+//!                                          # for the mock's endpoint or the given one (e.g. moto)
 //! bench-prep signjwt-lua ENDPOINTS.json    # a signJwt call with a fresh access token
 //! bench-prep rsa-rate SECONDS THREADS      # RSA-2048 PKCS#1 v1.5 signatures per second (ring)
 //! bench-prep vault-aws-login-lua ENDPOINTS.json   # an hvac-style auth/aws iam login
@@ -28,12 +29,13 @@ fn main() -> Result<()> {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["sts-lua", path] => print!("{}", sts_lua(&read(path)?)?),
+        ["sts-lua", path] => print!("{}", sts_lua(&read(path)?, None)?),
+        ["sts-lua", path, url] => print!("{}", sts_lua(&read(path)?, Some(url))?),
         ["signjwt-lua", path] => print!("{}", signjwt_lua(&read(path)?)?),
         ["rsa-rate", secs, threads] => println!("{:.1}", rsa_rate(secs.parse()?, threads.parse()?)),
         ["vault-aws-login-lua", path] => print!("{}", vault_aws_login_lua(&read(path)?)?),
         ["vault-gcp-login-lua", path] => print!("{}", vault_gcp_login_lua(&read(path)?)?),
-        _ => bail!("usage: bench-prep sts-lua|signjwt-lua|vault-aws-login-lua|vault-gcp-login-lua FILE | rsa-rate SECONDS THREADS"),
+        _ => bail!("usage: bench-prep sts-lua FILE [URL] | signjwt-lua|vault-aws-login-lua|vault-gcp-login-lua FILE | rsa-rate SECONDS THREADS"),
     }
     Ok(())
 }
@@ -70,9 +72,14 @@ fn now() -> SystemTime {
     SystemTime::now()
 }
 
-fn sts_lua(ep: &Value) -> Result<String> {
+/// Signed for `url` (another STS-speaking server, e.g. moto) or else the mock's own endpoint, with
+/// the endpoints file's credentials.
+fn sts_lua(ep: &Value, url: Option<&str>) -> Result<String> {
     let aws = &ep["aws"];
-    let endpoint = aws["endpoint"].as_str().context("aws.endpoint")?;
+    let endpoint = match url {
+        Some(u) => u.trim_end_matches('/'),
+        None => aws["endpoint"].as_str().context("aws.endpoint")?,
+    };
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let creds = Credentials::from_keys(
         aws["access_key_id"].as_str().context("aws.access_key_id")?,

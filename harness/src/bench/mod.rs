@@ -288,6 +288,18 @@ fn plan(a: &BenchArgs) -> Result<Plan, String> {
     })
 }
 
+/// The prefix of the auth mounts this run adds to a shared Vault (`authsim-<id>-0-aws`), which it
+/// removes at the end. Unique per run and per worker: the pods of a Kubernetes Indexed Job often
+/// all run authsim as the same PID, and workers sharing mounts would overwrite each other's cloud
+/// endpoints and delete each other's mounts.
+fn run_id(worker_index: u32) -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    // A randomly keyed hasher: a random number without a dependency.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("bench{:08x}w{worker_index}", h.finish() as u32)
+}
+
 /// `authsim bench`; returns the exit code.
 pub fn main(args: BenchArgs) -> i32 {
     let p = match plan(&args) {
@@ -364,7 +376,7 @@ async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
         world_text,
         target,
         http: http.clone(),
-        run_id: format!("bench{}", std::process::id()),
+        run_id: run_id(args.worker_index),
     };
     eprintln!(
         "preparing {} identities for {} …",
@@ -585,6 +597,15 @@ mod tests {
         assert!(parse_mix("aws-im")
             .unwrap_err()
             .contains("did you mean `aws-iam`?"));
+    }
+
+    #[test]
+    fn workers_of_one_job_add_distinct_mounts() {
+        // Same process id in every pod: the worker index and a random part keep them apart.
+        let (a, b) = (run_id(0), run_id(1));
+        assert_ne!(a, b);
+        assert!(a.starts_with("bench") && a.ends_with("w0"), "{a}");
+        assert!(b.ends_with("w1"), "{b}");
     }
 
     #[test]

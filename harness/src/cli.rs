@@ -112,6 +112,10 @@ pub struct BenchArgs {
         hide_env_values = true
     )]
     pub vault_token: Option<String>,
+    /// PEM file of CA certificates the Vault's TLS certificate chains to, trusted besides the
+    /// public roots (as the Vault CLI's VAULT_CACERT): for a Vault behind a private CA.
+    #[arg(long, env = "VAULT_CACERT", value_name = "FILE")]
+    pub vault_cacert: Option<PathBuf>,
     /// Address the cloud mocks bind when the target is a real Vault.
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub mocks_bind: IpAddr,
@@ -187,6 +191,10 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub vault_token: Option<String>,
+    /// PEM file of CA certificates the Vault's TLS certificate chains to, trusted besides the
+    /// public roots (as the Vault CLI's VAULT_CACERT): for a Vault behind a private CA.
+    #[arg(long, env = "VAULT_CACERT", value_name = "FILE")]
+    pub vault_cacert: Option<PathBuf>,
     /// Address the cloud mocks bind when the target is a real Vault (it must reach them).
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub mocks_bind: IpAddr,

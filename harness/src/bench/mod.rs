@@ -347,10 +347,11 @@ async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
         }
         (Some(a), Some(t)) => TargetConfig::Vault { addr: a.clone(), token: t.clone(), mocks_bind: args.mocks_bind, mocks_advertise: args.mocks_advertise.clone() },
     };
-    let http = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(4096)
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(30));
+    let http = crate::run::trust_vault_ca(builder, args.vault_cacert.as_deref())?
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     if let TargetConfig::Vault { addr, .. } = &target {

@@ -244,14 +244,16 @@ pub fn main(args: RunArgs) -> i32 {
             mocks_advertise: args.mocks_advertise.clone(),
         },
     };
-    let http = match reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .no_proxy()
-        .timeout(std::time::Duration::from_secs(120))
-        .build()
-    {
+        .timeout(std::time::Duration::from_secs(120));
+    let http = match trust_vault_ca(builder, args.vault_cacert.as_deref()).and_then(|b| {
+        b.build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    }) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: cannot build the HTTP client: {e}");
+            eprintln!("error: {e}");
             return crate::exit::ERROR;
         }
     };
@@ -354,5 +356,64 @@ pub fn main(args: RunArgs) -> i32 {
         crate::exit::FAILED
     } else {
         crate::exit::OK
+    }
+}
+
+/// Adds the certificates of a PEM file (`--vault-cacert`) to the roots an HTTP client trusts.
+pub(crate) fn trust_vault_ca(
+    builder: reqwest::ClientBuilder,
+    cacert: Option<&std::path::Path>,
+) -> Result<reqwest::ClientBuilder, String> {
+    let Some(path) = cacert else {
+        return Ok(builder);
+    };
+    let at = format!("--vault-cacert {}", path.display());
+    let pem = std::fs::read(path).map_err(|e| format!("{at}: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{at}: not a PEM certificate bundle ({e})"))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{at}: holds no `-----BEGIN CERTIFICATE-----` block; give the CA's certificate in PEM"
+        ));
+    }
+    Ok(certs
+        .into_iter()
+        .fold(builder, |b, c| b.add_root_certificate(c)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str, content: &[u8]) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("authsim-cacert-{}-{name}", std::process::id()));
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    #[test]
+    fn vault_cacert_adds_pem_certificates_and_says_what_is_wrong_with_a_bad_file() {
+        let world = authsim_mocks::worldfile::default_world(std::time::SystemTime::UNIX_EPOCH);
+        let pem = world.aws.identity_key.material().cert_pem.clone();
+        let good = scratch("good.pem", pem.as_bytes());
+        let b = trust_vault_ca(reqwest::Client::builder(), Some(&good)).unwrap();
+        assert!(b.build().is_ok());
+
+        let empty = scratch("empty.pem", b"not a certificate\n");
+        let e = trust_vault_ca(reqwest::Client::builder(), Some(&empty)).unwrap_err();
+        assert!(
+            e.contains("empty.pem: holds no `-----BEGIN CERTIFICATE-----` block"),
+            "{e}"
+        );
+
+        let gone = std::env::temp_dir().join("authsim-cacert-does-not-exist.pem");
+        let e = trust_vault_ca(reqwest::Client::builder(), Some(&gone)).unwrap_err();
+        assert!(
+            e.starts_with("--vault-cacert ") && e.contains("does-not-exist.pem: "),
+            "{e}"
+        );
+        assert!(trust_vault_ca(reqwest::Client::builder(), None).is_ok());
+        let _ = std::fs::remove_file(good);
+        let _ = std::fs::remove_file(empty);
     }
 }

@@ -2,55 +2,13 @@
 //! workers against one mock Vault (in another process) merge into the sum of their parts; a
 //! target that dies mid-run is counted as errors, not a crash.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
-fn authsim() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_authsim"));
-    c.env_remove("VAULT_ADDR")
-        .env_remove("VAULT_TOKEN")
-        .env_remove("JOB_COMPLETION_INDEX");
-    c
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("authsim-bench-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// `authsim serve` on ephemeral ports; returns it and the Vault address.
-fn serve() -> (Child, String) {
-    let mut child = authsim()
-        .args([
-            "serve",
-            "--vault-port",
-            "0",
-            "--aws-port",
-            "0",
-            "--google-port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut addr = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(a) = line.strip_prefix("vault") {
-            addr = Some(a.trim().to_owned());
-        }
-        if line == "ready" {
-            break;
-        }
-    }
-    (child, addr.expect("serve printed its vault listener"))
-}
+mod common;
+use common::{authsim, scratch, Serve};
 
 fn one_error_line(args: &[&str], needle: &str) {
     let out = authsim().args(args).output().unwrap();
@@ -164,7 +122,8 @@ fn read(p: &PathBuf) -> Value {
 
 #[test]
 fn two_workers_against_one_vault_merge_into_the_sum_of_their_parts() {
-    let (mut vault, addr) = serve();
+    let mut vault = Serve::start(&[]);
+    let addr = vault.vault.clone();
     let d = scratch("workers");
     let (a, b) = (d.join("w0.json"), d.join("w1.json"));
     let mut w0 = bench_worker(&addr, 0, &a);
@@ -172,8 +131,7 @@ fn two_workers_against_one_vault_merge_into_the_sum_of_their_parts() {
     assert_eq!(w0.wait().unwrap().code(), Some(0));
     assert_eq!(w1.wait().unwrap().code(), Some(0));
     let merged = authsim().arg("merge").arg(&a).arg(&b).output().unwrap();
-    let _ = vault.kill();
-    let _ = vault.wait();
+    vault.kill();
     assert_eq!(
         merged.status.code(),
         Some(0),
@@ -206,7 +164,8 @@ fn two_workers_against_one_vault_merge_into_the_sum_of_their_parts() {
 
 #[test]
 fn a_vault_that_dies_mid_run_is_counted_as_errors_not_a_crash() {
-    let (mut vault, addr) = serve();
+    let mut vault = Serve::start(&[]);
+    let addr = vault.vault.clone();
     let d = scratch("dies");
     let report = d.join("r.json");
     let mut bench = authsim()
@@ -231,8 +190,7 @@ fn a_vault_that_dies_mid_run_is_counted_as_errors_not_a_crash() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let _ = vault.kill();
-    let _ = vault.wait();
+    vault.kill();
     let status = bench.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     let r = read(&report);

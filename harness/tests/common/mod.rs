@@ -8,10 +8,17 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-/// The binary, without the caller's Vault environment.
+/// The binary, without the caller's Vault or Kubernetes Job environment.
 pub(crate) fn authsim() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_authsim"));
-    c.env_remove("VAULT_ADDR").env_remove("VAULT_TOKEN");
+    for v in [
+        "VAULT_ADDR",
+        "VAULT_TOKEN",
+        "VAULT_CACERT",
+        "JOB_COMPLETION_INDEX",
+    ] {
+        c.env_remove(v);
+    }
     c
 }
 
@@ -80,6 +87,14 @@ impl Serve {
             .args(paths)
             .output()
             .unwrap()
+    }
+}
+
+impl Serve {
+    /// Ends the server now (a Vault that goes away mid-run).
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -370,21 +370,7 @@ pub async fn run(
         start_unix_ms: wall_start_ms,
         end_unix_ms: wall_start_ms + total_measured.as_millis() as u64,
     };
-    let mut errors: Vec<ErrorCount> = s
-        .errors
-        .drain()
-        .map(|((flow, status, message), count)| ErrorCount {
-            flow,
-            status,
-            message,
-            count,
-        })
-        .collect();
-    errors.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.message.cmp(&b.message))
-    });
+    let errors = ErrorCount::ranked(s.errors.drain());
     Measured {
         window,
         counts: s.counts,

@@ -239,21 +239,7 @@ pub fn merge(reports: &[(String, BenchReport)]) -> Result<Merged, String> {
         .iter()
         .map(|(k, h)| (k.clone(), report::encode_histogram(h)))
         .collect();
-    let mut errors: Vec<ErrorCount> = errors
-        .into_iter()
-        .map(|((flow, status, message), count)| ErrorCount {
-            flow,
-            status,
-            message,
-            count,
-        })
-        .collect();
-    errors.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.message.cmp(&b.message))
-    });
-    out.errors = errors;
+    out.errors = ErrorCount::ranked(errors);
     out.timeline = seconds.into_values().collect();
     Ok(Merged {
         report: out,

@@ -182,6 +182,30 @@ pub struct ErrorCount {
     pub count: u64,
 }
 
+impl ErrorCount {
+    /// Counts by (flow, status, message) as the report lists them: most frequent first, then by
+    /// message.
+    pub fn ranked(
+        counts: impl IntoIterator<Item = ((String, Option<u16>, String), u64)>,
+    ) -> Vec<ErrorCount> {
+        let mut errors: Vec<ErrorCount> = counts
+            .into_iter()
+            .map(|((flow, status, message), count)| ErrorCount {
+                flow,
+                status,
+                message,
+                count,
+            })
+            .collect();
+        errors.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        errors
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Second {
     /// The second's start, Unix seconds.

@@ -88,10 +88,10 @@ fn outcome(r: BackendResponse, backend: Backend) -> Outcome {
             resp.into()
         }
         BackendResponse::NoContent => Outcome::Reply(super::envelope::Reply::NoContent),
-        BackendResponse::Login(l) => {
-            let internal = l.internal.clone();
+        BackendResponse::Login(mut l) => {
+            let internal = std::mem::take(&mut l.internal);
             let mut success = login(l);
-            success.renew_check = Some(renew_check(backend, internal));
+            success.renew_check = Some(renew_check(backend, &internal));
             Outcome::Login(Box::new(success))
         }
     }
@@ -99,14 +99,23 @@ fn outcome(r: BackendResponse, backend: Backend) -> Outcome {
 
 /// The backend's renewal check for one login (Vault's `PathLoginRenew`): the role still exists and
 /// still binds the principal, by the state stored at login.
+///
+/// Every live token holds one, and renewals are rare: the state is kept as its compact JSON text
+/// (a few hundred bytes) rather than as a map of values (a kilobyte or more under load), and
+/// parsed when a renewal asks for it.
 fn renew_check(
     backend: Backend,
-    internal: serde_json::Map<String, serde_json::Value>,
+    internal: &serde_json::Map<String, serde_json::Value>,
 ) -> RenewCheck {
-    let internal = Arc::new(internal);
+    let stored: Arc<str> = serde_json::to_string(internal)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .into();
     RenewCheck(Arc::new(move || {
-        let (backend, internal) = (backend.clone(), internal.clone());
+        let (backend, stored) = (backend.clone(), stored.clone());
         Box::pin(async move {
+            // The text was written from a map just above: it parses back to one.
+            let internal: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&stored).unwrap_or_default();
             let checked = match &backend {
                 Backend::Gcp(b) => b.renew(&internal).await,
                 Backend::Aws(b) => b.renew(&internal).await,

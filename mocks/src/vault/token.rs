@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use base64::Engine as _;
@@ -31,7 +32,7 @@ pub struct TokenEntry {
     pub id: String,
     pub accessor: String,
     pub policies: Vec<String>,
-    pub meta: Option<BTreeMap<String, String>>,
+    pub meta: Option<Arc<BTreeMap<String, String>>>,
     pub display_name: String,
     pub path: String,
     pub creation: SystemTime,
@@ -104,7 +105,7 @@ impl TokenEntry {
             m.insert("issue_time".into(), json!(rfc3339_nano(self.creation)));
             m.insert("renewable".into(), json!(self.renewable));
         }
-        m.insert("meta".into(), json!(self.meta));
+        m.insert("meta".into(), json!(self.meta.as_deref()));
         m.insert("num_uses".into(), json!(self.num_uses.max(0)));
         m.insert("orphan".into(), json!(self.orphan));
         m.insert("path".into(), json!(self.path));
@@ -504,7 +505,7 @@ impl Core {
 struct NewToken {
     id: Option<String>,
     policies: Vec<String>,
-    meta: Option<BTreeMap<String, String>>,
+    meta: Option<Arc<BTreeMap<String, String>>>,
     display_name: String,
     path: String,
     /// Requested TTL; 0 = the mount's default (`default_ttl`), or none for root tokens.
@@ -627,7 +628,7 @@ pub fn issue_login(
         core,
         NewToken {
             policies,
-            meta: Some(ls.metadata),
+            meta: Some(Arc::new(ls.metadata)),
             // Core names a login's token after its mount (`userpass-bob`, `aws-alice`, `approle`):
             // `request_handling.go` joins the mount path ('/' → '-') and the method's name.
             display_name: format!("{}{}", mount.path.replace('/', "-"), ls.display_name)
@@ -1083,7 +1084,7 @@ fn create(
         NewToken {
             id,
             policies: final_policies,
-            meta,
+            meta: meta.map(Arc::new),
             display_name: display_name(&name),
             path,
             ttl: ttl.unwrap_or(0).max(0),

@@ -23,6 +23,7 @@ pub mod aws;
 pub mod clock;
 pub mod faults;
 pub mod gcp;
+pub mod http_client;
 pub mod journal;
 pub mod server;
 pub mod sim;

@@ -45,6 +45,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Map, Value};
 
 use crate::clock::Clock;
+use crate::http_client::HttpClient;
 use crate::vault::backend::{BackendRequest, BackendResponse, LoginOutcome, Operation, VaultError};
 use arn::IamEntity;
 use config::{CertConfig, ClientConfig, IdentityConfig, StsConfig};
@@ -60,7 +61,7 @@ const ARN_CACHE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 #[derive(Debug)]
 pub struct AwsAuthBackend {
     clock: Arc<dyn Clock>,
-    http: reqwest::Client,
+    http: HttpClient,
     state: Mutex<State>,
 }
 
@@ -97,12 +98,8 @@ fn list_response(keys: Vec<String>) -> Result<BackendResponse, VaultError> {
 
 impl AwsAuthBackend {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        // Like Vault's cleanhttp client: no redirects followed.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
+        // Like Vault's cleanhttp client: a 30 s dial timeout, no redirects followed.
+        let http = HttpClient::new(Duration::from_secs(30), None);
         Self {
             clock,
             http,

@@ -302,19 +302,26 @@ pub struct TokenRole {
     pub token: TokenSettings,
 }
 
+/// The store's maps: keyed by random token ids and accessors the store made itself, so a fast
+/// unkeyed-quality hash is enough (SipHash's flooding resistance buys nothing here and costs
+/// a few percent of a login).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// All tokens, by id and accessor, and the token roles.
 #[derive(Debug, Default)]
 pub struct TokenStore {
-    by_id: HashMap<String, TokenEntry>,
-    by_accessor: HashMap<String, String>,
+    /// Boxed: a load test keeps hundreds of thousands of tokens, and growing the table then moves
+    /// pointers rather than whole entries.
+    by_id: FastMap<String, Box<TokenEntry>>,
+    by_accessor: FastMap<String, String>,
     /// Parent id → child ids.
-    children: HashMap<String, Vec<String>>,
+    children: FastMap<String, Vec<String>>,
     inserts: u64,
     pub roles: BTreeMap<String, TokenRole>,
     /// Token id → the auth method's check to run before the token is renewed (Vault's
     /// `PathLoginRenew`): the role still exists and still binds the principal. Kept here so a
     /// revoked or purged token takes its check with it.
-    renew_checks: HashMap<String, super::RenewCheck>,
+    renew_checks: FastMap<String, super::RenewCheck>,
 }
 
 /// Expired tokens are dropped every this many inserts, so long load tests keep flat memory.
@@ -339,7 +346,7 @@ impl TokenStore {
                 .push(e.id.clone());
         }
         let now = e.creation;
-        self.by_id.insert(e.id.clone(), e);
+        self.by_id.insert(e.id.clone(), Box::new(e));
         self.inserts += 1;
         if self.inserts.is_multiple_of(PURGE_EVERY) {
             self.purge_expired(now);
@@ -417,7 +424,7 @@ impl TokenStore {
     }
 
     pub fn get(&self, id: &str) -> Option<&TokenEntry> {
-        self.by_id.get(id)
+        self.by_id.get(id).map(|e| &**e)
     }
 
     pub fn by_accessor(&self, accessor: &str, now: SystemTime) -> Option<&TokenEntry> {

@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::StatusCode;
 
 use super::fields::Headers;
-use super::sdk::error_chain;
 use super::xml::Node;
+use crate::http_client::{HttpClient, HttpError};
 
 /// The request Vault rebuilds from the login data.
 #[derive(Debug, Clone)]
@@ -69,49 +70,44 @@ fn backoff(n: u32, status: Option<u16>, retry_after: Option<&str>) -> Duration {
 
 /// Go's rendering of a transport failure: `Post "<url>": <cause>`.
 // UNVERIFIED: reference/aws.md §1.5 gives only `error making request: <retryablehttp error>`; the
-// cause here is reqwest's, not Go's `dial tcp …` text.
-fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> String {
+// cause is Go's `net/http` wording as the client renders it (see `http_client`).
+fn transport_error(method: &str, url: &str, e: &HttpError) -> String {
     let mut m = method.to_ascii_lowercase();
     if let Some(first) = m.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
-    format!("{m} \"{url}\": {}", error_chain(e))
+    format!("{m} \"{url}\": {e}")
 }
 
 /// Sends the request with retries; the final answer or the error text after
 /// `error making upstream request: `.
-pub(crate) async fn submit(
-    http: &reqwest::Client,
-    f: &Forward,
-) -> Result<CallerIdentity, ForwardError> {
-    let method = reqwest::Method::from_bytes(f.method.as_bytes())
+pub(crate) async fn submit(http: &HttpClient, f: &Forward) -> Result<CallerIdentity, ForwardError> {
+    let method = http::Method::from_bytes(f.method.as_bytes())
         .map_err(|e| ForwardError::Upstream(format!("error making request: {e}")))?;
+    let body = if method == http::Method::GET {
+        Bytes::new()
+    } else {
+        Bytes::copy_from_slice(&f.body)
+    };
     let mut attempt = 0u32;
     let (status, content_type, body) = loop {
         attempt += 1;
-        let mut rb = http.request(method.clone(), &f.url).header("host", &f.host);
-        for (k, values) in &f.headers {
-            // Go's client writes Host and Content-Length itself.
-            if k == "Host" || k == "Content-Length" {
-                continue;
-            }
-            for v in values {
-                rb = rb.header(k.as_str(), v.as_str());
-            }
-        }
-        if method != reqwest::Method::GET {
-            rb = rb.body(f.body.clone());
-        }
+        // Go's client writes Host and Content-Length itself; Host is the client's.
+        let headers = std::iter::once(("host", f.host.as_str())).chain(
+            f.headers
+                .iter()
+                .filter(|(k, _)| *k != "Host" && *k != "Content-Length")
+                .flat_map(|(k, values)| values.iter().map(move |v| (k.as_str(), v.as_str()))),
+        );
         // Why this attempt failed, if it should be retried; `None` message = no `: …` suffix.
-        let retry: (Option<String>, Option<u16>, Option<String>) = match rb.send().await {
+        let retry: (Option<String>, Option<u16>, Option<String>) = match http
+            .send(method.clone(), &f.url, headers, body.clone())
+            .await
+        {
             Err(e) => (Some(transport_error(&f.method, &f.url, &e)), None, None),
             Ok(resp) => {
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
+                let status = resp.status;
+                let retry_after = resp.header("retry-after").map(str::to_owned);
                 if status == 429 {
                     (None, Some(status), retry_after)
                 } else if status == 0 || (status >= 500 && status != 501) {
@@ -122,13 +118,10 @@ pub(crate) async fn submit(
                     )
                 } else {
                     let content_type = resp
-                        .headers()
+                        .headers
                         .get("content-type")
                         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                    match resp.bytes().await {
-                        Ok(b) => break (status, content_type, b),
-                        Err(e) => (Some(transport_error(&f.method, &f.url, &e)), None, None),
-                    }
+                    break (status, content_type, resp.body);
                 }
             }
         };

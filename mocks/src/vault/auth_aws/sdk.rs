@@ -16,6 +16,7 @@ use aws_sigv4::sign::v4;
 
 use super::xml::Node;
 use crate::clock::Clock;
+use crate::http_client::HttpClient;
 
 /// Keys to sign with.
 #[derive(Debug, Clone)]
@@ -84,7 +85,7 @@ fn request_failure(status: u16, body: &str) -> String {
 
 /// Calls one Query-API action; the parsed XML answer or the SDK's error text.
 pub(crate) async fn call(
-    http: &reqwest::Client,
+    http: &HttpClient,
     clock: &dyn Clock,
     keys: &Keys,
     target: &Target,
@@ -130,7 +131,7 @@ fn sdk_backoff(attempt: u32) -> Duration {
 }
 
 async fn send(
-    http: &reqwest::Client,
+    http: &HttpClient,
     clock: &dyn Clock,
     keys: &Keys,
     target: &Target,
@@ -166,41 +167,20 @@ async fn send(
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| format!("SigningError: {e}"))?
         .into_parts();
-    let mut rb = http
-        .post(url)
-        .header("content-type", FORM)
-        .body(body.to_owned());
-    for (k, v) in instructions.headers() {
-        rb = rb.header(k, v);
-    }
+    let headers = std::iter::once(("content-type", FORM))
+        .chain(instructions.headers())
+        .collect::<Vec<_>>();
     // UNVERIFIED: aws-sdk-go's wording for a request that never got an answer.
-    let resp = rb.send().await.map_err(|e| {
-        format!(
-            "RequestError: send request failed\ncaused by: {}",
-            error_chain(&e)
+    let resp = http
+        .send(
+            http::Method::POST,
+            url,
+            headers,
+            bytes::Bytes::copy_from_slice(body.as_bytes()),
         )
-    })?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| {
-        format!(
-            "RequestError: send request failed\ncaused by: {}",
-            error_chain(&e)
-        )
-    })?;
+        .await
+        .map_err(|e| format!("RequestError: send request failed\ncaused by: {e}"))?;
+    let status = resp.status;
+    let text = resp.text();
     Ok((status, text))
-}
-
-/// An error and its sources, `: `-joined.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        src = s.source();
-    }
-    out
 }

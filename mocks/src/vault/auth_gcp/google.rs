@@ -7,11 +7,14 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+use http::Method;
 use serde_json::{Map, Value};
 
 use super::config::{Config, Credentials};
 use super::fields::go_quote;
 use crate::clock::Clock;
+use crate::http_client::HttpClient;
 
 /// Default endpoints of Google's Go clients (reference gcp.md 1.4, 1.5, 3.2).
 pub(crate) const DEFAULT_API: &str = "https://www.googleapis.com";
@@ -192,17 +195,6 @@ fn transport_error(method: &str, url: &str, cause: impl std::fmt::Display) -> St
     format!("{method} {}: {cause}", go_quote(url))
 }
 
-fn reqwest_cause(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out = format!("{out}: {s}");
-        src = s.source();
-    }
-    out
-}
-
 #[derive(Debug)]
 struct CachedToken {
     /// Which credentials it was minted for (`client_email`/`private_key_id`).
@@ -215,17 +207,13 @@ struct CachedToken {
 /// OAuth token for IAM, Resource Manager and Compute.
 #[derive(Debug)]
 pub(crate) struct GoogleClient {
-    http: reqwest::Client,
+    http: HttpClient,
     token: Mutex<Option<CachedToken>>,
 }
 
 impl GoogleClient {
     pub(crate) fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
+        let http = HttpClient::new(Duration::from_secs(5), Some(Duration::from_secs(30)));
         Self {
             http,
             token: Mutex::new(None),
@@ -241,15 +229,11 @@ impl GoogleClient {
     pub(crate) async fn key_map(&self, url: &str) -> Result<Map<String, Value>, String> {
         let resp = self
             .http
-            .get(url)
-            .send()
+            .send(Method::GET, url, [], Bytes::new())
             .await
-            .map_err(|e| transport_error("Get", url, reqwest_cause(&e)))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| transport_error("Get", url, reqwest_cause(&e)))?;
+            .map_err(|e| transport_error("Get", url, e))?;
+        let status = resp.status;
+        let body = resp.text();
         if !(200..300).contains(&status) {
             return Err(googleapi_error(status, &body));
         }
@@ -309,14 +293,18 @@ impl GoogleClient {
             })?;
         let assertion = jsonwebtoken::encode(&header, &claims, &key)
             .map_err(|e| transport_error(method, url, e))?;
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+            .append_pair("assertion", &assertion)
+            .finish();
         let resp = self
             .http
-            .post(token_uri)
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", assertion.as_str()),
-            ])
-            .send()
+            .send(
+                Method::POST,
+                token_uri,
+                [("content-type", "application/x-www-form-urlencoded")],
+                Bytes::from(form),
+            )
             .await
             .map_err(|e| {
                 transport_error(
@@ -324,12 +312,12 @@ impl GoogleClient {
                     url,
                     format!(
                         "oauth2: cannot fetch token: {}",
-                        transport_error("Post", token_uri, reqwest_cause(&e))
+                        transport_error("Post", token_uri, e)
                     ),
                 )
             })?;
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
+        let status = http::StatusCode::from_u16(resp.status).unwrap_or_default();
+        let body = resp.text();
         if !status.is_success() {
             return Err(transport_error(
                 method,
@@ -365,24 +353,31 @@ impl GoogleClient {
     ) -> Result<Value, String> {
         let method = if body.is_some() { "Post" } else { "Get" };
         let token = self.access_token(clock, creds, url, method).await?;
-        let req = match &body {
-            Some(b) => self.http.post(url).json(b),
-            None => self.http.get(url),
-        };
-        let resp = req
-            .bearer_auth(token)
-            .header(
-                "User-Agent",
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![
+            ("authorization", bearer.as_str()),
+            (
+                "user-agent",
                 "Vault/authsim (+https://www.vaultproject.io/) auth-gcp",
-            )
-            .send()
+            ),
+        ];
+        let (verb, payload) = match &body {
+            Some(b) => {
+                headers.push(("content-type", "application/json"));
+                (
+                    Method::POST,
+                    Bytes::from(serde_json::to_vec(b).unwrap_or_default()),
+                )
+            }
+            None => (Method::GET, Bytes::new()),
+        };
+        let resp = self
+            .http
+            .send(verb, url, headers, payload)
             .await
-            .map_err(|e| transport_error(method, url, reqwest_cause(&e)))?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| transport_error(method, url, reqwest_cause(&e)))?;
+            .map_err(|e| transport_error(method, url, e))?;
+        let status = resp.status;
+        let text = resp.text();
         if !(200..300).contains(&status) {
             return Err(googleapi_error(status, &text));
         }

@@ -2,6 +2,9 @@
 //! signature check against a Google certificate, and the claims it reads (reference gcp.md 1.2,
 //! 1.3, 2.1). Time rules live in `login.rs`; nothing here reads a clock.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -100,20 +103,14 @@ impl SignedJwt {
 
     /// Verifies the signature with the public key of a certificate PEM.
     pub(crate) fn verify(&self, cert_pem: &str) -> Result<(), String> {
-        use jsonwebtoken::{Algorithm, DecodingKey};
-        let (key, alg) = match self.alg.as_str() {
-            "RS256" => (
-                DecodingKey::from_rsa_pem(cert_pem.as_bytes()),
-                Algorithm::RS256,
-            ),
-            "ES256" => (
-                DecodingKey::from_ec_pem(cert_pem.as_bytes()),
-                Algorithm::ES256,
-            ),
+        use jsonwebtoken::Algorithm;
+        let alg = match self.alg.as_str() {
+            "RS256" => Algorithm::RS256,
+            "ES256" => Algorithm::ES256,
             // An HMAC over a public key: go-jose has no verifier for it.
             _ => return Err(CRYPTO_FAILURE.into()),
         };
-        let key = key.map_err(|_| CRYPTO_FAILURE.to_owned())?;
+        let key = decoding_key(cert_pem, alg).ok_or_else(|| CRYPTO_FAILURE.to_owned())?;
         match jsonwebtoken::crypto::verify(
             &self.signature,
             self.signing_input.as_bytes(),
@@ -125,6 +122,42 @@ impl SignedJwt {
         }
     }
 }
+
+/// The public key of a certificate PEM, parsed once per distinct certificate text.
+///
+/// Vault fetches the certificates on every login (the mock does too, over HTTP); parsing the
+/// same X.509 text again each time was a sizeable part of a login's CPU under load. A cache
+/// keyed by the exact text cannot change an answer: other text is parsed afresh, and a text that
+/// does not parse is not kept. Bounded: emptied when it reaches [`KEY_CACHE_MAX`] entries.
+fn decoding_key(cert_pem: &str, alg: jsonwebtoken::Algorithm) -> Option<jsonwebtoken::DecodingKey> {
+    use jsonwebtoken::{Algorithm, DecodingKey};
+    type Cache = Mutex<HashMap<String, DecodingKey>>;
+    static RSA: OnceLock<Cache> = OnceLock::new();
+    static EC: OnceLock<Cache> = OnceLock::new();
+    let rsa = alg == Algorithm::RS256;
+    let cache = if rsa { &RSA } else { &EC }.get_or_init(Cache::default);
+    if let Some(k) = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(cert_pem)
+    {
+        return Some(k.clone());
+    }
+    let key = if rsa {
+        DecodingKey::from_rsa_pem(cert_pem.as_bytes())
+    } else {
+        DecodingKey::from_ec_pem(cert_pem.as_bytes())
+    }
+    .ok()?;
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= KEY_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(cert_pem.to_owned(), key.clone());
+    Some(key)
+}
+
+const KEY_CACHE_MAX: usize = 1024;
 
 /// The certificate PEM behind a key-map value: base64-decoded first if the value is standard
 /// base64, then it must be a PEM `CERTIFICATE` block (go-gcp-common `PublicKey()`).

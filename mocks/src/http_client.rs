@@ -1,0 +1,321 @@
+//! The HTTP client the mock Vault reaches the cloud mocks with (STS, IAM, EC2, Google), and the
+//! load generator its targets with.
+//!
+//! Built on hyper-util's pooled client (keep-alive connections, HTTP/1.1, rustls for `https`)
+//! rather than reqwest: a login makes one to three of these calls, and reqwest's layers around
+//! the same hyper client (a copy of every request for its retry policy, URL parsing, redirect
+//! middleware) were a fifth of a GCP login's CPU in the mock Vault under load. Redirects are not
+//! followed, as Vault's `cleanhttp` clients for STS do not; the mock clouds never redirect.
+//!
+//! Transport failures read as Go's `net/http` prints them (`dial tcp 127.0.0.1:9: connect:
+//! connection refused`, `EOF`, `context deadline exceeded (Client.Timeout exceeded while
+//! awaiting headers)`), since they end up inside Vault's error messages.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// A pooled HTTP/1.1 client; cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// The whole exchange, headers and body (Go's `http.Client.Timeout`).
+    timeout: Option<Duration>,
+}
+
+/// An answer, read whole.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// The body as text (invalid UTF-8 replaced, as Go's `string(body)` would print it).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Why a request got no answer, in Go's words (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpError(String);
+
+impl HttpClient {
+    /// A client whose connections time out after `connect_timeout` and whose exchanges after
+    /// `timeout` (none: no limit).
+    pub fn new(connect_timeout: Duration, timeout: Option<Duration>) -> Self {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(connect_timeout));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // The ring provider supports rustls' default protocol versions: this cannot fail.
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+        let connector = match tls {
+            Ok(tls) => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http),
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_webpki_roots()
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http),
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Self { client, timeout }
+    }
+
+    /// Sends one request and reads the whole answer. `headers` are sent as given (a `Host`
+    /// among them replaces the one taken from the URL).
+    ///
+    /// The request is built before the returned future first runs, so the future holds only
+    /// owned data (whatever iterator `headers` is).
+    pub fn send<'a>(
+        &self,
+        method: Method,
+        url: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: Bytes,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, HttpError>> + Send + 'static {
+        let built = build(method, url, headers, body);
+        let (client, timeout) = (self.client.clone(), self.timeout);
+        async move {
+            let (req, uri) = built?;
+            let exchange = async {
+                let resp = client
+                    .request(req)
+                    .await
+                    .map_err(|e| HttpError(go_cause(&e, &uri)))?;
+                let (parts, body) = resp.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map_err(|e| HttpError(go_hyper_cause(&e)))?
+                    .to_bytes();
+                Ok(HttpResponse {
+                    status: parts.status.as_u16(),
+                    headers: parts.headers,
+                    body,
+                })
+            };
+            match timeout {
+                None => exchange.await,
+                Some(t) => tokio::time::timeout(t, exchange).await.unwrap_or_else(|_| {
+                    Err(HttpError(
+                        "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+                            .into(),
+                    ))
+                }),
+            }
+        }
+    }
+}
+
+fn build<'a>(
+    method: Method,
+    url: &str,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    body: Bytes,
+) -> Result<(Request<Full<Bytes>>, Uri), HttpError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| HttpError(format!("parse {}: {e}", go_quote(url))))?;
+    let mut req = Request::builder().method(method).uri(uri.clone());
+    if let Some(h) = req.headers_mut() {
+        for (k, v) in headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| HttpError(format!("net/http: invalid header field name {k:?}")))?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                HttpError(format!("net/http: invalid header field value for {k:?}"))
+            })?;
+            h.append(name, value);
+        }
+    }
+    let req = req
+        .body(Full::new(body))
+        .map_err(|e| HttpError(e.to_string()))?;
+    Ok((req, uri))
+}
+
+/// Go's text for a failed exchange: a refused or failed dial names the address as `net.Dial`
+/// does; a connection closed before the answer is `EOF`.
+fn go_cause(e: &hyper_util::client::legacy::Error, uri: &Uri) -> String {
+    use std::error::Error as _;
+    if e.is_connect() {
+        let host = uri.host().unwrap_or_default();
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let mut src = e.source();
+        while let Some(s) = src {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                return match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        format!("dial tcp {host}:{port}: connect: connection refused")
+                    }
+                    std::io::ErrorKind::TimedOut => format!("dial tcp {host}:{port}: i/o timeout"),
+                    _ => format!("dial tcp {host}:{port}: {io}"),
+                };
+            }
+            src = s.source();
+        }
+        return format!("dial tcp {host}:{port}: {}", chain(e));
+    }
+    let mut src = e.source();
+    while let Some(s) = src {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return go_hyper_cause(h);
+        }
+        src = s.source();
+    }
+    chain(e)
+}
+
+fn go_hyper_cause(e: &hyper::Error) -> String {
+    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        "EOF".to_owned()
+    } else if e.is_parse() {
+        format!(
+            "net/http: HTTP/1.x transport connection broken: {}",
+            chain(e)
+        )
+    } else {
+        chain(e)
+    }
+}
+
+/// An error and its sources, `: `-joined, without repeating a source already in the text.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        src = s.source();
+    }
+    out
+}
+
+/// Go's `%q` for a URL in an error (ASCII text: quotes and backslashes escaped).
+fn go_quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_reads_as_gos_dial_error() {
+        // Bind then drop: the port is free and nothing listens on it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = HttpClient::new(Duration::from_secs(2), Some(Duration::from_secs(5)));
+        let url = format!("http://127.0.0.1:{port}/x");
+        let e = c
+            .send(Method::GET, &url, [], Bytes::new())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("dial tcp 127.0.0.1:{port}: connect: connection refused")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_the_answer_is_eof() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            drop(sock);
+        });
+        let c = HttpClient::new(Duration::from_secs(2), Some(Duration::from_secs(5)));
+        let e = c
+            .send(
+                Method::POST,
+                &format!("http://{addr}//"),
+                [],
+                Bytes::from_static(b"x"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "EOF");
+    }
+
+    #[tokio::test]
+    async fn headers_body_and_host_go_out_as_given() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.ends_with(b"hello") {
+                let n = sock.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+                seen.extend_from_slice(&buf[..n]);
+            }
+            sock.write_all(
+                b"HTTP/1.1 201 Created\r\nContent-Type: text/xml\r\nContent-Length: 2\r\n\r\nok",
+            )
+            .await
+            .unwrap();
+            String::from_utf8(seen).unwrap()
+        });
+        let c = HttpClient::new(Duration::from_secs(2), None);
+        let r = c
+            .send(
+                Method::POST,
+                &format!("http://{addr}//"),
+                [
+                    ("Host", "sts.amazonaws.com"),
+                    ("X-Amz-Date", "20240101T000000Z"),
+                ],
+                Bytes::from_static(b"hello"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status, r.header("content-type"), r.text().as_str()),
+            (201, Some("text/xml"), "ok")
+        );
+        let sent = server.await.unwrap();
+        assert!(sent.starts_with("POST // HTTP/1.1\r\n"), "{sent}");
+        assert!(sent.contains("host: sts.amazonaws.com\r\n"), "{sent}");
+        assert!(sent.contains("x-amz-date: 20240101T000000Z\r\n"), "{sent}");
+        assert!(sent.contains("content-length: 5\r\n"), "{sent}");
+    }
+}

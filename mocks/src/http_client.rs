@@ -60,12 +60,43 @@ impl HttpClient {
     /// A client whose connections time out after `connect_timeout` and whose exchanges after
     /// `timeout` (none: no limit).
     pub fn new(connect_timeout: Duration, timeout: Option<Duration>) -> Self {
+        Self::with_roots(connect_timeout, timeout, Vec::new())
+    }
+
+    /// As [`HttpClient::new`], also trusting the certificates of a PEM bundle (a private CA in
+    /// front of a Vault). Says what is wrong with a bundle that holds no usable certificate.
+    pub fn trusting_pem(
+        connect_timeout: Duration,
+        timeout: Option<Duration>,
+        pem: &[u8],
+    ) -> Result<Self, String> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::CertificateDer;
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("not a PEM certificate bundle ({e})"))?;
+        if certs.is_empty() {
+            return Err(
+                "holds no `-----BEGIN CERTIFICATE-----` block; give the CA's certificate in PEM"
+                    .into(),
+            );
+        }
+        Ok(Self::with_roots(connect_timeout, timeout, certs))
+    }
+
+    fn with_roots(
+        connect_timeout: Duration,
+        timeout: Option<Duration>,
+        extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+    ) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(connect_timeout));
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // A certificate rustls cannot use as a root is left out, as reqwest does.
+        roots.add_parsable_certificates(extra);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         // The ring provider supports rustls' default protocol versions: this cannot fail.
         let tls = rustls::ClientConfig::builder_with_provider(provider)

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authsim_mocks::clock::Clock;
+use authsim_mocks::http_client::{HttpClient, HttpError};
+use bytes::Bytes;
+use http::Method;
 use serde_json::{json, Value};
 
 use super::report::stage;
@@ -185,6 +188,8 @@ pub struct Flow {
     presigned: Vec<Value>,
     next: AtomicUsize,
     env: Arc<Env>,
+    /// The client of the measured requests (the flow's own calls and signJwt).
+    fast: HttpClient,
 }
 
 fn mount(mounts: &BTreeMap<String, String>, name: &str) -> String {
@@ -196,6 +201,7 @@ impl Flow {
     pub async fn prepare(
         name: &str,
         env: Arc<Env>,
+        fast: HttpClient,
         ids: &[usize],
         spec: &crate::provision::VaultSpec,
         presign: usize,
@@ -228,6 +234,7 @@ impl Flow {
             presigned: Vec::new(),
             next: AtomicUsize::new(0),
             env: env.clone(),
+            fast,
         };
         {
             let mut w = env.sim.world_mut();
@@ -371,20 +378,26 @@ impl Flow {
                     .ok_or("no load identities: --identities must be at least 1")?;
                 let claims = gcp_client::login_claims(email, "app", unix, 600);
                 let jwt = if self.name == "gcp-iam" {
+                    let bearer = format!("Bearer {token}");
                     let r = self
-                        .env
-                        .http
-                        .post(format!(
-                            "{}/v1/projects/-/serviceAccounts/{email}:signJwt",
-                            self.google
-                        ))
-                        .bearer_auth(token)
-                        .json(&gcp_client::sign_jwt_body(&claims))
-                        .send()
+                        .fast
+                        .send(
+                            Method::POST,
+                            &format!(
+                                "{}/v1/projects/-/serviceAccounts/{email}:signJwt",
+                                self.google
+                            ),
+                            [
+                                ("authorization", bearer.as_str()),
+                                ("content-type", "application/json"),
+                            ],
+                            Bytes::from(gcp_client::sign_jwt_body(&claims).to_string()),
+                        )
                         .await
                         .map_err(|e| format!("signJwt: {e}"))?;
-                    let status = r.status().as_u16();
-                    let v: Value = r.json().await.map_err(|e| format!("signJwt: {e}"))?;
+                    let status = r.status;
+                    let v: Value =
+                        serde_json::from_slice(&r.body).map_err(|e| format!("signJwt: {e}"))?;
                     stages.push((stage::SIGN_JWT, t.elapsed().as_micros() as u64));
                     if status != 200 {
                         return Err(format!(
@@ -516,25 +529,30 @@ impl Flow {
             }
         };
         let t = Instant::now();
-        let mut req = match method {
-            "GET" => self.env.http.get(format!("{}{path}", self.vault)),
-            _ => self.env.http.post(format!("{}{path}", self.vault)),
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(2);
+        if let Some(tok) = &token {
+            headers.push(("X-Vault-Token", tok.as_str()));
+        }
+        let payload = match &body {
+            Some(b) => {
+                headers.push(("Content-Type", "application/json"));
+                Bytes::from(b.to_string())
+            }
+            None => Bytes::new(),
         };
-        if let Some(tok) = token {
-            req = req.header("X-Vault-Token", tok);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("Content-Type", "application/json")
-                .body(b.to_string());
-        }
-        match req.send().await {
+        let method = if method == "GET" {
+            Method::GET
+        } else {
+            Method::POST
+        };
+        let url = format!("{}{path}", self.vault);
+        match self.fast.send(method, &url, headers, payload).await {
             Err(e) => done.error = Some(transport(&e)),
             Ok(r) => {
-                let status = r.status().as_u16();
+                let status = r.status;
                 done.status = Some(status);
                 done.ok = status == 200 || (self.name == "health" && status < 300);
-                let bytes = r.bytes().await.unwrap_or_default();
+                let bytes = r.body;
                 if !done.ok {
                     let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                     done.error = Some(
@@ -562,19 +580,8 @@ impl Flow {
     }
 }
 
-/// A transport error as one line, without the URL's secrets (there are none in Vault URLs).
-fn transport(e: &reqwest::Error) -> String {
-    let mut s = if e.is_timeout() {
-        "timeout".to_owned()
-    } else if e.is_connect() {
-        "connection refused or reset".to_owned()
-    } else {
-        "transport error".to_owned()
-    };
-    let mut src = std::error::Error::source(e);
-    if let Some(c) = src.take() {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-    }
-    s
+/// A transport error as one line (the client's Go-style text: `dial tcp …: connect: connection
+/// refused`, `EOF`, a timeout), without secrets (there are none in Vault URLs).
+fn transport(e: &HttpError) -> String {
+    format!("transport error: {e}")
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use authsim_mocks::clock::parse_duration;
 use authsim_mocks::faults::{Fault, FaultKind, FaultMatch};
+use authsim_mocks::http_client::HttpClient;
 use authsim_mocks::worldfile::DEFAULT_WORLD;
 
 use crate::cli::BenchArgs;
@@ -354,6 +355,17 @@ async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
     let http = crate::run::trust_vault_ca(builder, args.vault_cacert.as_deref())?
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    // The measured requests go through the lean client (what wrk is compared against); setup
+    // and provisioning keep reqwest.
+    let (connect, timeout) = (Duration::from_secs(10), Some(Duration::from_secs(30)));
+    let fast = match args.vault_cacert.as_deref() {
+        None => HttpClient::new(connect, timeout),
+        Some(path) => {
+            let at = format!("--vault-cacert {}", path.display());
+            let pem = std::fs::read(path).map_err(|e| format!("{at}: {e}"))?;
+            HttpClient::trusting_pem(connect, timeout, &pem).map_err(|e| format!("{at}: {e}"))?
+        }
+    };
     if let TargetConfig::Vault { addr, .. } = &target {
         p.config.vault_version = Some(
             crate::run::vault_version(&http, addr)
@@ -395,7 +407,15 @@ async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
     };
     let mut prepared = Vec::new();
     for (name, w) in &p.flows {
-        let f = flows::Flow::prepare(name, env.clone(), &p.identities, &spec, args.presign).await?;
+        let f = flows::Flow::prepare(
+            name,
+            env.clone(),
+            fast.clone(),
+            &p.identities,
+            &spec,
+            args.presign,
+        )
+        .await?;
         prepared.push((Arc::new(f), *w));
     }
     // One request per flow before the clock starts: a flow that cannot succeed at all is a

@@ -349,4 +349,17 @@ mod tests {
         assert!(sent.contains("x-amz-date: 20240101T000000Z\r\n"), "{sent}");
         assert!(sent.contains("content-length: 5\r\n"), "{sent}");
     }
+
+    #[test]
+    fn a_pem_bundle_is_trusted_and_a_bundle_without_certificates_is_refused() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let ca = rcgen::CertificateParams::new(vec!["vault.test".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let t = Duration::from_secs(1);
+        assert!(HttpClient::trusting_pem(t, None, ca.pem().as_bytes()).is_ok());
+        let e = HttpClient::trusting_pem(t, None, b"no certificate here\n").unwrap_err();
+        assert!(e.contains("no `-----BEGIN CERTIFICATE-----` block"), "{e}");
+    }
 }

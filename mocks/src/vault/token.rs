@@ -324,7 +324,8 @@ pub struct TokenStore {
     renew_checks: FastMap<String, super::RenewCheck>,
 }
 
-/// Expired tokens are dropped every this many inserts, so long load tests keep flat memory.
+/// Expired tokens are dropped every this many inserts (every quarter of the store's size when
+/// that is more), so long load tests keep flat memory.
 const PURGE_EVERY: u64 = 4096;
 
 fn gen_base62(rng: &mut ChaCha20Rng, n: usize) -> String {
@@ -348,7 +349,10 @@ impl TokenStore {
         let now = e.creation;
         self.by_id.insert(e.id.clone(), Box::new(e));
         self.inserts += 1;
-        if self.inserts.is_multiple_of(PURGE_EVERY) {
+        // A purge walks every token: at most one walk per quarter of the store's size in inserts
+        // keeps that a few entries per login, however many tokens a load test keeps alive.
+        if self.inserts >= PURGE_EVERY.max(self.by_id.len() as u64 / 4) {
+            self.inserts = 0;
             self.purge_expired(now);
         }
     }
@@ -1223,5 +1227,36 @@ mod tests {
         left.sort();
         assert_eq!(left, ["kept"]);
         assert!(store.get("expired").is_none() && store.get("kept").is_some());
+    }
+
+    /// Under a steady stream of short-lived tokens the store holds the live ones plus a bounded
+    /// tail of expired ones, however long the stream runs.
+    #[test]
+    fn expired_tokens_are_purged_as_inserts_go_on() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut store = TokenStore::default();
+        store.insert_root(&mut rng, "template", start);
+        let template = store.get("template").unwrap().clone();
+        store.revoke_tree("template");
+        let mut largest = 0;
+        for i in 0..60_000u64 {
+            // One insert per millisecond, each token living one second: ~1,000 live at a time.
+            let now = start + Duration::from_millis(i);
+            store.insert(TokenEntry {
+                id: format!("t{i}"),
+                accessor: format!("a{i}"),
+                creation: now,
+                expire: Some(now + Duration::from_secs(1)),
+                ..template.clone()
+            });
+            largest = largest.max(store.by_id.len());
+        }
+        assert!(
+            largest <= PURGE_EVERY as usize + 1_001,
+            "{largest} tokens held at once"
+        );
+        assert!(store.get("t59999").is_some() && store.get("t0").is_none());
+        assert_eq!(store.by_id.len(), store.by_accessor.len());
     }
 }

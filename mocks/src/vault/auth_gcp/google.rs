@@ -4,7 +4,8 @@
 //!
 //! Every error is a Go error string: the login code wraps it into the plugin's messages.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -209,7 +210,14 @@ struct CachedToken {
 pub(crate) struct GoogleClient {
     http: HttpClient,
     token: Mutex<Option<CachedToken>>,
+    /// The last body of each key-map URL, and its parse.
+    key_maps: Mutex<KeyMaps>,
 }
+
+type KeyMaps = HashMap<String, (Bytes, Arc<Map<String, Value>>)>;
+
+/// Key-map URLs remembered at once (one per service account seen, plus Google's own).
+const KEY_MAPS_MAX: usize = 4096;
 
 impl GoogleClient {
     pub(crate) fn new() -> Self {
@@ -217,6 +225,7 @@ impl GoogleClient {
         Self {
             http,
             token: Mutex::new(None),
+            key_maps: Mutex::default(),
         }
     }
 
@@ -226,19 +235,37 @@ impl GoogleClient {
     }
 
     /// A `{kid: PEM}` map from `/oauth2/v1/certs` or `x509/{sub}`, unauthenticated.
-    pub(crate) async fn key_map(&self, url: &str) -> Result<Map<String, Value>, String> {
+    ///
+    /// Fetched on every call, as Vault does; the parsed map is reused while a URL answers the
+    /// very same bytes (a cache keyed by the exact body cannot change an answer).
+    pub(crate) async fn key_map(&self, url: &str) -> Result<Arc<Map<String, Value>>, String> {
         let resp = self
             .http
             .send(Method::GET, url, [], Bytes::new())
             .await
             .map_err(|e| transport_error("Get", url, e))?;
         let status = resp.status;
-        let body = resp.text();
         if !(200..300).contains(&status) {
-            return Err(googleapi_error(status, &body));
+            return Err(googleapi_error(status, &resp.text()));
         }
-        match serde_json::from_str::<Value>(&body) {
-            Ok(Value::Object(m)) => Ok(m),
+        let cached = |keys: &KeyMaps| {
+            keys.get(url)
+                .filter(|(body, _)| *body == resp.body)
+                .map(|(_, m)| m.clone())
+        };
+        if let Some(m) = cached(&self.key_maps.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(m);
+        }
+        match serde_json::from_slice::<Value>(&resp.body) {
+            Ok(Value::Object(m)) => {
+                let m = Arc::new(m);
+                let mut keys = self.key_maps.lock().unwrap_or_else(|p| p.into_inner());
+                if keys.len() >= KEY_MAPS_MAX {
+                    keys.clear();
+                }
+                keys.insert(url.to_owned(), (resp.body, m.clone()));
+                Ok(m)
+            }
             // UNVERIFIED: encoding/json's text for a body that is not a kid → PEM object.
             _ => Err("invalid character in JSON key map".to_owned()),
         }

@@ -5,7 +5,9 @@
 //! rather than reqwest: a login makes one to three of these calls, and reqwest's layers around
 //! the same hyper client (a copy of every request for its retry policy, URL parsing, redirect
 //! middleware) were a fifth of a GCP login's CPU in the mock Vault under load. Redirects are not
-//! followed, as Vault's `cleanhttp` clients for STS do not; the mock clouds never redirect.
+//! followed, as Vault's `cleanhttp` clients for STS do not (the mock clouds never redirect), and
+//! `HTTP_PROXY`/`HTTPS_PROXY` are not read: the calls go to the configured endpoints directly,
+//! usually on loopback, where a CI machine's proxy would only get in the way.
 //!
 //! Transport failures read as Go's `net/http` prints them (`dial tcp 127.0.0.1:9: connect:
 //! connection refused`, `EOF`, `context deadline exceeded (Client.Timeout exceeded while

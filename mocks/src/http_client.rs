@@ -170,7 +170,8 @@ fn build<'a>(
 ) -> Result<(Request<Full<Bytes>>, Uri), HttpError> {
     let uri: Uri = url
         .parse()
-        .map_err(|e| HttpError(format!("parse {}: {e}", go_quote(url))))?;
+        // `{:?}` quotes a URL as Go's `%q` does (URLs are printable ASCII).
+        .map_err(|e| HttpError(format!("parse {url:?}: {e}")))?;
     let mut req = Request::builder().method(method).uri(uri.clone());
     if let Some(h) = req.headers_mut() {
         for (k, v) in headers {
@@ -249,11 +250,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         src = s.source();
     }
     out
-}
-
-/// Go's `%q` for a URL in an error (ASCII text: quotes and backslashes escaped).
-fn go_quote(s: &str) -> String {
-    format!("{s:?}")
 }
 
 #[cfg(test)]

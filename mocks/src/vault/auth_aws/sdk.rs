@@ -167,9 +167,7 @@ async fn send(
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| format!("SigningError: {e}"))?
         .into_parts();
-    let headers = std::iter::once(("content-type", FORM))
-        .chain(instructions.headers())
-        .collect::<Vec<_>>();
+    let headers = std::iter::once(("content-type", FORM)).chain(instructions.headers());
     // UNVERIFIED: aws-sdk-go's wording for a request that never got an answer.
     let resp = http
         .send(

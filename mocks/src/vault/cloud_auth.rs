@@ -9,7 +9,8 @@
 //! runs it first (the role still exists and still binds the principal), as Vault's
 //! `PathLoginRenew` does, and refuses the renewal with the backend's error.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::backend::{self, BackendRequest, BackendResponse, LoginOutcome, Operation};
 use super::envelope::Resp;
@@ -30,18 +31,45 @@ enum Backend {
 #[derive(Debug)]
 pub(crate) struct CloudAuth {
     backend: Backend,
+    checks: Arc<SharedChecks>,
+}
+
+/// Renewal checks by the login state they check: repeated logins of one principal store the same
+/// state, so their tokens share one check instead of holding a copy each.
+#[derive(Debug, Default)]
+struct SharedChecks(Mutex<HashMap<Arc<str>, RenewCheck>>);
+
+/// At most this many distinct login states are remembered for sharing.
+const SHARED_CHECKS_MAX: usize = 4096;
+
+impl SharedChecks {
+    fn get_or_make(&self, stored: String, make: impl FnOnce(Arc<str>) -> RenewCheck) -> RenewCheck {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(check) = map.get(stored.as_str()) {
+            return check.clone();
+        }
+        if map.len() >= SHARED_CHECKS_MAX {
+            map.clear();
+        }
+        let stored: Arc<str> = stored.into();
+        let check = make(stored.clone());
+        map.insert(stored, check.clone());
+        check
+    }
 }
 
 impl CloudAuth {
     pub(crate) fn gcp(clock: Arc<dyn Clock>) -> Self {
         Self {
             backend: Backend::Gcp(Arc::new(GcpAuthBackend::new(clock))),
+            checks: Arc::default(),
         }
     }
 
     pub(crate) fn aws(clock: Arc<dyn Clock>) -> Self {
         Self {
             backend: Backend::Aws(Arc::new(AwsAuthBackend::new(clock))),
+            checks: Arc::default(),
         }
     }
 }
@@ -69,18 +97,19 @@ impl AuthMethod for CloudAuth {
             mount: cx.mount.path.trim_end_matches('/').to_owned(),
         };
         let backend = self.backend.clone();
+        let checks = self.checks.clone();
         let remote = cx.remote;
         Ok(Outcome::Deferred(Box::pin(async move {
             let answer = match &backend {
                 Backend::Gcp(b) => b.handle_from(req, Some(remote)).await,
                 Backend::Aws(b) => b.handle_from(req, Some(remote)).await,
             };
-            answer.map(|r| outcome(r, backend)).map_err(error)
+            answer.map(|r| outcome(r, backend, &checks)).map_err(error)
         })))
     }
 }
 
-fn outcome(r: BackendResponse, backend: Backend) -> Outcome {
+fn outcome(r: BackendResponse, backend: Backend, checks: &SharedChecks) -> Outcome {
     match r {
         BackendResponse::Data { data, warnings } => {
             let mut resp = Resp::data(data);
@@ -91,7 +120,8 @@ fn outcome(r: BackendResponse, backend: Backend) -> Outcome {
         BackendResponse::Login(mut l) => {
             let internal = std::mem::take(&mut l.internal);
             let mut success = login(l);
-            success.renew_check = Some(renew_check(backend, &internal));
+            let stored = serde_json::to_string(&internal).unwrap_or_else(|_| "{}".to_owned());
+            success.renew_check = Some(checks.get_or_make(stored, |s| renew_check(backend, s)));
             Outcome::Login(Box::new(success))
         }
     }
@@ -103,13 +133,7 @@ fn outcome(r: BackendResponse, backend: Backend) -> Outcome {
 /// Every live token holds one, and renewals are rare: the state is kept as its compact JSON text
 /// (a few hundred bytes) rather than as a map of values (a kilobyte or more under load), and
 /// parsed when a renewal asks for it.
-fn renew_check(
-    backend: Backend,
-    internal: &serde_json::Map<String, serde_json::Value>,
-) -> RenewCheck {
-    let stored: Arc<str> = serde_json::to_string(internal)
-        .unwrap_or_else(|_| "{}".to_owned())
-        .into();
+fn renew_check(backend: Backend, stored: Arc<str>) -> RenewCheck {
     RenewCheck(Arc::new(move || {
         let (backend, stored) = (backend.clone(), stored.clone());
         Box::pin(async move {

@@ -595,13 +595,13 @@ impl VaultState {
         if let Some(resp) = sys::raw(self, &parts, &rel, &body, token.as_deref(), now) {
             return resp;
         }
-        let req = match parse_logical(&parts, &rel, &body) {
+        let mut req = match parse_logical(&parts, &rel, &body) {
             Ok(r) => r,
             Err(e) => return e.into_response(),
         };
         let flow = {
             let mut store = self.lock();
-            dispatch(&mut store, &req, token.as_deref(), remote, now)
+            dispatch(&mut store, &mut req, token.as_deref(), remote, now)
         };
         match flow {
             Flow::Done(resp) => resp,
@@ -900,9 +900,10 @@ fn authorize(
     }))
 }
 
+/// Routes, authorises and runs `req` (its `data` moves into the handler's input).
 fn dispatch(
     store: &mut VaultStore,
-    req: &LogicalRequest,
+    req: &mut LogicalRequest,
     token: Option<&str>,
     remote: IpAddr,
     now: SystemTime,
@@ -972,7 +973,7 @@ fn dispatch(
             c.token = e.clone();
         }
     }
-    let input = Input::new(req.data.clone());
+    let input = Input::new(std::mem::take(&mut req.data));
     let (mount_info, result) = match &route {
         Route::Secret { key, rel } => {
             let mount = store.mounts[key].info.clone();

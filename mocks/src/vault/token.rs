@@ -11,7 +11,7 @@
 //! `allowed_entity_aliases`, `path_suffix` (stored and shown only), `sys/leases` of tokens, tidy,
 //! the custom-ID SHA1 warning.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -322,7 +322,14 @@ pub struct TokenStore {
     /// `PathLoginRenew`): the role still exists and still binds the principal. Kept here so a
     /// revoked or purged token takes its check with it.
     renew_checks: FastMap<String, super::RenewCheck>,
+    /// Token metadata maps already held by some token: logins of one principal carry the very
+    /// same map, and a load test keeps hundreds of thousands of their tokens alive.
+    shared_meta: HashSet<Arc<BTreeMap<String, String>>, foldhash::fast::RandomState>,
 }
+
+/// At most this many distinct metadata maps are remembered for sharing (then forgotten at once:
+/// tokens keep theirs, later logins start sharing anew).
+const SHARED_META_MAX: usize = 4096;
 
 /// Expired tokens are dropped every this many inserts, so long load tests keep flat memory.
 const PURGE_EVERY: u64 = 4096;
@@ -335,6 +342,19 @@ fn gen_base62(rng: &mut ChaCha20Rng, n: usize) -> String {
 }
 
 impl TokenStore {
+    /// `meta` behind an `Arc`, the one already held by another token when it is equal.
+    pub fn share_meta(&mut self, meta: BTreeMap<String, String>) -> Arc<BTreeMap<String, String>> {
+        if let Some(shared) = self.shared_meta.get(&meta) {
+            return shared.clone();
+        }
+        if self.shared_meta.len() >= SHARED_META_MAX {
+            self.shared_meta.clear();
+        }
+        let meta = Arc::new(meta);
+        self.shared_meta.insert(meta.clone());
+        meta
+    }
+
     pub fn insert(&mut self, e: TokenEntry) {
         if !e.accessor.is_empty() {
             self.by_accessor.insert(e.accessor.clone(), e.id.clone());
@@ -535,7 +555,8 @@ struct NewToken {
 }
 
 /// Applies the TTL rules, stores the token, returns it with any cap warning.
-fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (TokenEntry, Vec<String>) {
+/// Stores a new token; its `auth` block and the TTL warnings.
+fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (AuthBlock, Vec<String>) {
     let mut warnings = Vec::new();
     let root = t.policies.iter().any(|p| p == "root");
     let mut ttl = if t.period > 0 {
@@ -604,9 +625,10 @@ fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (TokenEntry, V
         has_lease: true,
         bound_cidrs: t.bound_cidrs,
     };
+    let auth = entry.auth_block(now);
     // Batch tokens have no accessor: they are findable by id only.
-    core.tokens.insert(entry.clone());
-    (entry, warnings)
+    core.tokens.insert(entry);
+    (auth, warnings)
 }
 
 /// Turns a successful login into a token and the login response (§6, §7, §8 "success").
@@ -634,11 +656,12 @@ pub fn issue_login(
         mount.max_ttl()
     };
     let batch = s.token_type == "batch" || s.token_type == "default-batch";
-    let (entry, mut warnings) = create_token(
+    let meta = core.tokens.share_meta(ls.metadata);
+    let (auth, mut warnings) = create_token(
         core,
         NewToken {
             policies,
-            meta: Some(Arc::new(ls.metadata)),
+            meta: Some(meta),
             // Core names a login's token after its mount (`userpass-bob`, `aws-alice`, `approle`):
             // `request_handling.go` joins the mount path ('/' → '-') and the method's name.
             display_name: format!("{}{}", mount.path.replace('/', "-"), ls.display_name)
@@ -662,13 +685,15 @@ pub fn issue_login(
     );
     warnings.extend(ls.warnings);
     if let Some(check) = ls.renew_check {
-        if !entry.batch {
-            core.tokens.renew_checks.insert(entry.id.clone(), check);
+        if !batch {
+            core.tokens
+                .renew_checks
+                .insert(auth.client_token.clone(), check);
         }
     }
     let mut resp = Resp {
         data: ls.data,
-        auth: Some(entry.auth_block(now)),
+        auth: Some(auth),
         ..Resp::default()
     };
     resp.warnings = warnings;
@@ -1089,7 +1114,7 @@ fn create(
         Some(r) => format!("auth/token/create/{r}"),
         None => format!("auth/token/{endpoint}"),
     };
-    let (entry, cap_warnings) = create_token(
+    let (auth, cap_warnings) = create_token(
         core,
         NewToken {
             id,
@@ -1115,7 +1140,7 @@ fn create(
     );
     warnings.extend(cap_warnings);
     let mut resp = Resp {
-        auth: Some(entry.auth_block(cx.now)),
+        auth: Some(auth),
         ..Resp::default()
     };
     resp.warnings = warnings;
@@ -1226,6 +1251,25 @@ mod tests {
         left.sort();
         assert_eq!(left, ["kept"]);
         assert!(store.get("expired").is_none() && store.get("kept").is_some());
+    }
+
+    /// Equal metadata maps are shared, different ones are not, and the memory of maps to share
+    /// stays bounded.
+    #[test]
+    fn equal_metadata_is_shared_between_tokens() {
+        let mut store = TokenStore::default();
+        let meta = |v: &str| BTreeMap::from([("role".to_owned(), v.to_owned())]);
+        let a = store.share_meta(meta("app"));
+        let b = store.share_meta(meta("app"));
+        let c = store.share_meta(meta("other"));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(*c, meta("other"));
+        for i in 0..SHARED_META_MAX + 10 {
+            store.share_meta(meta(&i.to_string()));
+        }
+        assert!(store.shared_meta.len() <= SHARED_META_MAX);
+        assert_eq!(*store.share_meta(meta("app")), meta("app"));
     }
 
     /// Under a steady stream of short-lived tokens the store holds the live ones plus a bounded

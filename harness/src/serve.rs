@@ -74,6 +74,7 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
                 ..VaultOptions::compat(&args.vault_compat).unwrap_or_default()
             },
             admin_token: args.admin_token.clone(),
+            extra_runtimes: args.extra_runtimes.clone(),
         },
     )
     .await?;

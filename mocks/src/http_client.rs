@@ -25,12 +25,30 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// A pooled HTTP/1.1 client; cheap to clone (the pool is shared).
+///
+/// On a multi-threaded runtime all threads share one pool. On a current-thread runtime (one per
+/// core in `authsim serve`) each thread keeps its own: a connection is driven by a task of the
+/// runtime that opened it, and a request that handed its exchange to another thread would pay
+/// a thread wake-up at each end of it.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Pool,
+    /// What `client` connects with, for the per-thread pools.
+    connector: HttpsConnector<HttpConnector>,
     /// The whole exchange, headers and body (Go's `http.Client.Timeout`).
     timeout: Option<Duration>,
+    /// Identifies this client's per-thread pools; dropped with the last clone.
+    id: Arc<()>,
+}
+
+thread_local! {
+    /// Per-thread pools of the clients used on this thread (see [`HttpClient`]), each with a
+    /// weak handle on its client's identity so pools of dropped clients are let go.
+    static THREAD_POOLS: std::cell::RefCell<Vec<(std::sync::Weak<()>, Pool)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// An answer, read whole.
@@ -110,10 +128,33 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
-        Self { client, timeout }
+        Self {
+            client: new_pool(connector.clone()),
+            connector,
+            timeout,
+            id: Arc::new(()),
+        }
+    }
+
+    /// The pool for requests made on this thread (see [`HttpClient`]).
+    fn pool(&self) -> Pool {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let per_thread =
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+        if !per_thread {
+            return self.client.clone();
+        }
+        THREAD_POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            let me = Arc::downgrade(&self.id);
+            if let Some((_, pool)) = pools.iter().find(|(id, _)| id.ptr_eq(&me)) {
+                return pool.clone();
+            }
+            pools.retain(|(id, _)| id.strong_count() > 0);
+            let pool = new_pool(self.connector.clone());
+            pools.push((me, pool.clone()));
+            pool
+        })
     }
 
     /// Sends one request and reads the whole answer. `headers` are sent as given (a `Host`
@@ -129,7 +170,7 @@ impl HttpClient {
         body: Bytes,
     ) -> impl std::future::Future<Output = Result<HttpResponse, HttpError>> + Send + 'static {
         let built = build(method, url, headers, body);
-        let (client, timeout) = (self.client.clone(), self.timeout);
+        let (client, timeout) = (self.pool(), self.timeout);
         async move {
             let (req, uri) = built?;
             let exchange = async {
@@ -160,6 +201,12 @@ impl HttpClient {
             }
         }
     }
+}
+
+fn new_pool(connector: HttpsConnector<HttpConnector>) -> Pool {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector)
 }
 
 fn build<'a>(

@@ -13,8 +13,8 @@
 #   `sys/health` against wrk on the same URL (the generator's own overhead);
 # - moto's server mode answering the same STS request, with wrk (moto installed into
 #   ci/.bench-venv from the package index);
-# - resident memory of `authsim serve` and of `authsim bench` 20 s and 60 s into a 60 s aws-iam
-#   load (fixed, whatever SECONDS is).
+# - resident memory of `authsim serve` and of `authsim bench` during a 60 s aws-iam load: the median
+#   of each second 15–25 s in against that of 50–60 s (fixed, whatever SECONDS is).
 #
 # Installs wrk with apt-get when it is missing. Traffic goes to loopback only. Any request that
 # does not answer 200 stops the run with a message naming it.
@@ -32,8 +32,10 @@ case "$secs" in
 esac
 threads=2
 conns=32
-# The load's tokens live 10 s (LOAD_TOKEN_TTL): the mock Vault's store fills for that long, then
-# revokes as fast as it issues. The first sample comes once that has settled.
+# Memory is sampled each second; each figure is the median of an 11 s window, so that one sample
+# taken as the allocator returns or takes pages does not decide. The load's tokens live 10 s
+# (LOAD_TOKEN_TTL): the mock Vault's store fills for that long, then revokes as fast as it issues,
+# so the first window starts once that has settled.
 mem_early=20
 mem_late=60
 
@@ -181,18 +183,25 @@ if [ "$only" = all ]; then
   stop "$serve_pid"
   start_serve
   echo "bench: memory: ${mem_late} s of aws-iam load" >&2
-  "$bin/authsim" bench --flow aws-iam --concurrency "$conns" --duration "$((mem_late + 2))s" --no-live \
+  "$bin/authsim" bench --flow aws-iam --concurrency "$conns" --duration "$((mem_late + 5))s" --no-live \
     --vault-addr "$vault" --vault-token "$token" --report-json "$work/bench_mem.json" >"$work/bench_mem.out" 2>&1 &
   gen_pid=$!
   started "$gen_pid"
   for _ in $(seq 1 600); do grep -q '^running ' "$work/bench_mem.out" 2>/dev/null && break; sleep 0.1; done
   grep -q '^running ' "$work/bench_mem.out" || { cat "$work/bench_mem.out" >&2; fail "memory: authsim bench did not start its load"; }
-  sleep "$mem_early"
-  record serve_rss_early "$(rss_kib "$serve_pid")"
-  record gen_rss_early "$(rss_kib "$gen_pid")"
-  sleep "$((mem_late - mem_early))"
-  record serve_rss_late "$(rss_kib "$serve_pid")"
-  record gen_rss_late "$(rss_kib "$gen_pid")"
+  for t in $(seq 1 "$mem_late"); do
+    sleep 1
+    for w in early late; do
+      mid=$([ "$w" = early ] && echo "$mem_early" || echo "$((mem_late - 5))")
+      if [ "$t" -ge "$((mid - 5))" ] && [ "$t" -le "$((mid + 5))" ]; then
+        echo "$(rss_kib "$serve_pid") $(rss_kib "$gen_pid")" >>"$work/rss_$w"
+      fi
+    done
+  done
+  for w in early late; do
+    record "serve_rss_$w" "$(cut -d' ' -f1 "$work/rss_$w" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+    record "gen_rss_$w" "$(cut -d' ' -f2 "$work/rss_$w" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+  done
   wait "$gen_pid" || true
   bench_result bench_mem
   stop "$serve_pid"
@@ -257,7 +266,7 @@ for who, label in (("serve", "`authsim serve` (mock Vault)"), ("gen", "`authsim 
     e, l = r.get(f"{who}_rss_early"), r.get(f"{who}_rss_late")
     if e and l:
         ratio = l / e
-        print(f"| resident memory of {label}, {mem_early} s / {mem_late} s into aws-iam load ({r['bench_mem']:,.0f} logins/s) | "
+        print(f"| resident memory of {label}, median of each second {int(mem_early) - 5}–{int(mem_early) + 5} s / {int(mem_late) - 10}–{mem_late} s into aws-iam load ({r['bench_mem']:,.0f} logins/s) | "
               f"{e / 1024:,.1f} MiB / {l / 1024:,.1f} MiB | {ratio:.2f} | within 10% | "
               f"{'yes' if 0.9 <= ratio <= 1.1 else '**no**'} |")
 PY

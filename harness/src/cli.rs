@@ -93,6 +93,10 @@ pub struct BenchArgs {
     /// counted as dropped.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_in_flight: usize,
+    /// Threads sending the load and serving the embedded mocks, each with its share of the
+    /// clients and of the mocks' connections (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// Distinct identities per cloud flow, created in the world and bound in Vault.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub identities: usize,

@@ -11,6 +11,7 @@ pub mod identities;
 pub mod provision;
 pub mod report;
 pub mod run;
+pub mod runtimes;
 pub mod scenario;
 pub mod serve;
 pub mod world_show;

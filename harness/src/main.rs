@@ -5,41 +5,17 @@ use clap::Parser as _;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use authsim::cli::{Cli, Command, WorldCommand};
+use authsim::runtimes::PerCore;
 use authsim::{bench, compare, exit, run, serve, world_show};
 
 /// `authsim serve` on `--threads` current-thread runtimes (one per core by default), which
 /// take the listeners' connections in turn (see `authsim_mocks::server::spawn_listener`).
 fn serve_per_thread(mut args: authsim::cli::ServeArgs) -> anyhow::Result<()> {
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        usize::from,
-    );
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut workers = Vec::new();
-    for i in 1..threads {
-        let rt = runtime()?;
-        args.extra_runtimes.push(rt.handle().clone());
-        let mut stop = stop_rx.clone();
-        workers.push(
-            std::thread::Builder::new()
-                .name(format!("authsim-serve-{i}"))
-                .spawn(move || {
-                    rt.block_on(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                })?,
-        );
-    }
-    let result = runtime()?.block_on(serve::run(args));
-    let _ = stop_tx.send(true);
-    for w in workers {
-        let _ = w.join();
-    }
+    let count = PerCore::count(args.threads.map(usize::from));
+    let per_core = PerCore::start(count, "authsim-serve")?;
+    args.extra_runtimes = per_core.handles().to_vec();
+    let result = PerCore::main_runtime()?.block_on(serve::run(args));
+    drop(per_core);
     result
 }
 

@@ -52,6 +52,7 @@ async fn every_catalogue_scenario_reports_as_expected() {
         target: TargetConfig::Embedded,
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
         run_id: "golden".into(),
+        extra_runtimes: Vec::new(),
     });
     let results = run::run_all(cfg, scenarios, 8, |_| {}).await;
     let update = std::env::var_os("UPDATE_EXPECT").is_some();

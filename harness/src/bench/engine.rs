@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use authsim_mocks::clock::{Clock, SystemClock};
 use authsim_mocks::Sim;
 use hdrhistogram::Histogram;
+use tokio::runtime::Handle;
 
 use super::flows::{Done, Flow};
 use super::report::{self, stage, Counts, ErrorCount, Second, Window};
@@ -182,16 +183,37 @@ impl Progress {
     }
 }
 
-/// Runs the load and measures it.
+/// When and how much load to send.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub model: Model,
+    pub warmup: Duration,
+    /// The closed model's measured time (the open model's is the sum of its steps).
+    pub duration: Duration,
+    /// Open model: intended requests beyond this many outstanding are dropped.
+    pub max_in_flight: usize,
+}
+
+/// Runs the load and measures it. Requests (open model) and clients (closed model) are dealt
+/// out to `runtimes` in turn (the current one when it is empty).
 pub async fn run(
     mix: Arc<Mix>,
-    model: Model,
-    warmup: Duration,
-    duration: Duration,
-    max_in_flight: usize,
+    schedule: Schedule,
+    runtimes: Vec<Handle>,
     sim: Sim,
     progress: Progress,
 ) -> Measured {
+    let Schedule {
+        model,
+        warmup,
+        duration,
+        max_in_flight,
+    } = schedule;
+    let runtimes = if runtimes.is_empty() {
+        vec![Handle::current()]
+    } else {
+        runtimes
+    };
     let stats = Arc::new(Mutex::new(Stats::new()));
     let in_flight = Arc::new(AtomicU64::new(0));
     let start = Instant::now() + Duration::from_millis(20);
@@ -308,7 +330,7 @@ pub async fn run(
                     }
                     in_flight.fetch_add(1, Ordering::Relaxed);
                     let (mix, stats, in_flight) = (mix.clone(), stats.clone(), in_flight.clone());
-                    tokio::spawn(async move {
+                    runtimes[k as usize % runtimes.len()].spawn(async move {
                         let lag = Instant::now().saturating_duration_since(intended);
                         let flow = mix.pick();
                         let d = flow.one().await;
@@ -331,28 +353,32 @@ pub async fn run(
         }
         Model::Closed(c) => {
             let mut set = tokio::task::JoinSet::new();
-            for _ in 0..c.max(1) {
+            for i in 0..c.max(1) {
                 let (mix, stats, in_flight) = (mix.clone(), stats.clone(), in_flight.clone());
-                set.spawn(async move {
-                    tokio::time::sleep_until(start.into()).await;
-                    loop {
-                        let begun = Instant::now();
-                        if begun >= measure_to {
-                            break;
+                let runtime = &runtimes[i % runtimes.len()];
+                set.spawn_on(
+                    async move {
+                        tokio::time::sleep_until(start.into()).await;
+                        loop {
+                            let begun = Instant::now();
+                            if begun >= measure_to {
+                                break;
+                            }
+                            in_flight.fetch_add(1, Ordering::Relaxed);
+                            let flow = mix.pick();
+                            let d = flow.one().await;
+                            let total = begun.elapsed();
+                            in_flight.fetch_sub(1, Ordering::Relaxed);
+                            if begun >= measure_from {
+                                let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                                s.counts.sent += 1;
+                                s.sec.sent += 1;
+                                s.done(&flow.name, &d, total.as_micros() as u64);
+                            }
                         }
-                        in_flight.fetch_add(1, Ordering::Relaxed);
-                        let flow = mix.pick();
-                        let d = flow.one().await;
-                        let total = begun.elapsed();
-                        in_flight.fetch_sub(1, Ordering::Relaxed);
-                        if begun >= measure_from {
-                            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                            s.counts.sent += 1;
-                            s.sec.sent += 1;
-                            s.done(&flow.name, &d, total.as_micros() as u64);
-                        }
-                    }
-                });
+                    },
+                    runtime,
+                );
             }
             while set.join_next().await.is_some() {}
         }

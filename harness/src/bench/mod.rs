@@ -19,6 +19,8 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::runtime::Handle;
+
 use authsim_mocks::clock::parse_duration;
 use authsim_mocks::faults::{Fault, FaultKind, FaultMatch};
 use authsim_mocks::http_client::HttpClient;
@@ -26,6 +28,7 @@ use authsim_mocks::worldfile::DEFAULT_WORLD;
 
 use crate::cli::BenchArgs;
 use crate::run::env::{Env, RunConfig, TargetConfig};
+use crate::runtimes::PerCore;
 use engine::{Mix, Model, Progress};
 use report::{BenchConfig, BenchReport, Latency, WorkerSplit};
 
@@ -310,17 +313,19 @@ pub fn main(args: BenchArgs) -> i32 {
             return crate::exit::ERROR;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    // One current-thread runtime per core (see `crate::runtimes`): the clients are spread over
+    // them, and so are the embedded mocks' connections.
+    let count = PerCore::count(args.threads.map(usize::from));
+    let (rt, per_core) = match PerCore::main_runtime()
+        .and_then(|rt| Ok((rt, PerCore::start(count, "authsim-bench")?)))
     {
-        Ok(rt) => rt,
+        Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
             return crate::exit::ERROR;
         }
     };
-    match rt.block_on(bench(&args, p)) {
+    match rt.block_on(bench(&args, p, per_core.handles())) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -329,7 +334,7 @@ pub fn main(args: BenchArgs) -> i32 {
     }
 }
 
-async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
+async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Result<i32, String> {
     let (world_file, world_text) = match &args.world.world {
         None => (
             "scenarios/world.toml (built in)".to_owned(),
@@ -390,6 +395,7 @@ async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
         target,
         http: http.clone(),
         run_id: run_id(args.worker_index),
+        extra_runtimes: extra_runtimes.to_vec(),
     };
     eprintln!(
         "preparing {} identities for {} …",
@@ -458,10 +464,15 @@ async fn bench(args: &BenchArgs, mut p: Plan) -> Result<i32, String> {
     );
     let measured = engine::run(
         mix,
-        p.model.clone(),
-        p.warmup,
-        p.duration,
-        args.max_in_flight,
+        engine::Schedule {
+            model: p.model.clone(),
+            warmup: p.warmup,
+            duration: p.duration,
+            max_in_flight: args.max_in_flight,
+        },
+        std::iter::once(Handle::current())
+            .chain(extra_runtimes.iter().cloned())
+            .collect(),
         env.sim.clone(),
         Progress::detect(args.no_live),
     )

@@ -48,6 +48,9 @@ pub struct RunConfig {
     pub http: reqwest::Client,
     /// Distinguishes this run's mounts on a shared Vault.
     pub run_id: String,
+    /// Runtimes beside the caller's that serve the mocks' connections too (`bench` runs one
+    /// per core; see `crate::runtimes`).
+    pub extra_runtimes: Vec<tokio::runtime::Handle>,
 }
 
 /// A scenario's running environment.
@@ -142,6 +145,7 @@ impl Env {
                 vault_port,
                 // Beyond loopback the admin API needs a token; the runner never uses it.
                 admin_token: (!bind.is_loopback()).then(|| cfg.run_id.clone()),
+                extra_runtimes: cfg.extra_runtimes.clone(),
                 ..MockCloudOptions::default()
             },
         )

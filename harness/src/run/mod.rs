@@ -280,6 +280,7 @@ pub fn main(args: RunArgs) -> i32 {
         target: target.clone(),
         http: http.clone(),
         run_id,
+        extra_runtimes: Vec::new(),
     });
     let style = console::Style {
         color: std::io::stdout().is_terminal(),

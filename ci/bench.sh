@@ -13,8 +13,8 @@
 #   `sys/health` against wrk on the same URL (the generator's own overhead);
 # - moto's server mode answering the same STS request, with wrk (moto installed into
 #   ci/.bench-venv from the package index);
-# - resident memory of `authsim serve` and of `authsim bench` during a 60 s aws-iam load: the median
-#   of each second 15–25 s in against that of 50–60 s (fixed, whatever SECONDS is).
+# - resident memory of `authsim bench` and of `authsim serve` during a 60 s aws-iam load: the median
+#   of each second of the 5 s up to 10 s and up to 60 s in (fixed, whatever SECONDS is).
 #
 # Installs wrk with apt-get when it is missing. Traffic goes to loopback only. Any request that
 # does not answer 200 stops the run with a message naming it.
@@ -32,12 +32,12 @@ case "$secs" in
 esac
 threads=2
 conns=32
-# Memory is sampled each second; each figure is the median of an 11 s window, so that one sample
-# taken as the allocator returns or takes pages does not decide. The load's tokens live 10 s
-# (LOAD_TOKEN_TTL): the mock Vault's store fills for that long, then revokes as fast as it issues,
-# so the first window starts once that has settled.
-mem_early=20
+# Memory is sampled each second; each figure is the median of the 5 s up to 10 s and 60 s into
+# the load (the issue's two points), so that one sample taken as the allocator returns or takes
+# pages does not decide.
+mem_early=10
 mem_late=60
+mem_window=5
 
 fail() { echo "bench: $*" >&2; exit 2; }
 
@@ -192,8 +192,8 @@ if [ "$only" = all ]; then
   for t in $(seq 1 "$mem_late"); do
     sleep 1
     for w in early late; do
-      mid=$([ "$w" = early ] && echo "$mem_early" || echo "$((mem_late - 5))")
-      if [ "$t" -ge "$((mid - 5))" ] && [ "$t" -le "$((mid + 5))" ]; then
+      at=$([ "$w" = early ] && echo "$mem_early" || echo "$mem_late")
+      if [ "$t" -gt "$((at - mem_window))" ] && [ "$t" -le "$at" ]; then
         echo "$(rss_kib "$serve_pid") $(rss_kib "$gen_pid")" >>"$work/rss_$w"
       fi
     done
@@ -226,13 +226,13 @@ if [ "$only" = all ]; then
 else
   stop "$serve_pid"
 fi
-python3 - "$work/results" "$secs" "$threads" "$conns" "${moto_version:-}" "$load_start" "$mem_early" "$mem_late" <<'PY'
+python3 - "$work/results" "$secs" "$threads" "$conns" "${moto_version:-}" "$load_start" "$mem_early" "$mem_late" "$mem_window" <<'PY'
 import os, sys
 r = {}
 for line in open(sys.argv[1]):
     k, v = line.split()
     r[k] = float(v)
-secs, threads, conns, moto_version, load_start, mem_early, mem_late = sys.argv[2:9]
+secs, threads, conns, moto_version, load_start, mem_early, mem_late, mem_window = sys.argv[2:10]
 print(f"authsim benchmarks ({secs} s per rate, wrk -t{threads} -c{conns}, authsim bench closed model with "
       f"{conns} clients, {os.cpu_count()} cores, load average "
       f"{load_start} before the run: other work on the cores skews the ratios)")
@@ -262,11 +262,18 @@ row("Vault `auth/gcp/login` (iam) end to end, one JWT replayed, wrk", "gcplogin"
 row("Vault `auth/gcp/login` (iam) end to end, signJwt per login, `authsim bench`", "bench_gcp", "rsa", "RSA", 0.7)
 row("Vault `sys/health`, wrk", "vault_health")
 row("Vault `sys/health`, `authsim bench --flow health`", "bench_health", "vault_health", "wrk", 0.9)
-for who, label in (("serve", "`authsim serve` (mock Vault)"), ("gen", "`authsim bench` (generator and cloud mocks)")):
+for who, label in (("gen", "`authsim bench` (generator and cloud mocks)"), ("serve", "`authsim serve` (mock Vault)")):
     e, l = r.get(f"{who}_rss_early"), r.get(f"{who}_rss_late")
     if e and l:
         ratio = l / e
-        print(f"| resident memory of {label}, median of each second {int(mem_early) - 5}–{int(mem_early) + 5} s / {int(mem_late) - 10}–{mem_late} s into aws-iam load ({r['bench_mem']:,.0f} logins/s) | "
-              f"{e / 1024:,.1f} MiB / {l / 1024:,.1f} MiB | {ratio:.2f} | within 10% | "
-              f"{'yes' if 0.9 <= ratio <= 1.1 else '**no**'} |")
+        early = f"{int(mem_early) - int(mem_window)}–{mem_early} s"
+        late = f"{int(mem_late) - int(mem_window)}–{mem_late} s"
+        if who == "gen":
+            target, met = "within 10%", "yes" if 0.9 <= ratio <= 1.1 else "**no**"
+        else:
+            # Not a DESIGN.md target: the mock Vault holds each login's token for its 10 s TTL,
+            # so its memory follows the login rate of the last 10 s.
+            target, met = "none (holds the last 10 s of tokens)", ""
+        print(f"| resident memory of {label}, median of each second {early} / {late} into aws-iam load "
+              f"({r['bench_mem']:,.0f} logins/s) | {e / 1024:,.1f} MiB / {l / 1024:,.1f} MiB | {ratio:.2f} | {target} | {met} |")
 PY

@@ -1,6 +1,7 @@
 //! `authsim bench` and `authsim merge` as processes: bad input is one line and exit 2; two
 //! workers against one mock Vault (in another process) merge into the sum of their parts; a
-//! target that dies mid-run is counted as errors, not a crash.
+//! target that dies mid-run is counted as errors, not a crash; load spread over several threads
+//! is counted exactly.
 
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -360,4 +361,49 @@ fn a_failed_threshold_exits_1_and_is_recorded_in_the_reports() {
     assert!(std::fs::read_to_string(&html)
         .unwrap()
         .contains("<td class=\"fail\">FAIL</td>"));
+}
+
+/// Over more runtimes than clients need: the closed model's clients and the open model's
+/// requests are dealt out to three threads, and so are the embedded mocks' connections (the mock
+/// Vault's forward to STS lands on any of them). Nothing is lost or counted twice.
+#[test]
+fn load_spread_over_threads_is_counted_exactly() {
+    let d = scratch("threads");
+    for (model, out) in [
+        (["--concurrency", "5"], d.join("closed.json")),
+        (["--rate", "150"], d.join("open.json")),
+    ] {
+        let run = authsim()
+            .args([
+                "bench",
+                "--flow",
+                "aws-iam",
+                "--threads",
+                "3",
+                "--duration",
+                "1s",
+            ])
+            .args(model)
+            .args(["--no-live", "--report-json"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{model:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let r = read(&out);
+        let (sent, ok) = (r["counts"]["sent"].as_u64().unwrap(), &r["counts"]["ok"]);
+        assert_eq!(r["counts"]["errors"], 0, "{model:?}: {r}");
+        assert_eq!(ok.as_u64(), Some(sent), "{model:?}");
+        assert_eq!(r["latency"]["count"].as_u64(), Some(sent), "{model:?}");
+        if model[0] == "--rate" {
+            // The open model sends exactly rate x duration.
+            assert_eq!(sent, 150, "{r}");
+        } else {
+            assert!(sent > 5, "{r}");
+        }
+    }
 }

@@ -308,10 +308,6 @@ pub struct ServeArgs {
     /// Threads serving the listeners, each taking connections in turn (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Runtimes beside the one `serve` runs on that serve every listener too (one thread each);
-    /// `main` makes them from `--threads`.
-    #[arg(skip)]
-    pub extra_runtimes: Vec<tokio::runtime::Handle>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,11 +10,10 @@ use authsim::{bench, compare, exit, run, serve, world_show};
 
 /// `authsim serve` on `--threads` current-thread runtimes (one per core by default), which
 /// take the listeners' connections in turn (see `authsim_mocks::server::spawn_listener`).
-fn serve_per_thread(mut args: authsim::cli::ServeArgs) -> anyhow::Result<()> {
+fn serve_per_thread(args: authsim::cli::ServeArgs) -> anyhow::Result<()> {
     let count = PerCore::count(args.threads.map(usize::from));
     let per_core = PerCore::start(count, "authsim-serve")?;
-    args.extra_runtimes = per_core.handles().to_vec();
-    let result = PerCore::main_runtime()?.block_on(serve::run(args));
+    let result = PerCore::main_runtime()?.block_on(serve::run(args, per_core.handles()));
     drop(per_core);
     result
 }

@@ -46,7 +46,9 @@ pub struct Served {
     pub endpoints: serde_json::Value,
 }
 
-pub async fn start(args: &ServeArgs) -> Result<Served> {
+/// `extra_runtimes` serve every listener too, beside the current runtime (`main` makes one per
+/// `--threads`).
+pub async fn start(args: &ServeArgs, extra_runtimes: &[tokio::runtime::Handle]) -> Result<Served> {
     let clock: Arc<dyn Clock> = match &args.manual_clock {
         None => Arc::new(SystemClock),
         Some(t) => Arc::new(ManualClock::new(worldfile::parse_time(t).with_context(
@@ -74,7 +76,7 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
                 ..VaultOptions::compat(&args.vault_compat).unwrap_or_default()
             },
             admin_token: args.admin_token.clone(),
-            extra_runtimes: args.extra_runtimes.clone(),
+            extra_runtimes: extra_runtimes.to_vec(),
         },
     )
     .await?;
@@ -172,8 +174,8 @@ pub async fn start(args: &ServeArgs) -> Result<Served> {
     Ok(Served { cloud, endpoints })
 }
 
-pub async fn run(args: ServeArgs) -> Result<()> {
-    let served = start(&args).await?;
+pub async fn run(args: ServeArgs, extra_runtimes: &[tokio::runtime::Handle]) -> Result<()> {
+    let served = start(&args, extra_runtimes).await?;
     let mut out = std::io::stdout().lock();
     if let Some(g) = served.cloud.google_url() {
         writeln!(out, "google  {g}")?;

@@ -122,16 +122,20 @@ pub fn spawn_listener(
             .await
         })
     } else {
-        let runtimes = std::iter::once(Handle::current())
-            .chain(extra.iter().cloned())
-            .collect();
-        tokio::spawn(serve_spread(listener, app, shutdown, runtimes))
+        tokio::spawn(serve_spread(listener, app, shutdown, current_and(extra)))
     };
     Ok(RunningListener {
         upstream,
         addr,
         task,
     })
+}
+
+/// The current runtime's handle followed by `extra`'s: the runtimes work is dealt out to.
+pub fn current_and(extra: &[Handle]) -> Vec<Handle> {
+    std::iter::once(Handle::current())
+        .chain(extra.iter().cloned())
+        .collect()
 }
 
 /// Serves `app` as `axum::serve` does (HTTP/1.1, the peer's address as `ConnectInfo`, graceful
@@ -226,6 +230,16 @@ impl MockCloud {
             upstream,
             admin_token: admin_token.clone(),
         };
+        let spawn = |upstream, l, router| {
+            spawn_listener(
+                upstream,
+                l,
+                router,
+                ctx(upstream),
+                rx.clone(),
+                &opts.extra_runtimes,
+            )
+        };
         let io_err = |listener, addr| {
             move |source| StartError::Bind {
                 listener,
@@ -238,51 +252,22 @@ impl MockCloud {
             let l = bind("google", addr).await?;
             let base = format!("http://{}", l.local_addr().map_err(io_err("google", addr))?);
             let router = crate::gcp::router(crate::gcp::GcpState::new(sim.clone(), base));
-            cloud.google = Some(
-                spawn_listener(
-                    Upstream::Google,
-                    l,
-                    router,
-                    ctx(Upstream::Google),
-                    rx.clone(),
-                    &opts.extra_runtimes,
-                )
-                .map_err(io_err("google", addr))?,
-            );
+            cloud.google =
+                Some(spawn(Upstream::Google, l, router).map_err(io_err("google", addr))?);
         }
         if let Some(port) = opts.aws_port {
             let addr = SocketAddr::new(opts.bind, port);
             let l = bind("aws", addr).await?;
             let base = format!("http://{}", l.local_addr().map_err(io_err("aws", addr))?);
             let router = crate::aws::router(crate::aws::AwsState::new(sim.clone(), base));
-            cloud.aws = Some(
-                spawn_listener(
-                    Upstream::Aws,
-                    l,
-                    router,
-                    ctx(Upstream::Aws),
-                    rx.clone(),
-                    &opts.extra_runtimes,
-                )
-                .map_err(io_err("aws", addr))?,
-            );
+            cloud.aws = Some(spawn(Upstream::Aws, l, router).map_err(io_err("aws", addr))?);
         }
         if let Some(port) = opts.vault_port {
             let addr = SocketAddr::new(opts.bind, port);
             let l = bind("vault", addr).await?;
             let state = VaultState::new(sim.clone(), opts.vault.clone());
             let router = crate::vault::router(state.clone());
-            cloud.vault = Some(
-                spawn_listener(
-                    Upstream::Vault,
-                    l,
-                    router,
-                    ctx(Upstream::Vault),
-                    rx.clone(),
-                    &opts.extra_runtimes,
-                )
-                .map_err(io_err("vault", addr))?,
-            );
+            cloud.vault = Some(spawn(Upstream::Vault, l, router).map_err(io_err("vault", addr))?);
             cloud.vault_state = Some(state);
         }
         Ok(cloud)

@@ -195,11 +195,11 @@ pub struct Schedule {
 }
 
 /// Runs the load and measures it. Requests (open model) and clients (closed model) are dealt
-/// out to `runtimes` in turn (the current one when it is empty).
+/// out in turn to the current runtime and `extra_runtimes`.
 pub async fn run(
     mix: Arc<Mix>,
     schedule: Schedule,
-    runtimes: Vec<Handle>,
+    extra_runtimes: &[Handle],
     sim: Sim,
     progress: Progress,
 ) -> Measured {
@@ -209,11 +209,7 @@ pub async fn run(
         duration,
         max_in_flight,
     } = schedule;
-    let runtimes = if runtimes.is_empty() {
-        vec![Handle::current()]
-    } else {
-        runtimes
-    };
+    let runtimes = authsim_mocks::server::current_and(extra_runtimes);
     let stats = Arc::new(Mutex::new(Stats::new()));
     let in_flight = Arc::new(AtomicU64::new(0));
     let start = Instant::now() + Duration::from_millis(20);

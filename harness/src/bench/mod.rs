@@ -470,9 +470,7 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
             duration: p.duration,
             max_in_flight: args.max_in_flight,
         },
-        std::iter::once(Handle::current())
-            .chain(extra_runtimes.iter().cloned())
-            .collect(),
+        extra_runtimes,
         env.sim.clone(),
         Progress::detect(args.no_live),
     )

@@ -30,9 +30,9 @@ type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// A pooled HTTP/1.1 client; cheap to clone (the pool is shared).
 ///
 /// On a multi-threaded runtime all threads share one pool. On a current-thread runtime (one per
-/// core in `authsim serve`) each thread keeps its own: a connection is driven by a task of the
-/// runtime that opened it, and a request that handed its exchange to another thread would pay
-/// a thread wake-up at each end of it.
+/// core in `authsim serve` and `authsim bench`) each thread keeps its own: a connection is driven
+/// by a task of the runtime that opened it, and a request that handed its exchange to another
+/// thread would pay a thread wake-up at each end of it.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: Pool,

@@ -228,19 +228,24 @@ pub async fn run(
         tokio::spawn(async move {
             let mut seq = sim.journal().last_seq();
             let mut every = tokio::time::interval(Duration::from_millis(100));
+            // Reused: a new vector each tick would take fresh pages from the allocator.
+            let mut upstream = Vec::new();
             loop {
                 every.tick().await;
-                let entries = sim.journal().since(seq);
-                if let Some(last) = entries.last() {
-                    seq = last.seq;
-                }
                 let now = Instant::now();
                 if now < measure_from {
+                    seq = sim.journal().last_seq();
                     continue;
                 }
+                upstream.clear();
+                seq = sim.journal().timings_since(seq, |t| {
+                    if is_vault_upstream_call(t.listener, t.path) {
+                        upstream.push(t.duration_micros);
+                    }
+                });
                 let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                for e in entries.iter().filter(|e| is_vault_upstream_call(e)) {
-                    s.record(stage::UPSTREAM, e.duration_micros);
+                for &us in &upstream {
+                    s.record(stage::UPSTREAM, us);
                 }
                 if now > measure_to + Duration::from_secs(1) {
                     break;
@@ -421,10 +426,10 @@ async fn wait_until(t: Instant) {
 }
 
 /// A call Vault made to a cloud mock (not the load client's own signJwt, metadata or IMDS calls).
-fn is_vault_upstream_call(e: &authsim_mocks::journal::Entry) -> bool {
-    match e.listener {
-        "aws" => !e.path.starts_with("/latest"),
-        "google" => !(e.path.ends_with(":signJwt") || e.path.starts_with("/computeMetadata")),
+fn is_vault_upstream_call(listener: &str, path: &str) -> bool {
+    match listener {
+        "aws" => !path.starts_with("/latest"),
+        "google" => !(path.ends_with(":signJwt") || path.starts_with("/computeMetadata")),
         _ => false,
     }
 }

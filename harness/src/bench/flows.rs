@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 use super::report::stage;
 use crate::client::{aws as aws_client, gcp as gcp_client};
 use crate::run::env::Env;
-use crate::scenario::Mutate;
 
 /// Every flow, as `--flow` names it.
 pub const FLOWS: &[&str] = &[
@@ -180,12 +179,16 @@ pub struct Flow {
     google: String,
     aws: String,
     server_id: Option<String>,
-    aws_keys: Vec<aws_client::Keys>,
+    /// Where this flow's logins are posted.
+    login_path: String,
+    /// One per `--identities` IAM user.
+    aws_signers: Vec<aws_client::LoadSigner>,
     /// (email, access token for its own signJwt, user key for self-signing).
     gcp: Vec<(String, String, authsim_mocks::world::RsaKey)>,
     approle: Option<(String, String)>,
     user_token: Option<String>,
-    presigned: Vec<Value>,
+    /// Login bodies (JSON), signed ahead of time with `--presign`.
+    presigned: Vec<Bytes>,
     next: AtomicUsize,
     env: Arc<Env>,
     /// The client of the measured requests (the flow's own calls and signJwt).
@@ -227,7 +230,8 @@ impl Flow {
                 .and_then(|c| c.get("iam_server_id_header_value"))
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            aws_keys: Vec::new(),
+            login_path: String::new(),
+            aws_signers: Vec::new(),
             gcp: Vec::new(),
             approle: None,
             user_token: None,
@@ -247,11 +251,17 @@ impl Flow {
                     .values()
                     .find(|k| k.user == user && k.active)
                 {
-                    f.aws_keys.push(aws_client::Keys {
+                    let keys = aws_client::Keys {
                         id: k.id.clone(),
                         secret: k.secret.clone(),
                         token: None,
-                    });
+                    };
+                    f.aws_signers.push(aws_client::LoadSigner::new(
+                        &keys,
+                        "us-east-1",
+                        f.server_id.as_deref(),
+                        Some("app"),
+                    ));
                 }
                 let email = format!("{user}@{LOAD_PROJECT}.iam.gserviceaccount.com");
                 let key = w
@@ -337,6 +347,7 @@ impl Flow {
                 f.approle = Some((user.clone(), pw.to_owned()));
             }
         }
+        f.login_path = f.login_path();
         for i in 0..presign {
             let body = f.login_body(i).await?;
             f.presigned.push(body.0);
@@ -349,27 +360,20 @@ impl Flow {
     }
 
     /// The login body for the `i`-th request, and the time spent signing (and in signJwt).
-    async fn login_body(&self, i: usize) -> Result<(Value, Vec<(&'static str, u64)>), String> {
+    async fn login_body(&self, i: usize) -> Result<(Bytes, Vec<(&'static str, u64)>), String> {
         let mut stages = Vec::new();
         let t = Instant::now();
         let now = self.env.clock.now();
         let unix = self.env.clock.unix() as u64;
         let body = match self.name.as_str() {
             "aws-iam" => {
-                let keys = self
-                    .aws_keys
-                    .get(i % self.aws_keys.len().max(1))
+                let signer = self
+                    .aws_signers
+                    .get(i % self.aws_signers.len().max(1))
                     .ok_or("no load identities: --identities must be at least 1")?;
-                let spec = aws_client::LoginSpec {
-                    method: "POST",
-                    style: "hvac",
-                    region: "us-east-1",
-                    server_id: self.server_id.as_deref(),
-                    time: now,
-                };
-                let s = aws_client::build(keys, &spec, &Mutate::default()).map_err(|e| e.0)?;
+                let body = signer.login_json(now);
                 stages.push((stage::SIGN, t.elapsed().as_micros() as u64));
-                s.login_data(Some("app"))
+                return Ok((Bytes::from(body), stages));
             }
             "gcp-iam" | "gcp-iam-self-signed" => {
                 let (email, token, key) = self
@@ -471,7 +475,27 @@ impl Flow {
             }
             _ => Value::Null,
         };
-        Ok((body, stages))
+        Ok((Bytes::from(body.to_string()), stages))
+    }
+
+    /// The path the flow's logins go to.
+    fn login_path(&self) -> String {
+        match self.name.as_str() {
+            "aws-iam" | "aws-ec2" => format!("/v1/auth/{}/login", mount(&self.mounts, "aws")),
+            "gcp-iam" | "gcp-iam-self-signed" | "gcp-gce" => {
+                format!("/v1/auth/{}/login", mount(&self.mounts, "gcp"))
+            }
+            "approle" => format!("/v1/auth/{}/login", mount(&self.mounts, "approle")),
+            _ => {
+                let user = self
+                    .env
+                    .mounts
+                    .get("userpass")
+                    .map(|m| m.as_str())
+                    .unwrap_or("userpass");
+                format!("/v1/auth/{user}/login/{}", self.userpass_user())
+            }
+        }
     }
 
     /// Runs one request.
@@ -507,25 +531,7 @@ impl Flow {
                 } else {
                     self.presigned[i % self.presigned.len()].clone()
                 };
-                let path = match self.name.as_str() {
-                    "aws-iam" | "aws-ec2" => {
-                        format!("/v1/auth/{}/login", mount(&self.mounts, "aws"))
-                    }
-                    "gcp-iam" | "gcp-iam-self-signed" | "gcp-gce" => {
-                        format!("/v1/auth/{}/login", mount(&self.mounts, "gcp"))
-                    }
-                    "approle" => format!("/v1/auth/{}/login", mount(&self.mounts, "approle")),
-                    _ => {
-                        let user = self
-                            .env
-                            .mounts
-                            .get("userpass")
-                            .map(|m| m.as_str())
-                            .unwrap_or("userpass");
-                        format!("/v1/auth/{user}/login/{}", self.userpass_user())
-                    }
-                };
-                ("POST", path, Some(body), None)
+                ("POST", self.login_path.clone(), Some(body), None)
             }
         };
         let t = Instant::now();
@@ -533,10 +539,10 @@ impl Flow {
         if let Some(tok) = &token {
             headers.push(("X-Vault-Token", tok.as_str()));
         }
-        let payload = match &body {
+        let payload = match body {
             Some(b) => {
                 headers.push(("Content-Type", "application/json"));
-                Bytes::from(b.to_string())
+                b
             }
             None => Bytes::new(),
         };

@@ -67,12 +67,14 @@ pub struct AwsAuthBackend {
 
 #[derive(Debug, Default)]
 struct State {
-    client: Option<ClientConfig>,
-    identity: IdentityConfig,
+    // Behind `Arc`s: a login takes what it reads of the configuration and its role out of the lock
+    // without copying every binding list.
+    client: Option<Arc<ClientConfig>>,
+    identity: Arc<IdentityConfig>,
     sts: BTreeMap<String, StsConfig>,
     certs: BTreeMap<String, CertConfig>,
     /// By lowercased name.
-    roles: BTreeMap<String, Role>,
+    roles: BTreeMap<String, Arc<Role>>,
     /// Vault's own account, learned from `GetCallerIdentity`; flushed when `config/client` changes.
     own_account: Option<String>,
     /// Unique ID → (full ARN, expiry).
@@ -141,8 +143,8 @@ impl AwsAuthBackend {
                     .ok_or_else(VaultError::not_found),
                 _ if write => {
                     let mut st = self.state();
-                    let updated = st.client.clone().unwrap_or_default().update(data)?;
-                    st.client = Some(updated);
+                    let updated = st.client.as_deref().cloned().unwrap_or_default().update(data)?;
+                    st.client = Some(Arc::new(updated));
                     st.own_account = None;
                     Ok(BackendResponse::NoContent)
                 }
@@ -158,7 +160,7 @@ impl AwsAuthBackend {
                 Operation::Read => Ok(data_response(self.state().identity.to_data())),
                 _ if write => {
                     let mut st = self.state();
-                    st.identity = st.identity.update(data)?;
+                    st.identity = Arc::new(st.identity.update(data)?);
                     Ok(BackendResponse::NoContent)
                 }
                 _ => Err(VaultError::unsupported_operation()),
@@ -250,7 +252,7 @@ impl AwsAuthBackend {
             }
             Operation::Create | Operation::Update => {
                 let old = self.state().roles.get(&key).cloned();
-                let mut r = Role::apply(old.as_ref(), data)?;
+                let mut r = Role::apply(old.as_deref(), data)?;
                 if r.needs_resolution() {
                     let mut ids = Vec::new();
                     for a in r
@@ -267,7 +269,7 @@ impl AwsAuthBackend {
                     }
                     r.bound_iam_principal_id = ids;
                 }
-                self.state().roles.insert(key, r);
+                self.state().roles.insert(key, Arc::new(r));
                 Ok(BackendResponse::NoContent)
             }
             Operation::List => Err(VaultError::unsupported_operation()),
@@ -277,7 +279,7 @@ impl AwsAuthBackend {
     // ------------------------------------------------------------------ Vault's own AWS calls
 
     fn client_config(&self) -> ClientConfig {
-        self.state().client.clone().unwrap_or_default()
+        self.state().client.as_deref().cloned().unwrap_or_default()
     }
 
     fn sts_target(cfg: &ClientConfig) -> Target {

@@ -308,24 +308,28 @@ pub struct TokenRole {
 /// a few percent of a login).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// A token id as the store's maps hold it: one allocation shared by all of them (a login
+/// token's id is ~95 bytes, and a load test keeps hundreds of thousands of tokens).
+type Id = Arc<str>;
+
 /// All tokens, by id and accessor, and the token roles.
 #[derive(Debug, Default)]
 pub struct TokenStore {
     /// Boxed: a load test keeps hundreds of thousands of tokens, and growing the table then moves
     /// pointers rather than whole entries.
-    by_id: FastMap<String, Box<TokenEntry>>,
-    by_accessor: FastMap<String, String>,
+    by_id: FastMap<Id, Box<TokenEntry>>,
+    by_accessor: FastMap<String, Id>,
     /// Parent id → child ids.
-    children: FastMap<String, Vec<String>>,
+    children: FastMap<Id, Vec<Id>>,
     /// Tokens that expire, soonest first, so that expired ones are dropped as new ones come in
     /// without walking the store. Kept loosely: a renewed token is found to expire later than its
     /// entry here says and goes back in; a revoked one is skipped.
-    expiry: BinaryHeap<Reverse<(SystemTime, String)>>,
+    expiry: BinaryHeap<Reverse<(SystemTime, Id)>>,
     pub roles: BTreeMap<String, TokenRole>,
     /// Token id → the auth method's check to run before the token is renewed (Vault's
     /// `PathLoginRenew`): the role still exists and still binds the principal. Kept here so a
     /// revoked or purged token takes its check with it.
-    renew_checks: FastMap<String, super::RenewCheck>,
+    renew_checks: FastMap<Id, super::RenewCheck>,
     /// Token metadata maps already held by some token: logins of one principal carry the very
     /// same map, and a load test keeps hundreds of thousands of their tokens alive.
     shared_meta: HashSet<Arc<BTreeMap<String, String>>, foldhash::fast::RandomState>,
@@ -357,23 +361,32 @@ impl TokenStore {
     }
 
     pub fn insert(&mut self, e: TokenEntry) {
+        let id: Id = Arc::from(e.id.as_str());
         if !e.accessor.is_empty() {
-            self.by_accessor.insert(e.accessor.clone(), e.id.clone());
+            self.by_accessor.insert(e.accessor.clone(), id.clone());
         }
         if let Some(p) = &e.parent {
-            self.children
-                .entry(p.clone())
-                .or_default()
-                .push(e.id.clone());
+            let parent = match self.by_id.get_key_value(p.as_str()) {
+                Some((k, _)) => k.clone(),
+                None => Arc::from(p.as_str()),
+            };
+            self.children.entry(parent).or_default().push(id.clone());
         }
         let now = e.creation;
         if let Some(at) = e.expire {
-            self.expiry.push(Reverse((at, e.id.clone())));
+            self.expiry.push(Reverse((at, id.clone())));
         }
-        self.by_id.insert(e.id.clone(), Box::new(e));
+        self.by_id.insert(id, Box::new(e));
         // Each insert drops what has expired by now: a load test's store holds its live tokens
         // and no tail of dead ones, and no request waits on a walk of the whole store.
         self.purge_expired(now);
+    }
+
+    /// Sets the check to run before token `id` is renewed (nothing when there is no such token).
+    pub fn set_renew_check(&mut self, id: &str, check: super::RenewCheck) {
+        if let Some((id, _)) = self.by_id.get_key_value(id) {
+            self.renew_checks.insert(id.clone(), check);
+        }
     }
 
     /// Revokes every token (and so its children) that has expired by `now`.
@@ -400,8 +413,8 @@ impl TokenStore {
         if let Some(e) = self.by_id.remove(id) {
             self.by_accessor.remove(&e.accessor);
             if let Some(p) = &e.parent {
-                if let Some(siblings) = self.children.get_mut(p) {
-                    siblings.retain(|c| c != id);
+                if let Some(siblings) = self.children.get_mut(p.as_str()) {
+                    siblings.retain(|c| &**c != id);
                 }
             }
         }
@@ -445,7 +458,7 @@ impl TokenStore {
                 return None;
             }
             cur = match &t.parent {
-                Some(p) => Some(self.by_id.get(p)?),
+                Some(p) => Some(self.by_id.get(p.as_str())?),
                 None => None,
             };
         }
@@ -692,9 +705,7 @@ pub fn issue_login(
     warnings.extend(ls.warnings);
     if let Some(check) = ls.renew_check {
         if !batch {
-            core.tokens
-                .renew_checks
-                .insert(auth.client_token.clone(), check);
+            core.tokens.set_renew_check(&auth.client_token, check);
         }
     }
     let mut resp = Resp {
@@ -868,7 +879,7 @@ pub fn checked_renewal(
         }
         _ => return None,
     };
-    let check = core.tokens.renew_checks.get(&id)?.clone();
+    let check = core.tokens.renew_checks.get(id.as_str())?.clone();
     let increment = match cx.input.duration("increment") {
         Ok(i) => i.unwrap_or(0),
         Err(e) => return Some(Err(e)),
@@ -1256,13 +1267,15 @@ mod tests {
             ..store.get("kept").unwrap().clone()
         });
         for id in ["revoked", "expired", "kept"] {
-            store.renew_checks.insert(id.to_owned(), check());
+            store.set_renew_check(id, check());
         }
         store.revoke_tree("revoked");
         store.purge_expired(now + Duration::from_secs(5));
-        let mut left: Vec<_> = store.renew_checks.keys().cloned().collect();
+        let mut left: Vec<&str> = store.renew_checks.keys().map(|k| &**k).collect();
         left.sort();
         assert_eq!(left, ["kept"]);
+        store.set_renew_check("gone", check());
+        assert_eq!(store.renew_checks.len(), 1, "no check without its token");
         assert!(store.get("expired").is_none() && store.get("kept").is_some());
     }
 

@@ -32,10 +32,12 @@ use super::{Core, Ctx, LoginSuccess, MountInfo, Op, SYSTEM_MAX_TTL};
 pub struct TokenEntry {
     pub id: String,
     pub accessor: String,
-    pub policies: Vec<String>,
+    // The fields that repeat from one login to the next are shared between tokens (see
+    // `TokenStore::share`): a load test keeps hundreds of thousands of tokens.
+    pub policies: Arc<[String]>,
     pub meta: Option<Arc<BTreeMap<String, String>>>,
-    pub display_name: String,
-    pub path: String,
+    pub display_name: Arc<str>,
+    pub path: Arc<str>,
     pub creation: SystemTime,
     pub creation_ttl: i64,
     /// `None` for non-expiring tokens.
@@ -49,7 +51,7 @@ pub struct TokenEntry {
     pub parent: Option<String>,
     pub renewable: bool,
     pub batch: bool,
-    pub entity_id: String,
+    pub entity_id: Arc<str>,
     pub role: Option<String>,
     pub last_renewal: Option<SystemTime>,
     /// False for the init root token, which has no lease entry.
@@ -75,13 +77,13 @@ impl TokenEntry {
         AuthBlock {
             client_token: self.id.clone(),
             accessor: self.accessor.clone(),
-            policies: self.policies.clone(),
-            token_policies: self.policies.clone(),
+            policies: self.policies.to_vec(),
+            token_policies: self.policies.to_vec(),
             identity_policies: Vec::new(),
             metadata: self.meta.clone(),
             lease_duration: self.ttl(now),
             renewable: self.renewable && self.expire.is_some(),
-            entity_id: self.entity_id.clone(),
+            entity_id: self.entity_id.to_string(),
             token_type: self.token_type().into(),
             orphan: self.orphan,
             num_uses: self.num_uses.max(0),
@@ -94,8 +96,8 @@ impl TokenEntry {
         m.insert("accessor".into(), json!(self.accessor));
         m.insert("creation_time".into(), json!(unix(self.creation)));
         m.insert("creation_ttl".into(), json!(self.creation_ttl));
-        m.insert("display_name".into(), json!(self.display_name));
-        m.insert("entity_id".into(), json!(self.entity_id));
+        m.insert("display_name".into(), json!(&*self.display_name));
+        m.insert("entity_id".into(), json!(&*self.entity_id));
         m.insert(
             "expire_time".into(),
             self.expire.map_or(Value::Null, |e| json!(rfc3339_nano(e))),
@@ -109,8 +111,8 @@ impl TokenEntry {
         m.insert("meta".into(), json!(self.meta.as_deref()));
         m.insert("num_uses".into(), json!(self.num_uses.max(0)));
         m.insert("orphan".into(), json!(self.orphan));
-        m.insert("path".into(), json!(self.path));
-        m.insert("policies".into(), json!(self.policies));
+        m.insert("path".into(), json!(&*self.path));
+        m.insert("policies".into(), json!(&*self.policies));
         m.insert("ttl".into(), json!(self.ttl(now)));
         m.insert("type".into(), json!(self.token_type()));
         if let Some(r) = &self.role {
@@ -251,7 +253,7 @@ impl TokenSettings {
         );
         m.insert("token_num_uses".into(), json!(self.num_uses));
         m.insert("token_period".into(), json!(self.period));
-        m.insert("token_policies".into(), json!(self.policies));
+        m.insert("token_policies".into(), json!(&*self.policies));
         m.insert("token_ttl".into(), json!(self.ttl));
         m.insert(
             "token_type".into(),
@@ -263,7 +265,7 @@ impl TokenSettings {
         );
         for l in &self.legacy {
             let v = match *l {
-                "policies" => json!(self.policies),
+                "policies" => json!(&*self.policies),
                 "period" => json!(self.period),
                 "ttl" => json!(self.ttl),
                 "max_ttl" => json!(self.max_ttl),
@@ -333,6 +335,42 @@ pub struct TokenStore {
     /// Token metadata maps already held by some token: logins of one principal carry the very
     /// same map, and a load test keeps hundreds of thousands of their tokens alive.
     shared_meta: HashSet<Arc<BTreeMap<String, String>>, foldhash::fast::RandomState>,
+    /// Likewise policy lists, display names, paths and entity ids.
+    shared: Shared,
+}
+
+/// Values held by many tokens at once, each kept once (see [`TokenStore::shared_meta`]); at most
+/// [`SHARED_META_MAX`] of each kind are remembered (then forgotten at once: tokens keep theirs).
+#[derive(Debug, Default)]
+struct Shared {
+    texts: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    policies: HashSet<Arc<[String]>, foldhash::fast::RandomState>,
+}
+
+impl Shared {
+    fn text(&mut self, s: &str) -> Arc<str> {
+        if let Some(t) = self.texts.get(s) {
+            return t.clone();
+        }
+        if self.texts.len() >= SHARED_META_MAX {
+            self.texts.clear();
+        }
+        let t: Arc<str> = Arc::from(s);
+        self.texts.insert(t.clone());
+        t
+    }
+
+    fn policies(&mut self, p: Vec<String>) -> Arc<[String]> {
+        if let Some(t) = self.policies.get(p.as_slice()) {
+            return t.clone();
+        }
+        if self.policies.len() >= SHARED_META_MAX {
+            self.policies.clear();
+        }
+        let t: Arc<[String]> = Arc::from(p);
+        self.policies.insert(t.clone());
+        t
+    }
 }
 
 /// At most this many distinct metadata maps are remembered for sharing (then forgotten at once:
@@ -426,7 +464,7 @@ impl TokenStore {
         self.insert(TokenEntry {
             id: id.to_owned(),
             accessor,
-            policies: vec!["root".into()],
+            policies: Arc::from(["root".to_owned()]),
             meta: None,
             display_name: "root".into(),
             path: "auth/token/root".into(),
@@ -441,7 +479,7 @@ impl TokenStore {
             parent: None,
             renewable: false,
             batch: false,
-            entity_id: String::new(),
+            entity_id: "".into(),
             role: None,
             last_renewal: None,
             has_lease: false,
@@ -623,10 +661,10 @@ fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (AuthBlock, Ve
     let entry = TokenEntry {
         id,
         accessor,
-        policies: t.policies,
+        policies: core.tokens.shared.policies(t.policies),
         meta: t.meta,
-        display_name: t.display_name,
-        path: t.path,
+        display_name: core.tokens.shared.text(&t.display_name),
+        path: core.tokens.shared.text(&t.path),
         creation: now,
         creation_ttl: ttl,
         expire: (ttl > 0).then(|| add_secs(now, ttl)),
@@ -638,7 +676,7 @@ fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (AuthBlock, Ve
         parent: if t.orphan { None } else { t.parent },
         renewable: t.renewable && ttl > 0 && !t.batch,
         batch: t.batch,
-        entity_id: t.entity_id,
+        entity_id: core.tokens.shared.text(&t.entity_id),
         role: t.role,
         last_renewal: None,
         has_lease: true,
@@ -1057,7 +1095,7 @@ fn create(
     let mut requested = match (&policies, &role) {
         (Some(p), _) => p.clone(),
         (None, Some((_, r))) if !r.allowed_policies.is_empty() => r.allowed_policies.clone(),
-        _ => parent.policies.clone(),
+        _ => parent.policies.to_vec(),
     };
     if requested.iter().any(|p| p == "response-wrapping") {
         return Err(VaultError::bad(
@@ -1149,7 +1187,7 @@ fn create(
             parent: Some(parent.id.clone()),
             renewable: renewable && role_renewable,
             batch,
-            entity_id: parent.entity_id.clone(),
+            entity_id: parent.entity_id.to_string(),
             role: role.map(|(n, _)| n),
             bound_cidrs: Vec::new(),
         },

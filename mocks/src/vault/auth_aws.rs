@@ -143,7 +143,12 @@ impl AwsAuthBackend {
                     .ok_or_else(VaultError::not_found),
                 _ if write => {
                     let mut st = self.state();
-                    let updated = st.client.as_deref().cloned().unwrap_or_default().update(data)?;
+                    let updated = st
+                        .client
+                        .as_deref()
+                        .cloned()
+                        .unwrap_or_default()
+                        .update(data)?;
                     st.client = Some(Arc::new(updated));
                     st.own_account = None;
                     Ok(BackendResponse::NoContent)

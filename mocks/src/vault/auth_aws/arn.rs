@@ -19,51 +19,57 @@ pub(crate) struct IamEntity {
 
 impl IamEntity {
     pub(crate) fn parse(arn: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = arn.split(':').collect();
-        if parts.len() != 6 {
+        let count = arn.split(':').count();
+        if count != 6 {
             return Err(format!(
-                "unrecognized arn: contains {} colon-separated parts, expected 6",
-                parts.len()
+                "unrecognized arn: contains {count} colon-separated parts, expected 6"
             ));
         }
-        if parts[0] != "arn" {
+        let mut parts = arn.split(':');
+        let mut next = || parts.next().unwrap_or_default();
+        let (prefix, partition, service, _region, account, resource) =
+            (next(), next(), next(), next(), next(), next());
+        if prefix != "arn" {
             return Err("unrecognized arn: does not begin with \"arn:\"".into());
         }
-        if parts[2] != "iam" && parts[2] != "sts" {
+        if service != "iam" && service != "sts" {
             return Err(format!(
-                "unrecognized service: {}, not one of iam or sts",
-                parts[2]
+                "unrecognized service: {service}, not one of iam or sts"
             ));
         }
-        let resource: Vec<&str> = parts[5].split('/').collect();
-        if resource.len() < 2 {
+        let segments = resource.split('/').count();
+        if segments < 2 {
             return Err(format!(
                 "unrecognized arn: {} contains fewer than 2 slash-separated parts",
-                super::fields::go_quote(parts[5])
+                super::fields::go_quote(resource)
             ));
         }
-        let kind = resource[0];
+        let (kind, rest) = resource.split_once('/').unwrap_or((resource, ""));
         let mut e = IamEntity {
-            partition: parts[1].to_owned(),
-            account: parts[4].to_owned(),
+            partition: partition.to_owned(),
+            account: account.to_owned(),
             kind: kind.to_owned(),
             path: String::new(),
-            friendly_name: resource[resource.len() - 1].to_owned(),
+            friendly_name: String::new(),
             session: String::new(),
         };
         match kind {
             "assumed-role" => {
-                if resource.len() < 3 {
+                if segments < 3 {
                     return Err(format!(
                         "unrecognized arn: {} contains fewer than 3 slash-separated parts",
-                        super::fields::go_quote(parts[5])
+                        super::fields::go_quote(resource)
                     ));
                 }
-                e.friendly_name = resource[1].to_owned();
-                e.session = resource[2].to_owned();
+                let mut names = rest.split('/');
+                e.friendly_name = names.next().unwrap_or_default().to_owned();
+                e.session = names.next().unwrap_or_default().to_owned();
             }
             "user" | "role" | "instance-profile" => {
-                e.path = resource[1..resource.len() - 1].join("/");
+                // The segments between the type and the name, joined with `/`.
+                let (path, name) = rest.rsplit_once('/').unwrap_or(("", rest));
+                e.path = path.to_owned();
+                e.friendly_name = name.to_owned();
             }
             other => {
                 return Err(format!(

@@ -82,7 +82,10 @@ impl ClientConfig {
             c.max_retries = n;
         }
         if let Some(list) = fields::comma_list(data, "allowed_sts_header_values")? {
-            c.allowed_sts_header_values = list.iter().map(|h| canonical_header_key(h)).collect();
+            c.allowed_sts_header_values = list
+                .iter()
+                .map(|h| canonical_header_key(h).into_owned())
+                .collect();
         }
         Ok(c)
     }

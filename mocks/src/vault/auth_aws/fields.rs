@@ -3,6 +3,7 @@
 //! `TypeHeader` of `iam_request_headers`; plus the Go renderings (`%q`, `%v`, canonical header
 //! keys) that Vault's messages contain.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -94,28 +95,41 @@ pub(crate) fn go_quote(s: &str) -> String {
 
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `x-vault-aws-iam-server-id` →
 /// `X-Vault-Aws-Iam-Server-Id`; a key with a byte outside the token set is left as it is.
-pub(crate) fn canonical_header_key(k: &str) -> String {
+/// Borrowed when the key already is canonical (as clients send most of them).
+pub(crate) fn canonical_header_key(k: &str) -> Cow<'_, str> {
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if k.is_empty() || !k.bytes().all(token) {
-        return k.to_owned();
+        return Cow::Borrowed(k);
     }
-    let mut upper = true;
-    k.chars()
-        .map(|c| {
-            let out = if upper {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            upper = c == '-';
-            out
-        })
-        .collect()
+    let canonical_at = |i: usize, b: u8| {
+        let upper = i == 0 || k.as_bytes()[i - 1] == b'-';
+        if upper {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        }
+    };
+    if k.bytes().enumerate().all(|(i, b)| canonical_at(i, b) == b) {
+        return Cow::Borrowed(k);
+    }
+    // All bytes are ASCII (the token set), so the result is valid UTF-8.
+    let bytes: Vec<u8> = k
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| canonical_at(i, b))
+        .collect();
+    Cow::Owned(String::from_utf8(bytes).unwrap_or_default())
 }
 
 /// `http.Header.Add`.
 pub(crate) fn header_add(h: &mut Headers, k: &str, v: String) {
-    h.entry(canonical_header_key(k)).or_default().push(v);
+    let key = canonical_header_key(k);
+    match h.get_mut(key.as_ref()) {
+        Some(values) => values.push(v),
+        None => {
+            h.insert(key.into_owned(), vec![v]);
+        }
+    }
 }
 
 /// A value that is present and not JSON `null`.
@@ -237,6 +251,78 @@ pub(crate) fn comma_list(data: &Data, name: &str) -> Result<Option<Vec<String>>,
     ))
 }
 
+/// A JSON document read as `Some(entries)` when it is an object (keys in order, a repeated key
+/// keeping its first place and its last value, as `serde_json::Map` does), `None` for any other
+/// JSON value.
+struct Entries(Option<Vec<(String, Value)>>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries, A::Error> {
+                let mut out: Vec<(String, Value)> = Vec::with_capacity(8);
+                // Repeated keys are found by a scan while the object is small (a request's
+                // headers), through an index once it is not.
+                let mut index: Option<std::collections::HashMap<String, usize>> = None;
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    if index.is_none() && out.len() >= 32 {
+                        let built = out.iter().enumerate().map(|(i, (k, _))| (k.clone(), i));
+                        index = Some(built.collect());
+                    }
+                    let seen = match &mut index {
+                        Some(index) => index.get(&k).copied(),
+                        None => out.iter().position(|(seen, _)| *seen == k),
+                    };
+                    match seen {
+                        Some(i) => out[i].1 = v,
+                        None => {
+                            if let Some(index) = &mut index {
+                                index.insert(k.clone(), out.len());
+                            }
+                            out.push((k, v));
+                        }
+                    }
+                }
+                Ok(Entries(Some(out)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Entries, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Entries(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Entries, E> {
+                Ok(Entries(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Entries, E> {
+                Ok(Entries(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Entries, E> {
+                Ok(Entries(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Entries, E> {
+                Ok(Entries(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Entries, E> {
+                Ok(Entries(None))
+            }
+            fn visit_unit<E>(self) -> Result<Entries, E> {
+                Ok(Entries(None))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 /// `TypeHeader` (`iam_request_headers`): a JSON object of strings or string arrays, a string
 /// holding base64 of such an object (or the object itself as JSON text), or a list of `k:v`
 /// strings. Every key goes through `http.Header.Add`, so keys come out canonical.
@@ -247,42 +333,48 @@ pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultE
     // UNVERIFIED: the inner error texts of TypeHeader conversions (reference/aws.md §1.1 names
     // the cases, not the words).
     let bad = |why: &str| field_error(v, name, why);
-    let from_object = |o: &Map<String, Value>| -> Result<Headers, VaultError> {
+    // Each key through `Header.Add`, its values moved in (strings, numbers, bools, arrays of
+    // strings and numbers), in the object's order.
+    let from_entries = |entries: Vec<(String, Value)>| -> Result<Headers, VaultError> {
         let mut h = Headers::new();
-        for (k, val) in o {
+        for (k, val) in entries {
             match val {
-                Value::String(s) => header_add(&mut h, k, s.clone()),
-                Value::Number(n) => header_add(&mut h, k, n.to_string()),
-                Value::Bool(b) => header_add(&mut h, k, b.to_string()),
+                Value::String(s) => header_add(&mut h, &k, s),
+                Value::Number(n) => header_add(&mut h, &k, n.to_string()),
+                Value::Bool(b) => header_add(&mut h, &k, b.to_string()),
                 Value::Array(items) => {
                     for item in items {
                         match item {
-                            Value::String(s) => header_add(&mut h, k, s.clone()),
-                            Value::Number(n) => header_add(&mut h, k, n.to_string()),
+                            Value::String(s) => header_add(&mut h, &k, s),
+                            Value::Number(n) => header_add(&mut h, &k, n.to_string()),
                             other => {
                                 return Err(bad(&format!(
                                     "expected string, got {}",
-                                    go_type(other)
+                                    go_type(&other)
                                 )))
                             }
                         }
                     }
                 }
-                other => return Err(bad(&format!("expected string, got {}", go_type(other)))),
+                other => return Err(bad(&format!("expected string, got {}", go_type(&other)))),
             }
         }
         Ok(h)
     };
     match v {
-        Value::Object(o) => from_object(o).map(Some),
+        Value::Object(o) => {
+            from_entries(o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).map(Some)
+        }
         Value::String(s) => {
+            // hvac and the SDK-based clients send base64 of a JSON object: parsed straight into
+            // its entries, without building a `Value` map first.
             let json = base64::engine::general_purpose::STANDARD
                 .decode(s)
                 .ok()
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-                .or_else(|| serde_json::from_str::<Value>(s).ok());
+                .and_then(|bytes| serde_json::from_slice::<Entries>(&bytes).ok())
+                .or_else(|| serde_json::from_str::<Entries>(s).ok());
             match json {
-                Some(Value::Object(o)) => from_object(&o).map(Some),
+                Some(Entries(Some(entries))) => from_entries(entries).map(Some),
                 _ => Err(bad("invalid character looking for beginning of value")),
             }
         }
@@ -316,6 +408,45 @@ mod tests {
         );
         assert_eq!(canonical_header_key("X-AMZ-DATE"), "X-Amz-Date");
         assert_eq!(canonical_header_key("bad key"), "bad key");
+        assert_eq!(canonical_header_key("x-1a-B"), "X-1a-B");
+        assert!(matches!(
+            canonical_header_key("X-Amz-Date"),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(canonical_header_key("-x"), Cow::Owned(k) if k == "-X"));
+    }
+
+    #[test]
+    fn base64_header_objects_keep_serde_json_map_semantics() {
+        let b64 = |text: &str| json!(base64::engine::general_purpose::STANDARD.encode(text));
+        // A repeated key keeps its first place and its last value, as `serde_json::Map` does.
+        let data: Data = [("h".to_owned(), b64(r#"{"b":"1","a":"2","b":["3","4"]}"#))]
+            .into_iter()
+            .collect();
+        let h = headers(&data, "h").unwrap().unwrap();
+        assert_eq!(h["B"], vec!["3", "4"]);
+        assert_eq!(h["A"], vec!["2"]);
+        // Keys differing only in case meet in one canonical key, values in object order.
+        let data: Data = [("h".to_owned(), b64(r#"{"x-a":"1","X-A":"2"}"#))]
+            .into_iter()
+            .collect();
+        assert_eq!(headers(&data, "h").unwrap().unwrap()["X-A"], vec!["1", "2"]);
+        // Past the scan limit the index takes over: same semantics.
+        let mut text = String::from("{");
+        for i in 0..40 {
+            text.push_str(&format!("\"k{i}\":\"{i}\","));
+        }
+        text.push_str(r#""k3":"last"}"#);
+        let data: Data = [("h".to_owned(), b64(&text))].into_iter().collect();
+        let h = headers(&data, "h").unwrap().unwrap();
+        assert_eq!(h.len(), 40);
+        assert_eq!(h["K3"], vec!["last"]);
+        assert_eq!(h["K39"], vec!["39"]);
+        // JSON that is not an object, and a wrong value type, are refused.
+        for text in ["[1]", "\"s\"", "3", "null", "{\"a\":{}}"] {
+            let data: Data = [("h".to_owned(), b64(text))].into_iter().collect();
+            assert_eq!(headers(&data, "h").unwrap_err().status, 400, "{text}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! request in Vault's order, each with Vault's message; the forward to STS; the ARN, role and
 //! binding checks; the optional inferred EC2 instance; the login outcome; and its renewal.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -23,9 +24,12 @@ fn bad(msg: impl Into<String>) -> VaultError {
     VaultError::bad_request(msg)
 }
 
+/// Query pairs, each borrowed from the query when it had nothing to unescape.
+pub(crate) type QueryPairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 /// Go's `url.ParseQuery`: pairs in order and the first error (`invalid semicolon separator in
 /// query`, `invalid URL escape "%zz"`); bad pairs are skipped.
-pub(crate) fn go_parse_query(s: &str) -> (Vec<(String, String)>, Option<String>) {
+pub(crate) fn go_parse_query(s: &str) -> (QueryPairs<'_>, Option<String>) {
     let mut out = Vec::new();
     let mut first_err = None;
     for part in s.split('&') {
@@ -47,9 +51,13 @@ pub(crate) fn go_parse_query(s: &str) -> (Vec<(String, String)>, Option<String>)
     (out, first_err)
 }
 
-/// Go's `url.QueryUnescape` (`plus` = `+` means space) / path unescaping.
-fn go_unescape(s: &str, plus: bool) -> Result<String, String> {
+/// Go's `url.QueryUnescape` (`plus` = `+` means space) / path unescaping; borrowed when there is
+/// nothing to unescape.
+fn go_unescape(s: &str, plus: bool) -> Result<Cow<'_, str>, String> {
     let b = s.as_bytes();
+    if !b.iter().any(|&c| c == b'%' || (plus && c == b'+')) {
+        return Ok(Cow::Borrowed(s));
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -81,7 +89,7 @@ fn go_unescape(s: &str, plus: bool) -> Result<String, String> {
             }
         }
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
 /// The parts of a URL Vault uses, parsed as leniently as Go's `url.Parse`.
@@ -159,7 +167,7 @@ impl GoUrl {
         }
     }
 
-    fn query(&self) -> Vec<(String, String)> {
+    fn query(&self) -> QueryPairs<'_> {
         go_parse_query(&self.raw_query).0
     }
 }
@@ -172,16 +180,25 @@ fn check_server_id(
     method: &str,
     url: &GoUrl,
 ) -> Result<(), String> {
-    let given: Vec<&String> = headers
+    // The values of every key that matches case-insensitively, joined with commas (one value,
+    // the usual case, is compared as it is).
+    let mut values = headers
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case(SERVER_ID_HEADER))
         .flat_map(|(_, v)| v)
-        .collect();
-    let given = given
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
+        .map(String::as_str)
+        .peekable();
+    let first = values.next().unwrap_or_default();
+    let given: Cow<'_, str> = if values.peek().is_none() {
+        Cow::Borrowed(first)
+    } else {
+        Cow::Owned(
+            std::iter::once(first)
+                .chain(values)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    };
     if given.is_empty() {
         return Err(format!("missing header \"{SERVER_ID_HEADER}\""));
     }
@@ -192,37 +209,52 @@ fn check_server_id(
             go_quote(&given)
         ));
     }
-    let signed = if method == "POST" {
+    let query;
+    let signed: &str = if method == "POST" {
         let Some(auth) = headers.get("Authorization") else {
             return Err("missing Authorization header".into());
         };
-        let auth = auth.join(",");
+        let auth: Cow<'_, str> = match &auth[..] {
+            [one] => Cow::Borrowed(one),
+            many => Cow::Owned(many.join(",")),
+        };
         // `.*SignedHeaders=([^,]+)` per line: the last occurrence with a non-empty list.
-        let mut found = Vec::new();
+        let mut found = None;
+        let mut lines_found = 0;
         for line in auth.split('\n') {
             let mut best = None;
             let mut from = 0;
             while let Some(i) = line[from..].find("SignedHeaders=") {
                 let start = from + i + "SignedHeaders=".len();
-                let list: String = line[start..].chars().take_while(|c| *c != ',').collect();
+                let rest = &line[start..];
+                let list = &rest[..rest.find(',').unwrap_or(rest.len())];
                 if !list.is_empty() {
                     best = Some(list);
                 }
                 from = start;
             }
-            found.extend(best);
+            if let Some(list) = best {
+                lines_found += 1;
+                found = Some(list);
+            }
         }
-        match found.len() {
-            0 => return Err("vault header wasn't signed".into()),
-            1 => found.remove(0),
+        match (lines_found, found) {
+            (1, Some(list)) => {
+                return if list.split(';').any(|h| h == "x-vault-aws-iam-server-id") {
+                    Ok(())
+                } else {
+                    Err("vault header wasn't signed".into())
+                };
+            }
+            (0, _) | (_, None) => return Err("vault header wasn't signed".into()),
             _ => return Err("found multiple SignedHeaders components".into()),
         }
     } else {
-        url.query()
-            .into_iter()
+        query = url.query();
+        query
+            .iter()
             .find(|(k, _)| k == "X-Amz-SignedHeaders")
-            .map(|(_, v)| v)
-            .unwrap_or_default()
+            .map_or("", |(_, v)| v.as_ref())
     };
     if signed.split(';').any(|h| h == "x-vault-aws-iam-server-id") {
         Ok(())
@@ -378,15 +410,15 @@ impl AwsAuthBackend {
                 return Err(bad("invalid request"));
             }
         } else {
-            let actions: Vec<String> = url
-                .query()
-                .into_iter()
+            let query = url.query();
+            let actions: Vec<&str> = query
+                .iter()
                 .filter(|(k, _)| k == "Action")
-                .map(|(_, v)| v)
+                .map(|(_, v)| v.as_ref())
                 .collect();
             match &actions[..] {
                 [] => return Err(bad("no action found in request")),
-                [a] if a == "GetCallerIdentity" => {}
+                [a] if *a == "GetCallerIdentity" => {}
                 [a] => return Err(bad(format!("unexpected action parameter, {a}"))),
                 _ => return Err(bad("found multiple actions")),
             }
@@ -401,14 +433,15 @@ impl AwsAuthBackend {
             .decode(&req.body)
             .map_err(|_| bad("failed to base64 decode iam_request_body"))?;
         if !body.is_empty() {
-            let (pairs, err) = go_parse_query(&String::from_utf8_lossy(&body));
+            let text = String::from_utf8_lossy(&body);
+            let (pairs, err) = go_parse_query(&text);
             if let Some(e) = err {
                 return Err(bad(e));
             }
             let actions: Vec<&str> = pairs
                 .iter()
                 .filter(|(k, _)| k == "Action")
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| v.as_ref())
                 .collect();
             let keys_ok = pairs.iter().all(|(k, _)| k == "Action" || k == "Version");
             if !keys_ok || actions != ["GetCallerIdentity"] {
@@ -430,8 +463,9 @@ impl AwsAuthBackend {
                     .map_err(|e| bad(format!("error validating {SERVER_ID_HEADER} header: {e}")))?;
             }
             // Sorted keys: with several bad headers, Go's map order would pick one at random.
+            // The keys went through `Header.Add`: they are canonical already.
             for k in headers.keys() {
-                if fields::canonical_header_key(k).starts_with("X-Amz-") && !cfg.header_allowed(k) {
+                if k.starts_with("X-Amz-") && !cfg.header_allowed(k) {
                     return Err(bad(format!("invalid request header: {k}")));
                 }
             }
@@ -731,8 +765,8 @@ mod tests {
         assert_eq!(
             go_parse_query("a=b+c&&d").0,
             vec![
-                ("a".to_owned(), "b c".to_owned()),
-                ("d".to_owned(), String::new())
+                (Cow::Borrowed("a"), Cow::Owned("b c".to_owned())),
+                (Cow::Borrowed("d"), Cow::Borrowed(""))
             ]
         );
     }

@@ -138,7 +138,7 @@ mod vault_auth_aws {
         BackendRequest {
             operation: op,
             path: path.into(),
-            data,
+            data: data.into(),
             mount: "aws".into(),
         }
     }
@@ -1390,7 +1390,7 @@ mod vault_auth_aws_ec2 {
                 .handle(BackendRequest {
                     operation: Operation::Update,
                     path: path.into(),
-                    data,
+                    data: data.into(),
                     mount: "aws".into(),
                 })
                 .await

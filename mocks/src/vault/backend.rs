@@ -11,7 +11,8 @@ use std::time::Duration;
 pub struct BackendRequest {
     pub operation: Operation,
     pub path: String,
-    pub data: serde_json::Map<String, serde_json::Value>,
+    /// Shared with the core's request (no copy of a login's large fields).
+    pub data: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
     /// The mount path, e.g. "aws".
     pub mount: String,
 }

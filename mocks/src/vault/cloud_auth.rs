@@ -89,7 +89,7 @@ impl AuthMethod for CloudAuth {
         };
         // The backends validate their own fields (GCP answers unknown login fields with 422);
         // `all()` marks every field used, so core adds no unrecognized-parameter warning.
-        let data = cx.input.all().clone();
+        let data = cx.input.all_shared();
         let req = BackendRequest {
             operation,
             path: rel.trim_end_matches('/').to_owned(),

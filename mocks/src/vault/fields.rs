@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
@@ -17,7 +18,9 @@ use super::error::VaultError;
 /// A request's data (JSON body, form body or query parameters) and which keys were read.
 #[derive(Debug, Default)]
 pub struct Input {
-    map: Map<String, Value>,
+    /// Shared: a backend that runs after the store's lock is released takes a reference to the
+    /// request's fields instead of a copy.
+    map: Arc<Map<String, Value>>,
     used: RefCell<BTreeSet<String>>,
     all_used: RefCell<bool>,
 }
@@ -33,7 +36,7 @@ fn go_value(v: &Value) -> String {
 impl Input {
     pub fn new(map: Map<String, Value>) -> Self {
         Self {
-            map,
+            map: Arc::new(map),
             ..Self::default()
         }
     }
@@ -46,6 +49,12 @@ impl Input {
     pub fn all(&self) -> &Map<String, Value> {
         *self.all_used.borrow_mut() = true;
         &self.map
+    }
+
+    /// Every key, shared, marking them all as read (for a backend that runs deferred).
+    pub fn all_shared(&self) -> Arc<Map<String, Value>> {
+        *self.all_used.borrow_mut() = true;
+        self.map.clone()
     }
 
     /// The value of `key` (`null` counts as absent); marks it read.

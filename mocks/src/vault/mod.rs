@@ -849,7 +849,7 @@ enum Flow {
 struct Finish {
     op: Op,
     path: String,
-    mount: MountInfo,
+    mount: Arc<MountInfo>,
     unrecognized: Vec<String>,
     revoke_after: Option<String>,
     remote: IpAddr,

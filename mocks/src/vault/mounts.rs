@@ -3,6 +3,7 @@
 //! (reference vault-core.md §2.3, §2.4).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -108,7 +109,8 @@ pub enum SecretBackend {
 
 #[derive(Debug)]
 pub struct SecretMount {
-    pub info: MountInfo,
+    /// Shared with the requests in flight on the mount (each takes a reference, not a copy).
+    pub info: Arc<MountInfo>,
     pub backend: SecretBackend,
 }
 
@@ -130,7 +132,7 @@ impl SecretMount {
                 let Some(caller) = cx.caller else {
                     return Err(VaultError::permission_denied());
                 };
-                let kv = boxes.entry(caller.token.accessor.clone()).or_default();
+                let kv = boxes.entry(caller.token.accessor.to_string()).or_default();
                 kv.handle(cx, rel, 0)
             }
             SecretBackend::Identity | SecretBackend::System => Err(VaultError::unsupported_path()),
@@ -147,7 +149,8 @@ pub enum AuthBackend {
 
 #[derive(Debug)]
 pub struct AuthMount {
-    pub info: MountInfo,
+    /// Shared with the requests in flight on the mount.
+    pub info: Arc<MountInfo>,
     pub backend: AuthBackend,
 }
 
@@ -219,15 +222,19 @@ pub fn mount_defaults(store: &mut VaultStore) {
                 SecretBackend::Kv2(Kv2::default())
             }
         };
-        store
-            .mounts
-            .insert(path.to_owned(), SecretMount { info: i, backend });
+        store.mounts.insert(
+            path.to_owned(),
+            SecretMount {
+                info: Arc::new(i),
+                backend,
+            },
+        );
     }
     let i = info(store, "token/", "token", "token based credentials", true);
     store.auth.insert(
         "token/".into(),
         AuthMount {
-            info: i,
+            info: Arc::new(i),
             backend: AuthBackend::Token,
         },
     );
@@ -318,7 +325,13 @@ pub fn enable_secret(store: &mut VaultStore, m: NewMount) -> Result<(), VaultErr
     } else {
         SecretBackend::Kv1(Kv1::default())
     };
-    store.mounts.insert(path, SecretMount { info: i, backend });
+    store.mounts.insert(
+        path,
+        SecretMount {
+            info: Arc::new(i),
+            backend,
+        },
+    );
     Ok(())
 }
 
@@ -358,7 +371,7 @@ pub fn enable_auth(store: &mut VaultStore, m: NewMount) -> Result<(), VaultError
     store.auth.insert(
         path,
         AuthMount {
-            info: i,
+            info: Arc::new(i),
             backend: AuthBackend::Method(method),
         },
     );

@@ -665,7 +665,7 @@ fn auth_path(
             .auth
             .get_mut(&key)
             .ok_or_else(|| VaultError::bad(format!("No auth engine at {key}")))?;
-        return tune_path(&mut m.info, cx, write);
+        return tune_path(std::sync::Arc::make_mut(&mut m.info), cx, write);
     }
     let key = mounts::normalise(p);
     match cx.op {
@@ -706,7 +706,7 @@ fn mounts_path(
             .mounts
             .get_mut(&key)
             .ok_or_else(|| VaultError::bad(format!("No secret engine mount at {key}")))?;
-        return tune_path(&mut m.info, cx, write);
+        return tune_path(std::sync::Arc::make_mut(&mut m.info), cx, write);
     }
     let key = mounts::normalise(p);
     match cx.op {

@@ -30,8 +30,11 @@ use super::{Core, Ctx, LoginSuccess, MountInfo, Op, SYSTEM_MAX_TTL};
 /// A token as the store keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenEntry {
-    pub id: String,
-    pub accessor: String,
+    /// One allocation shared with the store's maps (by id, by accessor, children, expiry, renew
+    /// checks): a load test keeps hundreds of thousands of tokens.
+    pub id: Arc<str>,
+    /// Empty for batch tokens.
+    pub accessor: Arc<str>,
     // The fields that repeat from one login to the next are shared between tokens (see
     // `TokenStore::share`): a load test keeps hundreds of thousands of tokens.
     pub policies: Arc<[String]>,
@@ -75,8 +78,8 @@ impl TokenEntry {
     /// The `auth` block for this token with `lease_duration` = its current TTL.
     pub fn auth_block(&self, now: SystemTime) -> AuthBlock {
         AuthBlock {
-            client_token: self.id.clone(),
-            accessor: self.accessor.clone(),
+            client_token: self.id.to_string(),
+            accessor: self.accessor.to_string(),
             policies: self.policies.to_vec(),
             token_policies: self.policies.to_vec(),
             identity_policies: Vec::new(),
@@ -93,7 +96,7 @@ impl TokenEntry {
     /// `data` of the lookup endpoints (§4.3). `id` is what the caller sent (`""` by accessor).
     pub fn lookup_json(&self, now: SystemTime, id: &str) -> Value {
         let mut m = Map::new();
-        m.insert("accessor".into(), json!(self.accessor));
+        m.insert("accessor".into(), json!(&*self.accessor));
         m.insert("creation_time".into(), json!(unix(self.creation)));
         m.insert("creation_ttl".into(), json!(self.creation_ttl));
         m.insert("display_name".into(), json!(&*self.display_name));
@@ -320,7 +323,7 @@ pub struct TokenStore {
     /// Boxed: a load test keeps hundreds of thousands of tokens, and growing the table then moves
     /// pointers rather than whole entries.
     by_id: FastMap<Id, Box<TokenEntry>>,
-    by_accessor: FastMap<String, Id>,
+    by_accessor: FastMap<Id, Id>,
     /// Parent id → child ids.
     children: FastMap<Id, Vec<Id>>,
     /// Tokens that expire, soonest first, so that expired ones are dropped as new ones come in
@@ -399,7 +402,7 @@ impl TokenStore {
     }
 
     pub fn insert(&mut self, e: TokenEntry) {
-        let id: Id = Arc::from(e.id.as_str());
+        let id: Id = e.id.clone();
         if !e.accessor.is_empty() {
             self.by_accessor.insert(e.accessor.clone(), id.clone());
         }
@@ -449,7 +452,7 @@ impl TokenStore {
     fn remove(&mut self, id: &str) {
         self.renew_checks.remove(id);
         if let Some(e) = self.by_id.remove(id) {
-            self.by_accessor.remove(&e.accessor);
+            self.by_accessor.remove(&*e.accessor);
             if let Some(p) = &e.parent {
                 if let Some(siblings) = self.children.get_mut(p.as_str()) {
                     siblings.retain(|c| &**c != id);
@@ -462,8 +465,8 @@ impl TokenStore {
     pub(crate) fn insert_root(&mut self, rng: &mut ChaCha20Rng, id: &str, now: SystemTime) {
         let accessor = gen_base62(rng, 24);
         self.insert(TokenEntry {
-            id: id.to_owned(),
-            accessor,
+            id: id.into(),
+            accessor: accessor.into(),
             policies: Arc::from(["root".to_owned()]),
             meta: None,
             display_name: "root".into(),
@@ -547,7 +550,7 @@ impl TokenStore {
 
     /// Revokes every token issued on a path under `prefix` (an auth mount being disabled).
     pub fn revoke_path_prefix(&mut self, prefix: &str) {
-        let ids: Vec<String> = self
+        let ids: Vec<Id> = self
             .by_id
             .values()
             .filter(|t| t.path.starts_with(prefix))
@@ -564,7 +567,7 @@ impl TokenStore {
             .by_id
             .values()
             .filter(|t| self.get_valid(&t.id, now).is_some())
-            .map(|t| t.accessor.clone())
+            .map(|t| t.accessor.to_string())
             .collect();
         v.sort();
         v
@@ -659,8 +662,8 @@ fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (AuthBlock, Ve
         core.base62(24)
     };
     let entry = TokenEntry {
-        id,
-        accessor,
+        id: id.into(),
+        accessor: accessor.into(),
         policies: core.tokens.shared.policies(t.policies),
         meta: t.meta,
         display_name: core.tokens.shared.text(&t.display_name),
@@ -905,7 +908,7 @@ pub fn checked_renewal(
         return None;
     }
     let (id, show_token) = match rel {
-        "renew-self" => (cx.caller?.token.id.clone(), true),
+        "renew-self" => (cx.caller?.token.id.to_string(), true),
         "renew" => {
             let t = cx.input.str("token").ok().flatten()?;
             core.tokens.get_valid(&t, cx.now)?;
@@ -913,7 +916,7 @@ pub fn checked_renewal(
         }
         "renew-accessor" => {
             let acc = cx.input.str("accessor").ok().flatten()?;
-            (core.tokens.by_accessor(&acc, cx.now)?.id.clone(), false)
+            (core.tokens.by_accessor(&acc, cx.now)?.id.to_string(), false)
         }
         _ => return None,
     };
@@ -1184,7 +1187,7 @@ fn create(
             period: if period > 0 { period } else { role_period },
             num_uses,
             orphan,
-            parent: Some(parent.id.clone()),
+            parent: Some(parent.id.to_string()),
             renewable: renewable && role_renewable,
             batch,
             entity_id: parent.entity_id.to_string(),
@@ -1374,8 +1377,8 @@ mod tests {
             // One insert per millisecond, each token living one second: ~1,000 live at a time.
             let now = start + Duration::from_millis(i);
             store.insert(TokenEntry {
-                id: format!("t{i}"),
-                accessor: format!("a{i}"),
+                id: format!("t{i}").into(),
+                accessor: format!("a{i}").into(),
                 creation: now,
                 expire: Some(now + Duration::from_secs(1)),
                 ..template.clone()

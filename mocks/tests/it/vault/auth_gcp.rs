@@ -85,7 +85,7 @@ impl V {
             .handle(BackendRequest {
                 operation,
                 path: path.into(),
-                data: map(data),
+                data: map(data).into(),
                 mount: "gcp".into(),
             })
             .await
@@ -127,7 +127,7 @@ impl V {
         let req = BackendRequest {
             operation: Operation::Update,
             path: "login".into(),
-            data: map(json!({ "role": role, "jwt": jwt })),
+            data: map(json!({ "role": role, "jwt": jwt })).into(),
             mount: "gcp".into(),
         };
         match self

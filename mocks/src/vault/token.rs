@@ -317,12 +317,34 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// token's id is ~95 bytes, and a load test keeps hundreds of thousands of tokens).
 type Id = Arc<str>;
 
+/// A token in the store, with the auth method's check to run before it is renewed (Vault's
+/// `PathLoginRenew`: the role still exists and still binds the principal), if any. Held together
+/// so that a revoked or purged token takes its check with it, and a login inserts into one map.
+#[derive(Debug)]
+struct Stored {
+    entry: TokenEntry,
+    renew_check: Option<super::RenewCheck>,
+}
+
+impl std::ops::Deref for Stored {
+    type Target = TokenEntry;
+    fn deref(&self) -> &TokenEntry {
+        &self.entry
+    }
+}
+
+impl std::ops::DerefMut for Stored {
+    fn deref_mut(&mut self) -> &mut TokenEntry {
+        &mut self.entry
+    }
+}
+
 /// All tokens, by id and accessor, and the token roles.
 #[derive(Debug, Default)]
 pub struct TokenStore {
     /// Boxed: a load test keeps hundreds of thousands of tokens, and growing the table then moves
     /// pointers rather than whole entries.
-    by_id: FastMap<Id, Box<TokenEntry>>,
+    by_id: FastMap<Id, Box<Stored>>,
     by_accessor: FastMap<Id, Id>,
     /// Parent id → child ids.
     children: FastMap<Id, Vec<Id>>,
@@ -331,10 +353,6 @@ pub struct TokenStore {
     /// entry here says and goes back in; a revoked one is skipped.
     expiry: BinaryHeap<Reverse<(SystemTime, Id)>>,
     pub roles: BTreeMap<String, TokenRole>,
-    /// Token id → the auth method's check to run before the token is renewed (Vault's
-    /// `PathLoginRenew`): the role still exists and still binds the principal. Kept here so a
-    /// revoked or purged token takes its check with it.
-    renew_checks: FastMap<Id, super::RenewCheck>,
     /// Token metadata maps already held by some token: logins of one principal carry the very
     /// same map, and a load test keeps hundreds of thousands of their tokens alive.
     shared_meta: HashSet<Arc<BTreeMap<String, String>>, foldhash::fast::RandomState>,
@@ -417,7 +435,13 @@ impl TokenStore {
         if let Some(at) = e.expire {
             self.expiry.push(Reverse((at, id.clone())));
         }
-        self.by_id.insert(id, Box::new(e));
+        self.by_id.insert(
+            id,
+            Box::new(Stored {
+                entry: e,
+                renew_check: None,
+            }),
+        );
         // Each insert drops what has expired by now: a load test's store holds its live tokens
         // and no tail of dead ones, and no request waits on a walk of the whole store.
         self.purge_expired(now);
@@ -425,8 +449,8 @@ impl TokenStore {
 
     /// Sets the check to run before token `id` is renewed (nothing when there is no such token).
     pub fn set_renew_check(&mut self, id: &str, check: super::RenewCheck) {
-        if let Some((id, _)) = self.by_id.get_key_value(id) {
-            self.renew_checks.insert(id.clone(), check);
+        if let Some(stored) = self.by_id.get_mut(id) {
+            stored.renew_check = Some(check);
         }
     }
 
@@ -450,7 +474,6 @@ impl TokenStore {
     }
 
     fn remove(&mut self, id: &str) {
-        self.renew_checks.remove(id);
         if let Some(e) = self.by_id.remove(id) {
             self.by_accessor.remove(&*e.accessor);
             if let Some(p) = &e.parent {
@@ -506,8 +529,13 @@ impl TokenStore {
         Some(e)
     }
 
+    /// The check to run before token `id` is renewed, if its auth method set one.
+    fn renew_check(&self, id: &str) -> Option<super::RenewCheck> {
+        self.by_id.get(id)?.renew_check.clone()
+    }
+
     pub fn get(&self, id: &str) -> Option<&TokenEntry> {
-        self.by_id.get(id).map(|e| &**e)
+        self.by_id.get(id).map(|e| &e.entry)
     }
 
     pub fn by_accessor(&self, accessor: &str, now: SystemTime) -> Option<&TokenEntry> {
@@ -920,7 +948,7 @@ pub fn checked_renewal(
         }
         _ => return None,
     };
-    let check = core.tokens.renew_checks.get(id.as_str())?.clone();
+    let check = core.tokens.renew_check(&id)?;
     let increment = match cx.input.duration("increment") {
         Ok(i) => i.unwrap_or(0),
         Err(e) => return Some(Err(e)),
@@ -1312,11 +1340,22 @@ mod tests {
         }
         store.revoke_tree("revoked");
         store.purge_expired(now + Duration::from_secs(5));
-        let mut left: Vec<&str> = store.renew_checks.keys().map(|k| &**k).collect();
-        left.sort();
-        assert_eq!(left, ["kept"]);
+        let with_check = |store: &TokenStore| {
+            let mut ids: Vec<String> = store
+                .by_id
+                .values()
+                .filter(|s| s.renew_check.is_some())
+                .map(|s| s.id.to_string())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(with_check(&store), ["kept"]);
+        assert!(store.renew_check("kept").is_some());
+        assert!(store.renew_check("revoked").is_none() && store.renew_check("expired").is_none());
         store.set_renew_check("gone", check());
-        assert_eq!(store.renew_checks.len(), 1, "no check without its token");
+        assert_eq!(with_check(&store), ["kept"], "no check without its token");
+        assert!(store.renew_check("gone").is_none() && store.get("gone").is_none());
         assert!(store.get("expired").is_none() && store.get("kept").is_some());
     }
 

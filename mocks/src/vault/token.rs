@@ -30,8 +30,8 @@ use super::{Core, Ctx, LoginSuccess, MountInfo, Op, SYSTEM_MAX_TTL};
 /// A token as the store keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenEntry {
-    /// One allocation shared with the store's maps (by id, by accessor, children, expiry, renew
-    /// checks): a load test keeps hundreds of thousands of tokens.
+    /// One allocation shared with the store's maps (by id, by accessor, children, expiry): a load
+    /// test keeps hundreds of thousands of tokens.
     pub id: Arc<str>,
     /// Empty for batch tokens.
     pub accessor: Arc<str>,
@@ -355,42 +355,40 @@ pub struct TokenStore {
     pub roles: BTreeMap<String, TokenRole>,
     /// Token metadata maps already held by some token: logins of one principal carry the very
     /// same map, and a load test keeps hundreds of thousands of their tokens alive.
-    shared_meta: HashSet<Arc<BTreeMap<String, String>>, foldhash::fast::RandomState>,
-    /// Likewise policy lists, display names, paths and entity ids.
-    shared: Shared,
+    shared_meta: Interned<BTreeMap<String, String>>,
+    /// Likewise policy lists, and display names, paths and entity ids.
+    shared_policies: Interned<[String]>,
+    shared_texts: Interned<str>,
 }
 
-/// Values held by many tokens at once, each kept once (see [`TokenStore::shared_meta`]); at most
-/// [`SHARED_META_MAX`] of each kind are remembered (then forgotten at once: tokens keep theirs).
-#[derive(Debug, Default)]
-struct Shared {
-    texts: HashSet<Arc<str>, foldhash::fast::RandomState>,
-    policies: HashSet<Arc<[String]>, foldhash::fast::RandomState>,
+/// Values held by many tokens at once, each kept once; at most [`SHARED_META_MAX`] are
+/// remembered (then forgotten at once: tokens keep theirs, later ones start sharing anew).
+#[derive(Debug)]
+struct Interned<T: ?Sized>(HashSet<Arc<T>, foldhash::fast::RandomState>);
+
+impl<T: ?Sized> Default for Interned<T> {
+    fn default() -> Self {
+        Self(HashSet::default())
+    }
 }
 
-impl Shared {
-    fn text(&mut self, s: &str) -> Arc<str> {
-        if let Some(t) = self.texts.get(s) {
-            return t.clone();
+impl<T: ?Sized + std::hash::Hash + Eq> Interned<T> {
+    /// `value` behind an `Arc`: the one already held when an equal value is.
+    fn share<V: std::borrow::Borrow<T> + Into<Arc<T>>>(&mut self, value: V) -> Arc<T> {
+        if let Some(shared) = self.0.get(value.borrow()) {
+            return shared.clone();
         }
-        if self.texts.len() >= SHARED_META_MAX {
-            self.texts.clear();
+        if self.0.len() >= SHARED_META_MAX {
+            self.0.clear();
         }
-        let t: Arc<str> = Arc::from(s);
-        self.texts.insert(t.clone());
-        t
+        let shared: Arc<T> = value.into();
+        self.0.insert(shared.clone());
+        shared
     }
 
-    fn policies(&mut self, p: Vec<String>) -> Arc<[String]> {
-        if let Some(t) = self.policies.get(p.as_slice()) {
-            return t.clone();
-        }
-        if self.policies.len() >= SHARED_META_MAX {
-            self.policies.clear();
-        }
-        let t: Arc<[String]> = Arc::from(p);
-        self.policies.insert(t.clone());
-        t
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -408,15 +406,7 @@ fn gen_base62(rng: &mut ChaCha20Rng, n: usize) -> String {
 impl TokenStore {
     /// `meta` behind an `Arc`, the one already held by another token when it is equal.
     pub fn share_meta(&mut self, meta: BTreeMap<String, String>) -> Arc<BTreeMap<String, String>> {
-        if let Some(shared) = self.shared_meta.get(&meta) {
-            return shared.clone();
-        }
-        if self.shared_meta.len() >= SHARED_META_MAX {
-            self.shared_meta.clear();
-        }
-        let meta = Arc::new(meta);
-        self.shared_meta.insert(meta.clone());
-        meta
+        self.shared_meta.share(meta)
     }
 
     pub fn insert(&mut self, e: TokenEntry) {
@@ -692,10 +682,10 @@ fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (AuthBlock, Ve
     let entry = TokenEntry {
         id: id.into(),
         accessor: accessor.into(),
-        policies: core.tokens.shared.policies(t.policies),
+        policies: core.tokens.shared_policies.share(t.policies),
         meta: t.meta,
-        display_name: core.tokens.shared.text(&t.display_name),
-        path: core.tokens.shared.text(&t.path),
+        display_name: core.tokens.shared_texts.share(t.display_name.as_str()),
+        path: core.tokens.shared_texts.share(t.path.as_str()),
         creation: now,
         creation_ttl: ttl,
         expire: (ttl > 0).then(|| add_secs(now, ttl)),
@@ -707,7 +697,7 @@ fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (AuthBlock, Ve
         parent: if t.orphan { None } else { t.parent },
         renewable: t.renewable && ttl > 0 && !t.batch,
         batch: t.batch,
-        entity_id: core.tokens.shared.text(&t.entity_id),
+        entity_id: core.tokens.shared_texts.share(t.entity_id.as_str()),
         role: t.role,
         last_renewal: None,
         has_lease: true,

@@ -251,78 +251,6 @@ pub(crate) fn comma_list(data: &Data, name: &str) -> Result<Option<Vec<String>>,
     ))
 }
 
-/// A JSON document read as `Some(entries)` when it is an object (keys in order, a repeated key
-/// keeping its first place and its last value, as `serde_json::Map` does), `None` for any other
-/// JSON value.
-struct Entries(Option<Vec<(String, Value)>>);
-
-impl<'de> serde::Deserialize<'de> for Entries {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Entries;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Entries, A::Error> {
-                let mut out: Vec<(String, Value)> = Vec::with_capacity(8);
-                // Repeated keys are found by a scan while the object is small (a request's
-                // headers), through an index once it is not.
-                let mut index: Option<std::collections::HashMap<String, usize>> = None;
-                while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                    if index.is_none() && out.len() >= 32 {
-                        let built = out.iter().enumerate().map(|(i, (k, _))| (k.clone(), i));
-                        index = Some(built.collect());
-                    }
-                    let seen = match &mut index {
-                        Some(index) => index.get(&k).copied(),
-                        None => out.iter().position(|(seen, _)| *seen == k),
-                    };
-                    match seen {
-                        Some(i) => out[i].1 = v,
-                        None => {
-                            if let Some(index) = &mut index {
-                                index.insert(k.clone(), out.len());
-                            }
-                            out.push((k, v));
-                        }
-                    }
-                }
-                Ok(Entries(Some(out)))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Entries, A::Error> {
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Entries(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Entries, E> {
-                Ok(Entries(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Entries, E> {
-                Ok(Entries(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Entries, E> {
-                Ok(Entries(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Entries, E> {
-                Ok(Entries(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Entries, E> {
-                Ok(Entries(None))
-            }
-            fn visit_unit<E>(self) -> Result<Entries, E> {
-                Ok(Entries(None))
-            }
-        }
-        d.deserialize_any(Visit)
-    }
-}
-
 /// `TypeHeader` (`iam_request_headers`): a JSON object of strings or string arrays, a string
 /// holding base64 of such an object (or the object itself as JSON text), or a list of `k:v`
 /// strings. Every key goes through `http.Header.Add`, so keys come out canonical.
@@ -335,9 +263,9 @@ pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultE
     let bad = |why: &str| field_error(v, name, why);
     // Each key through `Header.Add`, its values moved in (strings, numbers, bools, arrays of
     // strings and numbers), in the object's order.
-    let from_entries = |entries: Vec<(String, Value)>| -> Result<Headers, VaultError> {
+    let from_object = |o: Map<String, Value>| -> Result<Headers, VaultError> {
         let mut h = Headers::new();
-        for (k, val) in entries {
+        for (k, val) in o {
             match val {
                 Value::String(s) => header_add(&mut h, &k, s),
                 Value::Number(n) => header_add(&mut h, &k, n.to_string()),
@@ -362,19 +290,17 @@ pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultE
         Ok(h)
     };
     match v {
-        Value::Object(o) => {
-            from_entries(o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).map(Some)
-        }
+        Value::Object(o) => from_object(o.clone()).map(Some),
         Value::String(s) => {
-            // hvac and the SDK-based clients send base64 of a JSON object: parsed straight into
-            // its entries, without building a `Value` map first.
+            // hvac and the SDK-based clients send base64 of a JSON object: its values move into
+            // the headers rather than being copied.
             let json = base64::engine::general_purpose::STANDARD
                 .decode(s)
                 .ok()
-                .and_then(|bytes| serde_json::from_slice::<Entries>(&bytes).ok())
-                .or_else(|| serde_json::from_str::<Entries>(s).ok());
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .or_else(|| serde_json::from_str::<Value>(s).ok());
             match json {
-                Some(Entries(Some(entries))) => from_entries(entries).map(Some),
+                Some(Value::Object(o)) => from_object(o).map(Some),
                 _ => Err(bad("invalid character looking for beginning of value")),
             }
         }
@@ -431,7 +357,7 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(headers(&data, "h").unwrap().unwrap()["X-A"], vec!["1", "2"]);
-        // Past the scan limit the index takes over: same semantics.
+        // A large object, a key repeated far apart: same semantics.
         let mut text = String::from("{");
         for i in 0..40 {
             text.push_str(&format!("\"k{i}\":\"{i}\","));

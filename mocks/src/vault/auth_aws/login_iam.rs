@@ -209,45 +209,20 @@ fn check_server_id(
             go_quote(&given)
         ));
     }
-    let query;
+    let (auth, query);
     let signed: &str = if method == "POST" {
-        let Some(auth) = headers.get("Authorization") else {
+        let Some(values) = headers.get("Authorization") else {
             return Err("missing Authorization header".into());
         };
-        let auth: Cow<'_, str> = match &auth[..] {
-            [one] => Cow::Borrowed(one),
+        auth = match &values[..] {
+            [one] => Cow::Borrowed(one.as_str()),
             many => Cow::Owned(many.join(",")),
         };
-        // `.*SignedHeaders=([^,]+)` per line: the last occurrence with a non-empty list.
-        let mut found = None;
-        let mut lines_found = 0;
-        for line in auth.split('\n') {
-            let mut best = None;
-            let mut from = 0;
-            while let Some(i) = line[from..].find("SignedHeaders=") {
-                let start = from + i + "SignedHeaders=".len();
-                let rest = &line[start..];
-                let list = &rest[..rest.find(',').unwrap_or(rest.len())];
-                if !list.is_empty() {
-                    best = Some(list);
-                }
-                from = start;
-            }
-            if let Some(list) = best {
-                lines_found += 1;
-                found = Some(list);
-            }
-        }
-        match (lines_found, found) {
-            (1, Some(list)) => {
-                return if list.split(';').any(|h| h == "x-vault-aws-iam-server-id") {
-                    Ok(())
-                } else {
-                    Err("vault header wasn't signed".into())
-                };
-            }
-            (0, _) | (_, None) => return Err("vault header wasn't signed".into()),
-            _ => return Err("found multiple SignedHeaders components".into()),
+        let mut lists = auth.split('\n').filter_map(last_signed_headers);
+        match (lists.next(), lists.next()) {
+            (Some(list), None) => list,
+            (None, _) => return Err("vault header wasn't signed".into()),
+            (Some(_), Some(_)) => return Err("found multiple SignedHeaders components".into()),
         }
     } else {
         query = url.query();
@@ -261,6 +236,24 @@ fn check_server_id(
     } else {
         Err("vault header wasn't signed".into())
     }
+}
+
+/// What `.*SignedHeaders=([^,]+)` captures in one line: the last non-empty list after a
+/// `SignedHeaders=`.
+fn last_signed_headers(line: &str) -> Option<&str> {
+    const KEY: &str = "SignedHeaders=";
+    let mut best = None;
+    let mut from = 0;
+    while let Some(i) = line[from..].find(KEY) {
+        let start = from + i + KEY.len();
+        let rest = &line[start..];
+        let list = &rest[..rest.find(',').unwrap_or(rest.len())];
+        if !list.is_empty() {
+            best = Some(list);
+        }
+        from = start;
+    }
+    best
 }
 
 /// `https://sts.<region>.amazonaws.com` for a region aws-sdk-go v1 knows.

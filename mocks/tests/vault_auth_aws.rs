@@ -21,7 +21,7 @@
 //! | `missing iam_request_headers` | 400 | same table |
 //! | `error getting configuration: %w` | 500 | not triggerable: configuration lives in memory, reads cannot fail |
 //! | server-ID `missing header` / `expected … but got …` / `vault header wasn't signed` / `missing Authorization header` | 400 | same table; `the_server_id_header_name_is_case_insensitive` |
-//! | server-ID `found multiple SignedHeaders components` | 400 | not triggerable through JSON headers in practice (needs a newline inside an Authorization value, which no client sends); parsing covered by code reading only |
+//! | server-ID `found multiple SignedHeaders components` | 400 | same table (a newline inside the Authorization value, which JSON headers can carry) |
 //! | `invalid request header: %s` | 400 | same table |
 //! | `invalid request query param: %s` | 400 | same table |
 //! | `region missing from Authorization header` / `unable to get regional STS endpoint for region: %v` | 400 | `use_sts_region_from_client_takes_the_region_from_the_authorization_header` |
@@ -822,6 +822,10 @@ mod vault_auth_aws {
              "error validating X-Vault-AWS-IAM-Server-ID header: expected \"vault.example.com\" but got \"Vault.Example.com\""),
             ("no Authorization", |d, s| d["iam_request_headers"] = s.clone().without("Authorization").header_json(),
              "error validating X-Vault-AWS-IAM-Server-ID header: missing Authorization header"),
+            // JSON carries a newline inside a header value as well as any other character.
+            ("two SignedHeaders lines", |d, s| d["iam_request_headers"] = s.clone().without("Authorization").with("Authorization",
+                "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-vault-aws-iam-server-id, Signature=c\nSignedHeaders=host;x-vault-aws-iam-server-id").header_json(),
+             "error validating X-Vault-AWS-IAM-Server-ID header: found multiple SignedHeaders components"),
             ("X-Amz-* not allowed", |d, s| d["iam_request_headers"] = s.clone().with("X-Amz-Foo", "1").header_json(), "invalid request header: X-Amz-Foo"),
             ("GET presigned with X-Amz-Expires", |d, _| {
                 d["iam_http_request_method"] = json!("GET");

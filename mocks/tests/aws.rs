@@ -1085,7 +1085,8 @@ mod aws {
         let doc = imds(&e, "GET", "/latest/dynamic/instance-identity/document", &[])
             .await
             .body;
-        let m = e.sim.world().aws.identity_key.material();
+        let key = e.sim.world().aws.identity_key.clone();
+        let m = key.material();
         let b64 = base64::engine::general_purpose::STANDARD;
         let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let cert_der = b64

@@ -297,7 +297,7 @@ fn rsa_rate(seconds: f64, threads: usize) -> f64 {
     let total: u64 = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
-                let m = material.clone();
+                let m = material;
                 s.spawn(move || {
                     let msg = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhcHAifQ";
                     let mut n = 0u64;

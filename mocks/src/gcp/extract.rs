@@ -97,7 +97,11 @@ where
 
 /// A `200` JSON response with Google's content type.
 pub fn json_response<T: Serialize>(body: &T) -> Response {
-    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    json_text_response(serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+/// A 200 with `text`, already JSON, as its body.
+pub fn json_text_response(text: String) -> Response {
     let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

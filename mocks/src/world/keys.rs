@@ -25,19 +25,26 @@ pub fn derive(seed: &str, label: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// An RSA-2048 signing key with a deterministic id; material is generated on first use.
+/// An RSA-2048 signing key with a deterministic id; material is generated on first use. Clones
+/// share one key (a reference count), so handlers take the keys they publish out of the world's
+/// lock cheaply and never generate material while holding it.
 #[derive(Clone)]
-pub struct RsaKey {
+pub struct RsaKey(Arc<KeyInner>);
+
+struct KeyInner {
     key_id: String,
     seed: [u8; 32],
     subject: String,
+    /// The process-wide cell of this seed's material, looked up once at derivation so that signing
+    /// and publishing the key take no lock.
+    cell: Arc<OnceLock<Arc<KeyMaterial>>>,
 }
 
 impl std::fmt::Debug for RsaKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
         f.debug_struct("RsaKey")
-            .field("key_id", &self.key_id)
+            .field("key_id", &self.0.key_id)
             .finish_non_exhaustive()
     }
 }
@@ -54,6 +61,9 @@ pub struct KeyMaterial {
     pub e: String,
     /// A self-signed X.509 certificate for the key, PEM, as Google publishes them.
     pub cert_pem: String,
+    /// `cert_pem` as a JSON string, quotes and escapes included: the certificate endpoints answer
+    /// every Vault login with these, so the escaping is done once.
+    pub cert_pem_json: String,
 }
 
 impl std::fmt::Debug for KeyMaterial {
@@ -70,35 +80,36 @@ impl RsaKey {
     pub fn derive(seed: &str, label: &str, subject: &str) -> Self {
         let seed_bytes = derive(seed, label);
         let kid = derive(seed, &format!("{label}/kid"));
-        Self {
+        let cell = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(seed_bytes)
+            .or_default()
+            .clone();
+        Self(Arc::new(KeyInner {
             key_id: hex::encode(&kid[..20]),
             seed: seed_bytes,
             subject: subject.to_owned(),
-        }
+            cell,
+        }))
     }
 
     /// 40 lowercase hex characters, like Google's key ids.
     pub fn key_id(&self) -> &str {
-        &self.key_id
+        &self.0.key_id
     }
 
     /// The key material, generated on first use (slow) and cached for the process.
-    pub fn material(&self) -> Arc<KeyMaterial> {
-        let cell = {
-            let mut cache = CACHE
-                .get_or_init(Default::default)
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            cache.entry(self.seed).or_default().clone()
-        };
-        cell.get_or_init(|| {
-            let key = shipped(&self.seed).unwrap_or_else(|| {
-                let mut rng = rand_chacha::ChaCha20Rng::from_seed(self.seed);
+    pub fn material(&self) -> &KeyMaterial {
+        let k = &*self.0;
+        k.cell.get_or_init(|| {
+            let key = shipped(&k.seed).unwrap_or_else(|| {
+                let mut rng = rand_chacha::ChaCha20Rng::from_seed(k.seed);
                 rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA-2048 key generation")
             });
-            Arc::new(material(&key, &self.seed, &self.subject))
+            Arc::new(material(&key, &k.seed, &k.subject))
         })
-        .clone()
     }
 
     /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature over `msg`.
@@ -109,7 +120,7 @@ impl RsaKey {
     /// A compact JWS: `base64url(header).base64url(payload).base64url(signature)`. The payload is
     /// signed byte for byte as given, as signJwt does with its claim set.
     pub fn sign_jws(&self, payload: &[u8]) -> String {
-        let header = format!(r#"{{"alg":"RS256","kid":"{}","typ":"JWT"}}"#, self.key_id);
+        let header = format!(r#"{{"alg":"RS256","kid":"{}","typ":"JWT"}}"#, self.0.key_id);
         let mut out = URL_SAFE_NO_PAD.encode(header);
         out.push('.');
         out.push_str(&URL_SAFE_NO_PAD.encode(payload));
@@ -170,6 +181,7 @@ fn material(key: &rsa::RsaPrivateKey, seed: &[u8; 32], subject: &str) -> KeyMate
     let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
     let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
     let cert_pem = certificate(&private_key_pem, seed, subject);
+    let cert_pem_json = serde_json::to_string(&cert_pem).expect("a string serializes");
     KeyMaterial {
         signer,
         private_key_pem,
@@ -177,6 +189,7 @@ fn material(key: &rsa::RsaPrivateKey, seed: &[u8; 32], subject: &str) -> KeyMate
         n,
         e,
         cert_pem,
+        cert_pem_json,
     }
 }
 
@@ -229,11 +242,11 @@ mod tests {
         let mut keys = world.gcp.all_keys();
         keys.push(world.aws.identity_key.clone());
         let generate = |k: &RsaKey| {
-            let mut rng = rand_chacha::ChaCha20Rng::from_seed(k.seed);
+            let mut rng = rand_chacha::ChaCha20Rng::from_seed(k.0.seed);
             let key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
             format!(
                 "{} {}",
-                hex::encode(k.seed),
+                hex::encode(k.0.seed),
                 STANDARD.encode(key.to_pkcs8_der().unwrap().as_bytes())
             )
         };
@@ -249,7 +262,7 @@ mod tests {
         for k in &keys {
             let line = SHIPPED
                 .lines()
-                .find(|l| l.starts_with(&hex::encode(k.seed)));
+                .find(|l| l.starts_with(&hex::encode(k.0.seed)));
             assert_eq!(line, Some(generate(k).as_str()), "{hint}");
         }
     }

@@ -15,7 +15,10 @@ async fn gcp_certs_publish_google_keys_as_pem_and_jwks() {
         .contains("max-age"));
     assert!(v1.headers.contains_key("expires"));
     let map = v1.json.as_object().unwrap();
-    assert_eq!(map.len(), e.sim.world().gcp.google_keys.len());
+    let google_keys = e.sim.world().gcp.google_keys.clone();
+    assert_eq!(map.len(), google_keys.len());
+    let expected = authsim_mocks::gcp::certs::x509_map(&google_keys);
+    assert_eq!(v1.text, serde_json::to_string(&expected).unwrap());
     for pem in map.values() {
         assert!(pem
             .as_str()
@@ -56,6 +59,21 @@ async fn gcp_account_keys_include_system_and_user_keys_by_email_or_unique_id() {
         assert_eq!(r.status, 200, "{}", r.text);
         let keys: Vec<_> = r.json.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, [system.clone(), user.clone()]);
+        // The body is written from PEMs escaped once; it must be what serde_json writes for the
+        // map, byte for byte, with each key's certificate as its value.
+        let published = {
+            let w = e.sim.world();
+            let sa = &w.gcp.service_accounts[CI];
+            vec![sa.system_keys[0].clone(), sa.user_keys[0].key.clone()]
+        };
+        let map = authsim_mocks::gcp::certs::x509_map(&published);
+        assert_eq!(r.text, serde_json::to_string(&map).unwrap());
+        assert_eq!(
+            r.json[&system],
+            published[0].material().cert_pem.as_str(),
+            "{}",
+            r.text
+        );
     }
     let r = e
         .get(&format!("/service_accounts/v1/metadata/jwk/{CI}"), None)

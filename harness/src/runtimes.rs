@@ -5,7 +5,8 @@
 //! runtime each exchange wakes a task on another thread about half the time, and those wake-ups
 //! were a quarter of an AWS login's CPU. Here each thread runs its own runtime: the listeners deal
 //! connections out to them in turn (`authsim_mocks::server::spawn_listener`), the load generator
-//! spreads its clients over them, and the HTTP client keeps a pool per thread.
+//! spreads its clients over them, and the HTTP client keeps a pool per thread; a connection it opens
+//! to a listener of this process is served on its own thread (`authsim_mocks`' `affinity`).
 
 use tokio::runtime::{Builder, Handle, Runtime};
 

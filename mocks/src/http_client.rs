@@ -25,7 +25,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Pool = Client<HttpsConnector<NotingConnector>, Full<Bytes>>;
 
 /// A pooled HTTP/1.1 client; cheap to clone (the pool is shared).
 ///
@@ -37,7 +37,7 @@ type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub struct HttpClient {
     client: Pool,
     /// What `client` connects with, for the per-thread pools.
-    connector: HttpsConnector<HttpConnector>,
+    connector: HttpsConnector<NotingConnector>,
     /// The whole exchange, headers and body (Go's `http.Client.Timeout`).
     timeout: Option<Duration>,
     /// Identifies this client's per-thread pools; dropped with the last clone.
@@ -127,7 +127,7 @@ impl HttpClient {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(NotingConnector(http));
         Self {
             client: new_pool(connector.clone()),
             connector,
@@ -138,10 +138,7 @@ impl HttpClient {
 
     /// The pool for requests made on this thread (see [`HttpClient`]).
     fn pool(&self) -> Pool {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        let per_thread =
-            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
-        if !per_thread {
+        if !on_current_thread_runtime() {
             return self.client.clone();
         }
         THREAD_POOLS.with(|pools| {
@@ -203,7 +200,47 @@ impl HttpClient {
     }
 }
 
-fn new_pool(connector: HttpsConnector<HttpConnector>) -> Pool {
+/// hyper's TCP connector, noting on a current-thread runtime which thread opened each connection
+/// (see [`crate::affinity`]), so that a listener of this process serves it on the same thread.
+#[derive(Clone, Debug)]
+struct NotingConnector(HttpConnector);
+
+impl tower::Service<Uri> for NotingConnector {
+    type Response = <HttpConnector as tower::Service<Uri>>::Response;
+    type Error = <HttpConnector as tower::Service<Uri>>::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.0.call(uri);
+        Box::pin(async move {
+            let io = connecting.await?;
+            if on_current_thread_runtime() {
+                if let Ok(local) = io.inner().local_addr() {
+                    crate::affinity::note(local);
+                }
+            }
+            Ok(io)
+        })
+    }
+}
+
+/// Whether the calling task runs on a current-thread runtime (its connections stay on this
+/// thread).
+fn on_current_thread_runtime() -> bool {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
+}
+
+fn new_pool(connector: HttpsConnector<NotingConnector>) -> Pool {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build(connector)

@@ -19,6 +19,7 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for the code map and invariants.
 
+mod affinity;
 pub mod aws;
 pub mod clock;
 pub mod faults;

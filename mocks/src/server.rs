@@ -139,13 +139,21 @@ pub fn current_and(extra: &[Handle]) -> Vec<Handle> {
 }
 
 /// Serves `app` as `axum::serve` does (HTTP/1.1, the peer's address as `ConnectInfo`, graceful
-/// shutdown), except that each accepted connection is served on the next of `runtimes` in turn.
+/// shutdown), except that each accepted connection is served on one of `runtimes`: the one that
+/// opened it, when [`crate::http_client::HttpClient`] on one of them did (see `crate::affinity`),
+/// otherwise the next in turn. A connection is placed once its first bytes arrive.
 ///
 /// `authsim serve` runs one current-thread runtime per core: a login's calls from the mock
 /// Vault to the cloud mocks in the same process then cost no hand-over between the threads of
 /// a work-stealing runtime (measured: a quarter less CPU per AWS login), and dealing
 /// connections out in turn keeps the cores evenly loaded, where accepting on every runtime let
 /// the first awake one take all the connections a client opened at once.
+/// Which of the runtimes (running on `threads`) opened the connection from `peer`, if one did.
+fn home_of(peer: SocketAddr, threads: &[Option<std::thread::ThreadId>]) -> Option<usize> {
+    let t = crate::affinity::take(peer)?;
+    threads.iter().position(|h| *h == Some(t))
+}
+
 async fn serve_spread(
     mut listener: TcpListener,
     app: Router,
@@ -159,47 +167,66 @@ async fn serve_spread(
     use hyper_util::service::TowerToHyperService;
     use tower::ServiceExt as _;
 
+    // The thread each runtime runs on, to serve a connection opened by one of them on it (see
+    // `crate::affinity`). A runtime that does not answer is never chosen by thread.
+    let mut threads = Vec::with_capacity(runtimes.len());
+    for rt in &runtimes {
+        threads.push(rt.spawn(async { std::thread::current().id() }).await.ok());
+    }
+    let (threads, runtimes) = (Arc::new(threads), Arc::new(runtimes));
+    let turn = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Each connection holds a receiver; all dropped = all connections done.
     let (done_tx, done_rx) = watch::channel(());
-    let mut turn = 0usize;
     loop {
         let (io, remote) = tokio::select! {
             conn = Listener::accept(&mut listener) => conn,
             _ = shutdown.wait_for(|s| *s) => break,
         };
-        // Re-registered with the reactor of the runtime that serves it.
-        let Ok(io) = io.into_std() else { continue };
-        let runtime = &runtimes[turn % runtimes.len()];
-        turn = turn.wrapping_add(1);
         let (app, mut stop, done) = (app.clone(), shutdown.clone(), done_rx.clone());
-        runtime.spawn(async move {
-            let Ok(io) = tokio::net::TcpStream::from_std(io) else {
-                return;
-            };
-            let service = app.map_request(move |mut req: axum::extract::Request<_>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(remote));
-                req
+        let (threads, runtimes, turn) = (threads.clone(), runtimes.clone(), turn.clone());
+        tokio::spawn(async move {
+            // Placed when its first bytes arrive: a client of this process that opened it has
+            // noted it by then (it notes before it writes), which it may not have at accept.
+            // `readable` can wake before any byte has arrived; `peek` waits for one.
+            let mut first = [0u8; 1];
+            tokio::select! {
+                peeked = io.peek(&mut first) => if peeked.is_err() { return },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            // Re-registered with the reactor of the runtime that serves it.
+            let Ok(io) = io.into_std() else { return };
+            let i = home_of(remote, &threads).unwrap_or_else(|| {
+                turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % runtimes.len()
             });
-            let builder = Builder::new(TokioExecutor::new());
-            let mut conn = std::pin::pin!(builder.serve_connection_with_upgrades(
-                TokioIo::new(io),
-                TowerToHyperService::new(service)
-            ));
-            let mut stopping = std::pin::pin!(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            });
-            let mut stopped = false;
-            loop {
-                tokio::select! {
-                    _ = conn.as_mut() => break,
-                    _ = &mut stopping, if !stopped => {
-                        stopped = true;
-                        conn.as_mut().graceful_shutdown();
+            runtimes[i].spawn(async move {
+                let Ok(io) = tokio::net::TcpStream::from_std(io) else {
+                    return;
+                };
+                let service = app.map_request(move |mut req: axum::extract::Request<_>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(remote));
+                    req
+                });
+                let builder = Builder::new(TokioExecutor::new());
+                let mut conn = std::pin::pin!(builder.serve_connection_with_upgrades(
+                    TokioIo::new(io),
+                    TowerToHyperService::new(service)
+                ));
+                let mut stopping = std::pin::pin!(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                });
+                let mut stopped = false;
+                loop {
+                    tokio::select! {
+                        _ = conn.as_mut() => break,
+                        _ = &mut stopping, if !stopped => {
+                            stopped = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
                     }
                 }
-            }
-            drop(done);
+                drop(done);
+            });
         });
     }
     drop(done_rx);
@@ -358,6 +385,64 @@ mod tests {
                 threads.insert(thread.to_owned());
             }
             assert_eq!(threads.len(), 2, "{threads:?}");
+            shutdown.send(true).unwrap();
+            server.await.unwrap().unwrap();
+        });
+        stop_other.send(true).unwrap();
+        thread.join().unwrap();
+    }
+
+    /// A connection the HTTP client opens on one of the listener's runtimes is served on that
+    /// runtime's thread, whichever runtime's turn it would have been.
+    #[test]
+    fn a_connection_from_one_of_the_runtimes_is_served_on_its_thread() {
+        let current = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let other = current();
+        let other_handle = other.handle().clone();
+        let (stop_other, mut stopped) = watch::channel(false);
+        let thread = std::thread::spawn(move || {
+            other.block_on(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+        });
+        current().block_on(async move {
+            let app = Router::new().route(
+                "/",
+                get(|| async { format!("{:?}", std::thread::current().id()) }),
+            );
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/", listener.local_addr().unwrap());
+            let (shutdown, rx) = watch::channel(false);
+            let runtimes = vec![Handle::current(), other_handle.clone()];
+            let server = tokio::spawn(serve_spread(listener, app, rx, runtimes));
+            // A new client each time: a new connection each time.
+            let get_from = |rt: Handle| {
+                let url = url.clone();
+                async move {
+                    rt.spawn(async move {
+                        let client = crate::http_client::HttpClient::new(
+                            std::time::Duration::from_secs(5),
+                            None,
+                        );
+                        let resp = client.send(http::Method::GET, &url, [], bytes::Bytes::new());
+                        let body = resp.await.unwrap().text();
+                        (body, format!("{:?}", std::thread::current().id()))
+                    })
+                    .await
+                    .unwrap()
+                }
+            };
+            // Not in turn: dealt out in turn, the second connection would go to the other thread.
+            let (me, them) = (Handle::current(), other_handle.clone());
+            for rt in [&me, &me, &them, &them, &me, &them] {
+                let (served_on, sent_from) = get_from(rt.clone()).await;
+                assert_eq!(served_on, sent_from);
+            }
             shutdown.send(true).unwrap();
             server.await.unwrap().unwrap();
         });

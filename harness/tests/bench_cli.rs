@@ -365,7 +365,8 @@ fn a_failed_threshold_exits_1_and_is_recorded_in_the_reports() {
 
 /// Over more runtimes than clients need: the closed model's clients and the open model's
 /// requests are dealt out to three threads, and so are the embedded mocks' connections (the mock
-/// Vault's forward to STS lands on any of them). Nothing is lost or counted twice.
+/// Vault's forward to STS lands on any of them). Nothing is lost or counted twice, the time Vault
+/// spent on STS included.
 #[test]
 fn load_spread_over_threads_is_counted_exactly() {
     let d = scratch("threads");
@@ -399,6 +400,14 @@ fn load_spread_over_threads_is_counted_exactly() {
         assert_eq!(r["counts"]["errors"], 0, "{model:?}: {r}");
         assert_eq!(ok.as_u64(), Some(sent), "{model:?}");
         assert_eq!(r["latency"]["count"].as_u64(), Some(sent), "{model:?}");
+        // One STS call per login, every one read from the journal before the report is written
+        // (the report no longer waits a tick past the last answer).
+        assert_eq!(
+            r["stages"]["upstream"]["count"].as_u64(),
+            Some(sent),
+            "{model:?}: {}",
+            r["stages"]
+        );
         if model[0] == "--rate" {
             // The open model sends exactly rate x duration.
             assert_eq!(sent, 150, "{r}");

@@ -222,7 +222,10 @@ pub async fn run(
     let wall_start = SystemClock.now() + (measure_from - Instant::now());
     let wall_start_ms = unix_ms(wall_start);
 
-    // What Vault spent waiting on the cloud mocks: their own journal, read as it fills.
+    // What Vault spent waiting on the cloud mocks: their own journal, read as it fills, and once
+    // more when the last request is answered (`drained`): Vault has made every call it will make
+    // for those by then, so the report need not wait for another tick.
+    let (drained, mut on_drained) = tokio::sync::oneshot::channel::<()>();
     let journal_task = {
         let (sim, stats) = (sim.clone(), stats.clone());
         tokio::spawn(async move {
@@ -231,7 +234,10 @@ pub async fn run(
             // Reused: a new vector each tick would take fresh pages from the allocator.
             let mut upstream = Vec::new();
             loop {
-                every.tick().await;
+                let last = tokio::select! {
+                    _ = every.tick() => false,
+                    _ = &mut on_drained => true,
+                };
                 let now = Instant::now();
                 if now < measure_from {
                     seq = sim.journal().last_seq();
@@ -247,7 +253,7 @@ pub async fn run(
                 for &us in &upstream {
                     s.record(stage::UPSTREAM, us);
                 }
-                if now > measure_to + Duration::from_secs(1) {
+                if last || now > measure_to + Duration::from_secs(31) {
                     break;
                 }
             }
@@ -390,6 +396,7 @@ pub async fn run(
     while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let _ = drained.send(());
     let _ = ticker.await;
     let _ = journal_task.await;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());

@@ -43,6 +43,8 @@ mem_window=5
 
 fail() { echo "bench: $*" >&2; exit 2; }
 
+# Read before this script's own installs and build, which would otherwise be what it reports.
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 if ! command -v wrk >/dev/null; then
   echo "bench: installing wrk" >&2
   (apt-get update -qq && apt-get install -y -qq wrk) >&2 || fail "cannot install wrk with apt-get"
@@ -145,7 +147,6 @@ PY
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-load_start=$(cut -d' ' -f1 /proc/loadavg)
 start_serve
 "$bin/bench-prep" sts-lua "$work/endpoints.json" >"$work/sts.lua"
 "$bin/bench-prep" signjwt-lua "$work/endpoints.json" >"$work/signjwt.lua"
@@ -262,7 +263,7 @@ def shown(key):
 secs, threads, conns, moto_version, load_start, mem_early, mem_late, mem_window = sys.argv[2:10]
 print(f"authsim benchmarks ({secs} s per rate, wrk -t{threads} -c{conns}, authsim bench closed model with "
       f"{conns} clients, {os.cpu_count()} cores, load average "
-      f"{load_start} before the run: other work on the cores skews the ratios)")
+      f"{load_start} before the build: other work on the cores skews the ratios)")
 print()
 print("| measurement | rate (/s) | ratio | target | met |")
 print("|---|---:|---:|---|---|")

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use authsim_mocks::clock::Clock;
 use authsim_mocks::http_client::{HttpClient, HttpError};
+use authsim_mocks::world::keys::{self, RsaKey};
 use bytes::Bytes;
 use http::Method;
 use serde_json::{json, Value};
@@ -199,6 +200,29 @@ fn mount(mounts: &BTreeMap<String, String>, name: &str) -> String {
     mounts.get(name).cloned().unwrap_or_else(|| name.to_owned())
 }
 
+/// Generates the RSA keys of the GCP load identities that have none yet (the default world's ship
+/// with the binary; a load identity's two keys take a few hundred milliseconds each), on every
+/// core, saying how many and how far it has got every two seconds.
+fn generate_keys(all: &[RsaKey]) {
+    let pending = all.iter().filter(|k| !k.has_material()).count();
+    if pending == 0 {
+        return;
+    }
+    eprintln!("generating {pending} RSA-2048 keys for the gcp-iam identities …");
+    let started = Instant::now();
+    let last = std::sync::Mutex::new(started);
+    keys::materialize(all, |done, total| {
+        let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+        if done < total && last.elapsed() >= Duration::from_secs(2) {
+            *last = Instant::now();
+            eprintln!(
+                "  {done}/{total} keys after {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    });
+}
+
 impl Flow {
     /// Prepares `name` against `env`, for the identities `load-N` of `ids`.
     pub async fn prepare(
@@ -281,17 +305,16 @@ impl Flow {
         }
         if name.starts_with("gcp-iam") {
             // Key generation is slow: do it now, not on the clock.
-            for (_, _, k) in &f.gcp {
-                k.material();
-            }
-            let w = env.sim.world();
-            for (email, _, _) in &f.gcp {
-                if let Some(a) = w.gcp.find_account(email) {
-                    for k in &a.system_keys {
-                        k.material();
+            let mut keys: Vec<RsaKey> = f.gcp.iter().map(|(_, _, k)| k.clone()).collect();
+            {
+                let w = env.sim.world();
+                for (email, _, _) in &f.gcp {
+                    if let Some(a) = w.gcp.find_account(email) {
+                        keys.extend(a.system_keys.iter().cloned());
                     }
                 }
             }
+            generate_keys(&keys);
         }
         if name == "approle" {
             let m = spec

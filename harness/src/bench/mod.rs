@@ -398,8 +398,13 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
         extra_runtimes: extra_runtimes.to_vec(),
     };
     eprintln!(
-        "preparing {} identities for {} …",
+        "preparing {} {} for {} …",
         p.identities.len(),
+        if p.identities.len() == 1 {
+            "identity"
+        } else {
+            "identities"
+        },
         p.flows
             .iter()
             .map(|(f, _)| f.as_str())

@@ -112,6 +112,12 @@ impl RsaKey {
         })
     }
 
+    /// Whether the material exists already (generated, or a shipped key decoded): `material()`
+    /// returns at once.
+    pub fn has_material(&self) -> bool {
+        self.0.cell.get().is_some()
+    }
+
     /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature over `msg`.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         self.material().sign(msg)
@@ -129,6 +135,34 @@ impl RsaKey {
         out.push_str(&URL_SAFE_NO_PAD.encode(sig));
         out
     }
+}
+
+/// Produces the material of every key in `keys` that has none yet, on one thread per core (key
+/// generation is CPU-bound, a few hundred milliseconds per RSA-2048 key), and calls
+/// `progress(done, total)` after each key, `total` counting only the keys that had no material.
+/// Returns `total`.
+pub fn materialize(keys: &[RsaKey], progress: impl Fn(usize, usize) + Sync) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let mut pending: Vec<&RsaKey> = keys.iter().filter(|k| !k.has_material()).collect();
+    // Keys of one seed share a cell: generate it once.
+    pending.sort_by_key(|k| Arc::as_ptr(&k.0.cell));
+    pending.dedup_by_key(|k| Arc::as_ptr(&k.0.cell));
+    let total = pending.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(total);
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while let Some(k) = pending.get(next.fetch_add(1, Relaxed)) {
+                    k.material();
+                    progress(done.fetch_add(1, Relaxed) + 1, total);
+                }
+            });
+        }
+    });
+    total
 }
 
 impl KeyMaterial {
@@ -231,6 +265,25 @@ mod tests {
             .material()
             .cert_pem
             .starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+
+    #[test]
+    fn materialize_generates_each_seed_once_and_reports_progress() {
+        let a = RsaKey::derive("seed", "many/1", "a");
+        let again = RsaKey::derive("seed", "many/1", "a");
+        let b = RsaKey::derive("seed", "many/2", "b");
+        let keys = [a, again, b];
+        let calls = Mutex::new(Vec::new());
+        let n = materialize(&keys, |done, total| {
+            calls.lock().unwrap().push((done, total))
+        });
+        assert_eq!(n, 2);
+        let mut calls = calls.into_inner().unwrap();
+        calls.sort();
+        assert_eq!(calls, [(1, 2), (2, 2)]);
+        assert!(keys.iter().all(RsaKey::has_material));
+        assert_ne!(keys[0].material().n, keys[2].material().n);
+        assert_eq!(materialize(&keys, |_, _| panic!("nothing to generate")), 0);
     }
 
     /// Every shipped key is what generation from its seed gives; `UPDATE_KEYS=1` rewrites the file

@@ -10,10 +10,12 @@ use clap::{Args, Parser, Subcommand};
     name = "authsim",
     version,
     about = "Multi-cloud login simulator and test harness for HashiCorp Vault",
-    long_about = "Mock Google Cloud and AWS that behave like the real APIs (real RS256 signatures, \
-                  real SigV4 verification, exact error envelopes), with deterministic identities \
-                  from a world file.",
-    after_help = "Examples:\n  authsim serve                                   # mocks on 127.0.0.1:4580 (Google), :4566 (AWS), :8200 (Vault)\n  authsim serve --google-port 0 --aws-port 0 --write-endpoints ep.json\n  authsim world show --json | jq .aws"
+    long_about = "Multi-cloud login simulator and test harness for HashiCorp Vault: mock Google \
+                  Cloud and AWS that behave like the real APIs (real RS256 signatures, real SigV4 \
+                  verification, exact error envelopes) with deterministic identities from a world \
+                  file; a mock Vault whose GCP and AWS logins answer as Vault's do; scenarios run \
+                  against it or a real Vault; and a load generator that signs every login fresh.",
+    after_help = "Examples:\n  authsim serve                                   # mocks on 127.0.0.1:4580 (Google), :4566 (AWS), :8200 (Vault)\n  authsim serve --google-port 0 --aws-port 0 --write-endpoints ep.json\n  authsim world show --json | jq .aws\n  authsim run --report-junit junit.xml            # the catalogue in scenarios/, embedded mock Vault\n  authsim bench --flow aws-iam --rate 500 --duration 30s"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -22,7 +24,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start the cloud mocks and keep them running until SIGINT/SIGTERM.
+    /// Start the cloud mocks and the mock Vault and keep them running until SIGINT/SIGTERM.
     #[command(
         after_help = "Examples:\n  authsim serve\n  authsim serve --world my-world.toml --write-env authsim.env\n  authsim serve --aws-port 0 --google-port 0 --write-endpoints endpoints.json\n\n\
 Prints one line per listener, then `ready` once every file is written."

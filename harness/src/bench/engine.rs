@@ -239,7 +239,7 @@ pub async fn run(
                     _ = &mut on_drained => true,
                 };
                 let now = Instant::now();
-                if now < measure_from {
+                if now < measure_from && !last {
                     seq = sim.journal().last_seq();
                     continue;
                 }

@@ -204,14 +204,13 @@ fn mount(mounts: &BTreeMap<String, String>, name: &str) -> String {
 /// with the binary; a load identity's two keys take a few hundred milliseconds each), on every
 /// core, saying how many and how far it has got every two seconds.
 fn generate_keys(all: &[RsaKey]) {
-    let pending = all.iter().filter(|k| !k.has_material()).count();
-    if pending == 0 {
-        return;
-    }
-    eprintln!("generating {pending} RSA-2048 keys for the gcp-iam identities …");
     let started = Instant::now();
     let last = std::sync::Mutex::new(started);
     keys::materialize(all, |done, total| {
+        if done == 0 {
+            eprintln!("generating {total} RSA-2048 keys for the gcp-iam identities …");
+            return;
+        }
         let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
         if done < total && last.elapsed() >= Duration::from_secs(2) {
             *last = Instant::now();

@@ -139,8 +139,8 @@ impl RsaKey {
 
 /// Produces the material of every key in `keys` that has none yet, on one thread per core (key
 /// generation is CPU-bound, a few hundred milliseconds per RSA-2048 key), and calls
-/// `progress(done, total)` after each key, `total` counting only the keys that had no material.
-/// Returns `total`.
+/// `progress(done, total)` once before the first key (`done` 0) and after each key, `total`
+/// counting the distinct keys that had no material (none: no call). Returns `total`.
 pub fn materialize(keys: &[RsaKey], progress: impl Fn(usize, usize) + Sync) -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     let mut pending: Vec<&RsaKey> = keys.iter().filter(|k| !k.has_material()).collect();
@@ -148,6 +148,10 @@ pub fn materialize(keys: &[RsaKey], progress: impl Fn(usize, usize) + Sync) -> u
     pending.sort_by_key(|k| Arc::as_ptr(&k.0.cell));
     pending.dedup_by_key(|k| Arc::as_ptr(&k.0.cell));
     let total = pending.len();
+    if total == 0 {
+        return 0;
+    }
+    progress(0, total);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(total);
@@ -280,7 +284,7 @@ mod tests {
         assert_eq!(n, 2);
         let mut calls = calls.into_inner().unwrap();
         calls.sort();
-        assert_eq!(calls, [(1, 2), (2, 2)]);
+        assert_eq!(calls, [(0, 2), (1, 2), (2, 2)]);
         assert!(keys.iter().all(RsaKey::has_material));
         assert_ne!(keys[0].material().n, keys[2].material().n);
         assert_eq!(materialize(&keys, |_, _| panic!("nothing to generate")), 0);

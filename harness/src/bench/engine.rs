@@ -194,6 +194,9 @@ pub struct Schedule {
     pub max_in_flight: usize,
 }
 
+/// How long the run waits, after its window, for the requests still in flight.
+const DRAIN: Duration = Duration::from_secs(30);
+
 /// Runs the load and measures it. Requests (open model) and clients (closed model) are dealt
 /// out in turn to the current runtime and `extra_runtimes`.
 pub async fn run(
@@ -253,7 +256,8 @@ pub async fn run(
                 for &us in &upstream {
                     s.record(stage::UPSTREAM, us);
                 }
-                if last || now > measure_to + Duration::from_secs(31) {
+                // (The signal comes at the latest when the drain gives up.)
+                if last || now > measure_to + DRAIN + Duration::from_secs(1) {
                     break;
                 }
             }
@@ -392,7 +396,7 @@ pub async fn run(
     }
     // Let what is in flight finish (bounded), then close the books.
     tokio::time::sleep_until(measure_to.into()).await;
-    let drain_until = Instant::now() + Duration::from_secs(30);
+    let drain_until = Instant::now() + DRAIN;
     while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

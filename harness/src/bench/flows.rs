@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use authsim_mocks::clock::Clock;
 use authsim_mocks::http_client::{HttpClient, HttpError};
 use authsim_mocks::world::keys::{self, RsaKey};
 use bytes::Bytes;

@@ -411,7 +411,9 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let env = Arc::new(Env::start(&cfg, &scenario).await?);
+    let env = Arc::new(
+        Env::start_with_clock(&cfg, &scenario, Arc::new(authsim_mocks::clock::SystemClock)).await?,
+    );
     let spec = {
         let w = env.sim.world();
         crate::provision::VaultSpec::parse(&w.vault.raw_toml).map_err(|e| e.to_string())?

@@ -57,7 +57,8 @@ pub struct RunConfig {
 #[derive(Debug)]
 pub struct Env {
     pub sim: Sim,
-    pub clock: Arc<ManualClock>,
+    /// The scenario's manual clock, or the system clock for `bench` (see [`Env::start_with_clock`]).
+    pub clock: Arc<dyn Clock>,
     pub cloud: MockCloud,
     pub vault_addr: String,
     pub root_token: String,
@@ -109,7 +110,18 @@ impl Env {
     /// Starts the scenario's mocks and provisions its Vault. Errors are one line: the scenario
     /// cannot run (an `error` outcome, not a failure).
     pub async fn start(cfg: &RunConfig, s: &Scenario) -> Result<Env, String> {
-        let clock = Arc::new(scenario_clock(SystemClock.now()));
+        Self::start_with_clock(cfg, s, Arc::new(scenario_clock(SystemClock.now()))).await
+    }
+
+    /// As [`Env::start`], on `clock`. A load test runs on the system clock: on a clock that does
+    /// not move, the mock Vault's tokens never expire (its memory grows for the whole run) and a
+    /// JWT's `exp` stays where it was at the start, which a real Vault refuses once that time has
+    /// passed.
+    pub async fn start_with_clock(
+        cfg: &RunConfig,
+        s: &Scenario,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Env, String> {
         let world = match &s.world {
             None => worldfile::parse(&cfg.world_file, &cfg.world_text, clock.now())
                 .map_err(|e| e.to_string())?,
@@ -249,5 +261,63 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_750);
         let c = scenario_clock(now);
         assert_eq!(c.now(), UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    }
+
+    /// A token of the embedded Vault with a 1 s TTL and a lookup of it 1.2 s later.
+    async fn token_lookup_after_its_ttl(clock: Arc<dyn Clock>) -> u16 {
+        let cfg = RunConfig {
+            world_file: "world.toml".into(),
+            world_text: authsim_mocks::worldfile::DEFAULT_WORLD.into(),
+            target: TargetConfig::Embedded,
+            http: reqwest::Client::new(),
+            run_id: "clock-test".into(),
+            extra_runtimes: Vec::new(),
+        };
+        let s = crate::scenario::Scenario {
+            id: "clock".into(),
+            file: "clock.toml".into(),
+            name: "clock".into(),
+            description: None,
+            tags: Vec::new(),
+            targets: Vec::new(),
+            world: None,
+            steps: Vec::new(),
+        };
+        let env = Env::start_with_clock(&cfg, &s, clock).await.unwrap();
+        let created: serde_json::Value = env
+            .http
+            .post(format!("{}/v1/auth/token/create", env.vault_addr))
+            .header("X-Vault-Token", &env.root_token)
+            .json(&serde_json::json!({ "ttl": "1s", "policies": ["default"] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = created["auth"]["client_token"].as_str().unwrap().to_owned();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let status = env
+            .http
+            .get(format!("{}/v1/auth/token/lookup-self", env.vault_addr))
+            .header("X-Vault-Token", &token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        env.stop().await;
+        status
+    }
+
+    #[tokio::test]
+    async fn tokens_expire_on_the_system_clock_and_wait_for_a_scenario_clock() {
+        // `bench` runs on the system clock: its Vault's tokens expire as the run goes on.
+        let (system, scenario) = tokio::join!(
+            token_lookup_after_its_ttl(Arc::new(SystemClock)),
+            token_lookup_after_its_ttl(Arc::new(scenario_clock(SystemClock.now())))
+        );
+        assert_eq!(system, 403, "expired on the system clock");
+        assert_eq!(scenario, 200, "a scenario's clock moves only when told to");
     }
 }

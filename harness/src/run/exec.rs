@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use authsim_mocks::clock::Clock;
 use authsim_mocks::faults::{Fault, FaultKind, FaultMatch};
 use authsim_mocks::journal::Entry;
 use authsim_mocks::world::aws::Principal;

@@ -504,7 +504,7 @@ pub fn main(args: &CompareArgs) -> i32 {
         CompareFormat::Markdown => markdown(&d),
         CompareFormat::Json => serde_json::to_string_pretty(&d).unwrap_or_default() + "\n",
     };
-    print!("{out}");
+    crate::stdout::print(&out);
     if d.is_empty() || args.allow_changes {
         crate::exit::OK
     } else {

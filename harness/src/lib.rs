@@ -26,3 +26,26 @@ pub mod exit {
     /// Usage, configuration or infrastructure error.
     pub const ERROR: i32 = 2;
 }
+
+/// Standard output that a closed pipe does not stop (`authsim run | head -1`): `print!` panics
+/// then, which would lose the reports still to be written and the exit code. What cannot be
+/// written is dropped; any other write error is said once on standard error.
+pub mod stdout {
+    use std::io::Write as _;
+
+    /// Writes `text` and flushes.
+    pub fn print(text: &str) {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                SAID.call_once(|| eprintln!("warning: cannot write to standard output: {e}"));
+            }
+        }
+    }
+
+    /// Writes `text` and a newline.
+    pub fn println(text: &str) {
+        print(&format!("{text}\n"));
+    }
+}

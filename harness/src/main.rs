@@ -37,9 +37,9 @@ fn main() {
             command: WorldCommand::Show { world, json },
         } => serve::load_world(&world, &authsim_mocks::clock::SystemClock).map(|w| {
             if json {
-                println!("{:#}", world_show::to_json(&w));
+                authsim::stdout::println(&format!("{:#}", world_show::to_json(&w)));
             } else {
-                print!("{}", world_show::to_text(&w));
+                authsim::stdout::print(&world_show::to_text(&w));
             }
         }),
     };

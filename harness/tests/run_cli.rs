@@ -108,6 +108,36 @@ vault_read = "secret/data/app/config"
 }
 
 #[test]
+fn a_reader_that_closes_the_pipe_early_loses_neither_the_report_nor_the_exit_code() {
+    // `authsim run | head -1`: the first line read, the pipe closed, the run goes on.
+    use std::io::BufRead as _;
+    let d = scratch("pipe");
+    let json = d.join("r.json");
+    let mut child = authsim()
+        .args(["run", "--jobs", "1", "--report-json"])
+        .arg(&json)
+        .arg(catalogue().join("vault"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("running "), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(
+        report["summary"]["passed"].as_u64().unwrap() > 1,
+        "{report}"
+    );
+}
+
+#[test]
 fn the_catalogue_runs_against_a_mock_vault_in_another_process_through_vault_addr() {
     let serve = Serve::start(&[]);
     let addr = serve.vault.clone();

@@ -59,7 +59,7 @@ pub fn main(args: &MergeArgs) -> i32 {
         plural(r.workers.into(), "worker"),
         super::summary(r)
     );
-    println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+    crate::stdout::println(&serde_json::to_string_pretty(r).unwrap_or_default());
     if let Err(e) = super::write_outputs(
         r,
         None,

@@ -494,7 +494,7 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
         .zip(&verdicts)
         .map(|(t, v)| v.to_report(t))
         .collect();
-    print!("{}", summary(&report));
+    crate::stdout::print(&summary(&report));
     write_outputs(
         &report,
         args.report_json.as_deref(),
@@ -502,7 +502,7 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
         args.report_html.as_deref(),
     )?;
     for v in &verdicts {
-        println!("threshold {}", v.text);
+        crate::stdout::println(&format!("threshold {}", v.text));
     }
     Ok(if all_pass {
         crate::exit::OK

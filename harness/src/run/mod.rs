@@ -194,7 +194,9 @@ pub fn main(args: RunArgs) -> i32 {
     };
     let total = scenarios.len();
     if args.check {
-        println!("{total} scenario(s) in {files} file(s): all valid");
+        crate::stdout::println(&format!(
+            "{total} scenario(s) in {files} file(s): all valid"
+        ));
         return crate::exit::OK;
     }
     let scenarios = select(scenarios, &args.tags, args.filter.as_deref());
@@ -301,7 +303,7 @@ pub fn main(args: RunArgs) -> i32 {
                 }
             }
         }
-        println!(
+        crate::stdout::println(&format!(
             "running {n} scenario{} against {} ({} at once)",
             if n == 1 { "" } else { "s" },
             match &target {
@@ -309,7 +311,7 @@ pub fn main(args: RunArgs) -> i32 {
                 TargetConfig::Vault { addr, .. } => format!("Vault at {addr}"),
             },
             jobs
-        );
+        ));
         let mut finished = 0;
         let results = run_all(cfg, scenarios, jobs, |r| {
             finished += 1;
@@ -335,7 +337,7 @@ pub fn main(args: RunArgs) -> i32 {
     let Ok(report) = report else {
         return crate::exit::ERROR;
     };
-    print!("{}", console::summary(&report, style));
+    crate::stdout::print(&console::summary(&report, style));
     let mut write_failed = false;
     let mut out = |path: &Option<PathBuf>, text: String| {
         if let Some(p) = path {

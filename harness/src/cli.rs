@@ -138,7 +138,7 @@ pub struct BenchArgs {
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
     /// Total workers of a distributed run; this worker takes its share of the rate and identities.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = at_least_one::<u32>)]
     pub workers: u32,
     /// This worker's index, 0-based (in a Kubernetes Indexed Job: JOB_COMPLETION_INDEX).
     #[arg(
@@ -215,7 +215,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
     /// Scenarios run at once (each in its own simulation); twice the number of CPUs by default.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one::<usize>)]
     pub jobs: Option<usize>,
     /// Validate the files and exit without running anything.
     #[arg(long)]
@@ -322,6 +322,14 @@ pub enum WorldCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A whole number of 1 or more (`--jobs`, `--workers`).
+fn at_least_one<T: std::str::FromStr + PartialOrd + From<u8>>(s: &str) -> Result<T, String> {
+    match s.parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        _ => Err("give a whole number of 1 or more".into()),
+    }
 }
 
 #[cfg(test)]

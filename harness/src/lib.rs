@@ -27,6 +27,29 @@ pub mod exit {
     pub const ERROR: i32 = 2;
 }
 
+/// Checks, before a run, that a report can be written where `flag` says: its directory exists
+/// and it is not a directory itself. Finding out after a long run loses the run.
+pub fn check_report_path(flag: &str, path: &std::path::Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{flag} {}: there is no directory {}; create it first",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{flag} {}: is a directory; give a file name",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Standard output that a closed pipe does not stop (`authsim run | head -1`): `print!` panics
 /// then, which would lose the reports still to be written and the exit code. What cannot be
 /// written is dropped; any other write error is said once on standard error.

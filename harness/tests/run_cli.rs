@@ -178,3 +178,30 @@ fn the_catalogue_runs_against_a_mock_vault_in_another_process_through_vault_addr
         .unwrap()
         .contains("runs only on embedded"));
 }
+
+#[test]
+fn a_vault_that_cannot_be_used_is_one_line_and_exit_2_before_any_scenario_runs() {
+    let run = |addr: &str, token: &str| {
+        let out = authsim()
+            .args(["run", "--vault-addr", addr, "--vault-token", token])
+            .arg(catalogue().join("vault"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("FAIL"));
+        err
+    };
+    let serve = Serve::start(&[]);
+    let err = run(&serve.vault, "not-a-token");
+    assert!(
+        err.contains("refuses the token (403 on auth/token/lookup-self: "),
+        "{err}"
+    );
+    let sealed = Serve::start(&["--sealed"]);
+    let err = run(&sealed.vault, "root");
+    assert!(err.contains("is sealed: unseal it"), "{err}");
+    let err = run(sealed.vault.trim_start_matches("http://"), "root");
+    assert!(err.contains("is not a URL: give the scheme too"), "{err}");
+}

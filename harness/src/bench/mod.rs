@@ -175,6 +175,15 @@ struct Plan {
 }
 
 fn plan(a: &BenchArgs) -> Result<Plan, String> {
+    for (flag, path) in [
+        ("--report-json", &a.report_json),
+        ("--report-svg", &a.report_svg),
+        ("--report-html", &a.report_html),
+    ] {
+        if let Some(p) = path {
+            crate::check_report_path(flag, p)?;
+        }
+    }
     let flows = match (&a.flow, &a.mix) {
         (Some(f), None) => {
             if !flows::FLOWS.contains(&f.as_str()) {
@@ -371,12 +380,9 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
             HttpClient::trusting_pem(connect, timeout, &pem).map_err(|e| format!("{at}: {e}"))?
         }
     };
-    if let TargetConfig::Vault { addr, .. } = &target {
-        p.config.vault_version = Some(
-            crate::run::vault_version(&http, addr)
-                .await
-                .ok_or_else(|| format!("no Vault answers at {addr} (GET /v1/sys/seal-status failed): start it, or check --vault-addr"))?,
-        );
+    if let TargetConfig::Vault { addr, token, .. } = &target {
+        p.config.vault_version =
+            Some(crate::run::preflight(&http, addr, token).await?).filter(|v| !v.is_empty());
     }
     let overrides = flows::world_overrides(&p.identities, &world_text)?;
     let scenario = crate::scenario::Scenario {

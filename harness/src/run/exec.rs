@@ -521,7 +521,7 @@ async fn send(
     let r = req
         .send()
         .await
-        .map_err(|e| format!("{method} {url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("{method} {url}: {}", crate::provision::error_chain(&e)))?;
     let status = r.status().as_u16();
     let text = r
         .text()
@@ -529,17 +529,6 @@ async fn send(
         .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Ok(Answer { status, body })
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 /// iamcredentials `signJwt` for `email`, called by `caller` with an access token the world

@@ -157,17 +157,77 @@ pub async fn run_all(
     results.into_iter().flatten().collect()
 }
 
-/// Asks Vault its version (`sys/seal-status`), if it answers.
-pub(crate) async fn vault_version(http: &reqwest::Client, addr: &str) -> Option<String> {
-    let v: serde_json::Value = http
-        .get(format!("{}/v1/sys/seal-status", addr.trim_end_matches('/')))
+/// Checks a real Vault before anything runs against it, and returns its version: it answers
+/// (`sys/seal-status`), is unsealed, and takes the token (`auth/token/lookup-self`). Each
+/// error is one line that says what to do; without this, every scenario would fail on its own
+/// with the same cause.
+pub(crate) async fn preflight(
+    http: &reqwest::Client,
+    addr: &str,
+    token: &str,
+) -> Result<String, String> {
+    let base = addr.trim_end_matches('/');
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(format!(
+            "--vault-addr {addr} is not a URL: give the scheme too, e.g. http://127.0.0.1:8200"
+        ));
+    }
+    let status = http
+        .get(format!("{base}/v1/sys/seal-status"))
         .send()
         .await
-        .ok()?
-        .json()
+        .map_err(|e| {
+            format!(
+                "no Vault answers at {addr} (GET /v1/sys/seal-status: {}): start it, or check --vault-addr",
+                crate::provision::error_chain(&e)
+            )
+        })?;
+    let code = status.status().as_u16();
+    let v: serde_json::Value = status.json().await.map_err(|_| {
+        format!("{addr} answers GET /v1/sys/seal-status with {code} and no Vault JSON: is it a Vault? check --vault-addr")
+    })?;
+    if v["sealed"] == serde_json::Value::Bool(true) {
+        return Err(format!(
+            "the Vault at {addr} is sealed: unseal it (vault operator unseal) and run again"
+        ));
+    }
+    let version = v["version"].as_str().unwrap_or_default().to_owned();
+    let lookup = http
+        .get(format!("{base}/v1/auth/token/lookup-self"))
+        .header("X-Vault-Token", token)
+        .send()
         .await
-        .ok()?;
-    v.get("version")?.as_str().map(str::to_owned)
+        .map_err(|e| {
+            format!(
+                "the Vault at {addr} did not answer GET /v1/auth/token/lookup-self: {}",
+                crate::provision::error_chain(&e)
+            )
+        })?;
+    if !lookup.status().is_success() {
+        let code = lookup.status().as_u16();
+        let body: serde_json::Value = lookup.json().await.unwrap_or_default();
+        let errors = body["errors"]
+            .as_array()
+            .map(|e| {
+                // Vault 1.17 lists several in one string: "2 errors occurred:\n\t* …\n\t* …".
+                e.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .flat_map(|e| match e.split_once("occurred:") {
+                        Some((_, items)) => items
+                            .lines()
+                            .filter_map(|l| l.trim().strip_prefix("* "))
+                            .collect::<Vec<_>>(),
+                        None => vec![e.trim()],
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        return Err(format!(
+            "the Vault at {addr} refuses the token ({code} on auth/token/lookup-self: {errors}): give --vault-token (or VAULT_TOKEN) a token that may enable auth methods and write policies"
+        ));
+    }
+    Ok(version)
 }
 
 fn write_file(path: &PathBuf, text: &str) -> Result<(), String> {
@@ -176,6 +236,19 @@ fn write_file(path: &PathBuf, text: &str) -> Result<(), String> {
 
 /// `authsim run`; returns the exit code.
 pub fn main(args: RunArgs) -> i32 {
+    for (flag, path) in [
+        ("--report-json", &args.report_json),
+        ("--report-junit", &args.report_junit),
+        ("--report-markdown", &args.report_markdown),
+    ] {
+        if let Some(e) = path
+            .as_deref()
+            .and_then(|p| crate::check_report_path(flag, p).err())
+        {
+            eprintln!("error: {e}");
+            return crate::exit::ERROR;
+        }
+    }
     let (scenarios, files) = match load(&args.paths) {
         Ok(x) => x,
         Err(LoadErrors(errors)) => {
@@ -246,6 +319,16 @@ pub fn main(args: RunArgs) -> i32 {
             mocks_advertise: args.mocks_advertise.clone(),
         },
     };
+    if args.vault_addr.is_some()
+        && args.mocks_bind.is_unspecified()
+        && args.mocks_advertise.is_none()
+    {
+        eprintln!(
+            "error: --mocks-bind {} needs --mocks-advertise HOST: the address the Vault reaches the cloud mocks at",
+            args.mocks_bind
+        );
+        return crate::exit::ERROR;
+    }
     let builder = reqwest::Client::builder()
         .no_proxy()
         .timeout(std::time::Duration::from_secs(120));
@@ -292,13 +375,17 @@ pub fn main(args: RunArgs) -> i32 {
     let started = Instant::now();
     let n = scenarios.len();
     let report = rt.block_on(async {
-        let mut target_report = Target { kind: target.kind().to_owned(), addr: None, vault_version: None };
-        if let TargetConfig::Vault { addr, .. } = &target {
+        let mut target_report = Target {
+            kind: target.kind().to_owned(),
+            addr: None,
+            vault_version: None,
+        };
+        if let TargetConfig::Vault { addr, token, .. } = &target {
             target_report.addr = Some(addr.clone());
-            match vault_version(&http, addr).await {
-                Some(v) => target_report.vault_version = Some(v),
-                None => {
-                    eprintln!("error: no Vault answers at {addr} (GET /v1/sys/seal-status failed): start it, or check --vault-addr");
+            match preflight(&http, addr, token).await {
+                Ok(v) => target_report.vault_version = Some(v).filter(|v| !v.is_empty()),
+                Err(e) => {
+                    eprintln!("error: {e}");
                     return Err(());
                 }
             }

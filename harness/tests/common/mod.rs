@@ -64,7 +64,11 @@ impl Serve {
         let mut vault = None;
         for line in BufReader::new(child.stdout.take().unwrap()).lines() {
             let line = line.unwrap();
-            if let Some(a) = line.strip_prefix("vault").map(str::trim) {
+            // `vault <addr>`, and when sealed ` (sealed: …)` after it.
+            if let Some(a) = line
+                .strip_prefix("vault")
+                .and_then(|a| a.split_whitespace().next())
+            {
                 vault = Some(a.to_owned());
             }
             if line == "ready" {

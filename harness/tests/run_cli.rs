@@ -143,15 +143,30 @@ fn the_catalogue_runs_against_a_mock_vault_in_another_process_through_vault_addr
     let addr = serve.vault.clone();
     let d = scratch("external");
     let json = d.join("r.json");
-    let out = serve.run(
-        &[
-            catalogue().join("vault"),
-            catalogue().join("aws/login_hvac.toml"),
-            catalogue().join("gcp/login_sign_jwt.toml"),
-        ],
-        &json,
-    );
+    let paths = [
+        catalogue().join("vault"),
+        catalogue().join("aws/login_hvac.toml"),
+        catalogue().join("gcp/login_sign_jwt.toml"),
+    ];
+    let out = serve.run(&paths, &json);
+    // A second run against the same Vault finds what the first left: nothing that changes an
+    // answer, so the two compare clean.
+    let again = d.join("again.json");
+    let second = serve.run(&paths, &again);
     drop(serve);
+    let compared = authsim()
+        .arg("compare")
+        .arg(&json)
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert_eq!(
+        (second.status.code(), compared.status.code()),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        String::from_utf8_lossy(&second.stdout),
+        String::from_utf8_lossy(&compared.stdout)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

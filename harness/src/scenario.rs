@@ -383,6 +383,70 @@ pub struct Mutate {
     pub document: Option<String>,
 }
 
+impl Mutate {
+    /// The keys this mutation sets.
+    fn keys(&self) -> Vec<&'static str> {
+        let mut k = Vec::new();
+        let mut set = |name: &'static str, is_set: bool| {
+            if is_set {
+                k.push(name);
+            }
+        };
+        set("claims", !self.claims.is_empty());
+        set("remove_claims", !self.remove_claims.is_empty());
+        set("header", !self.header.is_empty());
+        set("signing_key", self.signing_key.is_some());
+        set("signature", self.signature.is_some());
+        set("drop_headers", !self.drop_headers.is_empty());
+        set("rename_header", self.rename_header.is_some());
+        set("set_headers", !self.set_headers.is_empty());
+        set("unsign_headers", !self.unsign_headers.is_empty());
+        set("body", self.body.is_some());
+        set("append_body", self.append_body.is_some());
+        set("url", self.url.is_some());
+        set("signed_at", self.signed_at.is_some());
+        set("region", self.region.is_some());
+        set("service", self.service.is_some());
+        set("secret_key", self.secret_key.is_some());
+        set("session_token", self.session_token.is_some());
+        set("document", self.document.is_some());
+        k
+    }
+}
+
+/// The `mutate` keys each action uses; a key another action uses would be ignored, and a step
+/// that passes without the change it names tests nothing.
+fn mutate_keys_of(action: &str) -> &'static [&'static str] {
+    const AWS_IAM: &[&str] = &[
+        "drop_headers",
+        "rename_header",
+        "set_headers",
+        "unsign_headers",
+        "body",
+        "append_body",
+        "url",
+        "signed_at",
+        "region",
+        "service",
+        "secret_key",
+        "session_token",
+    ];
+    match action {
+        "gcp_login" => &[
+            "claims",
+            "remove_claims",
+            "header",
+            "signing_key",
+            "signature",
+        ],
+        "gce_login" => &["header", "signature"],
+        "sign_jwt" => &["claims", "remove_claims"],
+        "aws_login" | "get_caller_identity" => AWS_IAM,
+        "aws_ec2_login" => &["document"],
+        _ => &[],
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rename {
@@ -514,7 +578,7 @@ struct StepToml {
     disable_identity: Option<Spanned<IdentityRef>>,
     rotate_key: Option<Spanned<IdentityRef>>,
     #[serde(default)]
-    mutate: Option<Mutate>,
+    mutate: Option<Spanned<Mutate>>,
     #[serde(default)]
     expect: Option<Spanned<Expect>>,
     #[serde(default)]
@@ -812,6 +876,29 @@ fn step(t: StepToml, line: usize, err: ErrAt<'_>) -> Result<Step, ScenarioError>
             ));
         }
     };
+    let mutate = match t.mutate {
+        Some(m) => {
+            let span = m.span();
+            let m = m.into_inner();
+            let allowed = mutate_keys_of(action.kind());
+            if let Some(k) = m.keys().into_iter().find(|k| !allowed.contains(k)) {
+                return Err(err(
+                    Some(span),
+                    if allowed.is_empty() {
+                        format!("mutate.{k}: `{}` has nothing to mutate", action.kind())
+                    } else {
+                        format!(
+                            "mutate.{k} does not apply to `{}`; it takes {}",
+                            action.kind(),
+                            allowed.join(", ")
+                        )
+                    },
+                ));
+            }
+            m
+        }
+        None => Mutate::default(),
+    };
     let mut upstream = BTreeMap::new();
     for (k, v) in t.upstream {
         if !UPSTREAMS.contains(&k.get_ref().as_str()) {
@@ -867,7 +954,7 @@ fn step(t: StepToml, line: usize, err: ErrAt<'_>) -> Result<Step, ScenarioError>
         name: t.name,
         line,
         action,
-        mutate: t.mutate.unwrap_or_default(),
+        mutate,
         expect,
         upstream,
         capture,

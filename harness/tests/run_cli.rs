@@ -38,6 +38,65 @@ fn check_reports_every_bad_file_with_a_caret_and_exits_2() {
 }
 
 #[test]
+fn check_finds_what_would_only_fail_at_run_time_and_mutations_a_step_would_ignore() {
+    let d = scratch("check-world");
+    let files = [
+        (
+            "ghost.toml",
+            "name = \"g\"\n[[step]]\naws_login = { role = \"app\", identity = \"ghost\" }\n",
+        ),
+        (
+            "azure.toml",
+            "name = \"a\"\n[[step]]\nfault = { upstream = \"azure\", status = 500 }\n",
+        ),
+        (
+            "override.toml",
+            "name = \"o\"\n[world]\nbogus = 1\n[[step]]\nvault_read = \"secret/data/x\"\n",
+        ),
+    ];
+    for (f, text) in files {
+        std::fs::write(d.join(f), text).unwrap();
+    }
+    let out = authsim().args(["run", "--check"]).arg(&d).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for needle in [
+        "step 1 (aws_login, line 2): no IAM user `ghost` with an active access key in the world",
+        "step 1 (fault, line 2): fault upstream `azure`: `aws`, `google` or `vault`",
+        "its [world] does not load: unknown field `bogus`",
+        "3 scenario(s) cannot run as written",
+    ] {
+        assert!(err.contains(needle), "{needle}\n{err}");
+    }
+
+    // A mutation the step's action does not use would be silently dropped.
+    let m = scratch("check-mutate");
+    std::fs::write(
+        m.join("m.toml"),
+        "name = \"m\"\n[[step]]\ngcp_login = { role = \"app\" }\nmutate = { secret_key = \"x\" }\n",
+    )
+    .unwrap();
+    let out = authsim().args(["run", "--check"]).arg(&m).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mutate.secret_key does not apply to `gcp_login`; it takes claims, remove_claims, header, signing_key, signature"),
+        "{err}"
+    );
+
+    // --check loads the world file too.
+    let w = d.join("w.txt");
+    std::fs::write(&w, "bogus = 1\n").unwrap();
+    let out = authsim()
+        .args(["run", "--check", "--world"])
+        .arg(&w)
+        .arg(catalogue().join("vault"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn check_accepts_the_catalogue() {
     let out = authsim()
         .args(["run", "--check"])

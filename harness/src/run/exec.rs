@@ -605,7 +605,10 @@ fn signing_key<'w>(
 
 /// A service account id (`app`) or email → the email, which must exist in the world.
 fn sa_email(env: &Env, id: &str) -> Result<String, StepError> {
-    let w = env.sim.world();
+    sa_email_in(&env.sim.world(), id)
+}
+
+fn sa_email_in(w: &authsim_mocks::world::World, id: &str) -> Result<String, StepError> {
     if let Some(sa) = w.gcp.find_account(id) {
         return Ok(sa.email.clone());
     }
@@ -626,6 +629,103 @@ fn sa_email(env: &Env, id: &str) -> Result<String, StepError> {
                 known.join(", ")
             )
         })
+}
+
+/// Checks, before anything runs, what a scenario's steps name in its world (`w`): service
+/// accounts, IAM users and roles, and its faults. Names that come from captures (`${…}`) are
+/// left to the run, and so is everything after a step that may create an identity
+/// (`recreate_identity`).
+pub(crate) fn check_references(
+    s: &scenario::Scenario,
+    w: &authsim_mocks::world::World,
+) -> Result<(), String> {
+    let literal = |name: &str| !name.contains("${");
+    let aws_identity = |identity: &str| -> Result<(), String> {
+        if !literal(identity) {
+            return Ok(());
+        }
+        if let Some(role) = identity.strip_prefix("role/") {
+            let (acct, name) = split_account(role);
+            return w
+                .aws
+                .accounts
+                .values()
+                .any(|a| acct.is_none_or(|x| x == a.id) && a.roles.contains_key(name))
+                .then_some(())
+                .ok_or_else(|| format!("no IAM role `{role}` in the world"));
+        }
+        let (acct, name) = split_account(identity);
+        w.aws
+            .access_keys
+            .values()
+            .any(|k| k.user == name && k.active && acct.is_none_or(|a| a == k.account))
+            .then_some(())
+            .ok_or_else(|| {
+                format!("no IAM user `{identity}` with an active access key in the world")
+            })
+    };
+    let sa = |id: &str| {
+        if literal(id) {
+            sa_email_in(w, id).map(|_| ())
+        } else {
+            Ok(())
+        }
+    };
+    for (i, step) in s.steps.iter().enumerate() {
+        let at = |e: String| {
+            format!(
+                "step {} ({}, line {}): {e}",
+                i + 1,
+                step.action.kind(),
+                step.line
+            )
+        };
+        match &step.action {
+            Action::RecreateIdentity(_) => return Ok(()),
+            Action::GcpLogin(g) => {
+                sa(&g.service_account).map_err(at)?;
+                g.caller.as_deref().map_or(Ok(()), sa).map_err(at)?;
+            }
+            Action::SignJwt(j) => {
+                sa(&j.service_account).map_err(at)?;
+                j.caller.as_deref().map_or(Ok(()), sa).map_err(at)?;
+            }
+            Action::AwsLogin(a) => aws_identity(&a.identity).map_err(at)?,
+            Action::GetCallerIdentity(g) => aws_identity(&g.identity).map_err(at)?,
+            Action::DeleteIdentity(id) | Action::DisableIdentity(id) | Action::RotateKey(id) => {
+                if let Some(r) = id.aws_role.as_deref().filter(|r| literal(r)) {
+                    let (acct, name) = split_account(r);
+                    if !w
+                        .aws
+                        .accounts
+                        .values()
+                        .any(|a| acct.is_none_or(|x| x == a.id) && a.roles.contains_key(name))
+                    {
+                        return Err(at(format!("no IAM role `{r}` in the world")));
+                    }
+                }
+                if let Some(u) = id.aws_user.as_deref().filter(|u| literal(u)) {
+                    let (acct, name) = split_account(u);
+                    if !w
+                        .aws
+                        .accounts
+                        .values()
+                        .any(|a| acct.is_none_or(|x| x == a.id) && a.users.contains_key(name))
+                    {
+                        return Err(at(format!("no IAM user `{u}` in the world")));
+                    }
+                }
+                if let Some(g) = &id.gcp_service_account {
+                    sa(g).map_err(at)?;
+                }
+            }
+            Action::Fault(spec) if !spec.to_string().contains("${") => {
+                fault_from(spec).map_err(at)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn split_account(s: &str) -> (Option<&str>, &str) {

@@ -266,6 +266,47 @@ pub fn main(args: RunArgs) -> i32 {
         }
     };
     let total = scenarios.len();
+    let (world_file, world_text) = match &args.world.world {
+        None => (
+            "scenarios/world.toml (built in)".to_owned(),
+            DEFAULT_WORLD.to_owned(),
+        ),
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => (p.display().to_string(), t),
+            Err(e) => {
+                eprintln!("error: cannot read world file '{}': {e}", p.display());
+                return crate::exit::ERROR;
+            }
+        },
+    };
+    // Fail early on a world that does not load, rather than once per scenario.
+    if let Err(e) = authsim_mocks::worldfile::parse(&world_file, &world_text, SystemClock.now()) {
+        eprintln!("error: {e}");
+        return crate::exit::ERROR;
+    }
+    // What the steps name must be in the world they run in: found now, not scenario by scenario.
+    let now = SystemClock.now();
+    let mut bad = Vec::new();
+    for sc in &scenarios {
+        let world = match &sc.world {
+            None => authsim_mocks::worldfile::parse(&world_file, &world_text, now)
+                .map_err(|e| e.to_string()),
+            Some(o) => env::merged_world(&world_text, o).and_then(|text| {
+                authsim_mocks::worldfile::parse(&format!("{} [world] merged", sc.file), &text, now)
+                    .map_err(|e| format!("its [world] does not load: {}", e.message))
+            }),
+        };
+        if let Err(e) = world.and_then(|w| exec::check_references(sc, &w)) {
+            bad.push(format!("{} ({}): {e}", sc.file, sc.id));
+        }
+    }
+    if !bad.is_empty() {
+        for e in &bad {
+            eprintln!("error: {e}");
+        }
+        eprintln!("{} scenario(s) cannot run as written", bad.len());
+        return crate::exit::ERROR;
+    }
     if args.check {
         crate::stdout::println(&format!(
             "{total} scenario(s) in {files} file(s): all valid"
@@ -286,24 +327,6 @@ pub fn main(args: RunArgs) -> i32 {
                 .map(|f| format!(", --filter {f}"))
                 .unwrap_or_default()
         );
-        return crate::exit::ERROR;
-    }
-    let (world_file, world_text) = match &args.world.world {
-        None => (
-            "scenarios/world.toml (built in)".to_owned(),
-            DEFAULT_WORLD.to_owned(),
-        ),
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(t) => (p.display().to_string(), t),
-            Err(e) => {
-                eprintln!("error: cannot read world file '{}': {e}", p.display());
-                return crate::exit::ERROR;
-            }
-        },
-    };
-    // Fail early on a world that does not load, rather than once per scenario.
-    if let Err(e) = authsim_mocks::worldfile::parse(&world_file, &world_text, SystemClock.now()) {
-        eprintln!("error: {e}");
         return crate::exit::ERROR;
     }
     let target = match (&args.vault_addr, &args.vault_token) {

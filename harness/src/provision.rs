@@ -636,14 +636,14 @@ impl Target<'_> {
             .collect())
     }
 
-    /// Whether the target is authsim's mock Vault (it answers `/__authsim/health` with `ok`).
-    async fn is_mock(&self) -> bool {
-        match self
-            .client
-            .get(format!("{}/__authsim/health", self.addr))
-            .send()
-            .await
-        {
+    /// Whether the target is authsim's mock Vault (it answers `/__authsim/health` with `ok`;
+    /// beyond loopback only with the admin token).
+    async fn is_mock(&self, admin_token: Option<&str>) -> bool {
+        let mut req = self.client.get(format!("{}/__authsim/health", self.addr));
+        if let Some(a) = admin_token {
+            req = req.bearer_auth(a);
+        }
+        match req.send().await {
             Ok(r) if r.status().is_success() => r.text().await.is_ok_and(|t| t.trim() == "ok"),
             _ => false,
         }
@@ -824,7 +824,7 @@ pub async fn apply(
             }
         }
         if !m.directory.is_empty() {
-            if !t.is_mock().await {
+            if !t.is_mock(endpoints.admin_token.as_deref()).await {
                 let names: Vec<&str> = m.directory.keys().map(String::as_str).collect();
                 t.applied.skipped.push(format!(
                     "{}: the target is not authsim's mock Vault, so its LDAP server is yours to fill (users {})",

@@ -385,3 +385,31 @@ fn world_show_json_exposes_the_identity_document_certificate() {
     let pem = w["aws"]["identity_document_certificate"].as_str().unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
 }
+
+#[test]
+fn with_an_admin_token_the_ldap_directory_is_still_provisioned() {
+    // The admin API (which holds the simulated LDAP directory) then wants the token, and
+    // provisioning must send it rather than take the mock for a real Vault.
+    let (mut child, seen) = serve_until_ready(&["--admin-token", "sekrit"]);
+    let addr = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("vault   "))
+        .unwrap_or_else(|| panic!("{seen:?}"))
+        .to_owned();
+    use std::io::{Read, Write};
+    let host = addr.trim_start_matches("http://");
+    let body = r#"{"password":"carol-password"}"#;
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST /v1/auth/ldap/login/carol HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("\"client_token\":\"hvs."), "{out}");
+}

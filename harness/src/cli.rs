@@ -180,8 +180,9 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario files or directories (walked for `*.toml`, `world.toml` excepted).
-    #[arg(value_name = "PATH", default_value = "scenarios")]
+    /// Scenario files or directories (walked for `*.toml`, `world.toml` excepted); none: the
+    /// built-in catalogue (the repository's `scenarios/`, from any directory).
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub world: WorldArg,

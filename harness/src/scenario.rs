@@ -970,21 +970,32 @@ pub fn ttl_seconds(v: &toml::Value) -> Option<u64> {
     }
 }
 
+/// The catalogue built into the binary: the repository's `scenarios/` when it was built, so
+/// that `authsim run` with no path runs it from any directory.
+pub mod catalogue {
+    include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+}
+
 /// The scenario files under `paths` (files as given, directories walked for `*.toml` except
 /// `world.toml` files), sorted, each with the id base of its scenarios: the path relative to the
 /// catalogue root (the nearest directory holding a `world.toml`, so `scenarios/aws/x.toml` is
 /// `aws/x` however it was named), without `.toml`.
 pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
+    // Outside a catalogue, a file under the current directory is named by its path from there,
+    // however it was reached (`run my/` and `run my/x.toml` both give `my/x`): `compare`
+    // matches scenarios by id.
+    let cwd = std::env::current_dir().and_then(std::fs::canonicalize).ok();
     let id = |f: &Path, fallback: &Path| {
         let abs = std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf());
         let root = abs
             .ancestors()
             .skip(1)
             .find(|d| d.join("world.toml").is_file());
-        let rel = match root {
-            Some(r) => abs.strip_prefix(r).unwrap_or(&abs).to_path_buf(),
-            None => f.strip_prefix(fallback).unwrap_or(f).to_path_buf(),
+        let rel = match (root, cwd.as_deref().and_then(|c| abs.strip_prefix(c).ok())) {
+            (Some(r), _) => abs.strip_prefix(r).unwrap_or(&abs).to_path_buf(),
+            (None, Some(under_cwd)) => under_cwd.to_path_buf(),
+            (None, None) => f.strip_prefix(fallback).unwrap_or(f).to_path_buf(),
         };
         slash(&rel.with_extension(""))
     };

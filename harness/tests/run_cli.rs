@@ -279,3 +279,52 @@ fn a_vault_that_cannot_be_used_is_one_line_and_exit_2_before_any_scenario_runs()
     let err = run(sealed.vault.trim_start_matches("http://"), "root");
     assert!(err.contains("is not a URL: give the scheme too"), "{err}");
 }
+
+#[test]
+fn with_no_path_the_built_in_catalogue_runs_from_any_directory() {
+    let d = scratch("anywhere");
+    let built_in = authsim()
+        .args(["run", "--check"])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    let from_repo = authsim()
+        .args(["run", "--check"])
+        .arg(catalogue())
+        .output()
+        .unwrap();
+    assert_eq!(built_in.status.code(), Some(0));
+    let (a, b) = (
+        String::from_utf8_lossy(&built_in.stdout),
+        String::from_utf8_lossy(&from_repo.stdout),
+    );
+    assert_eq!(a, b);
+    assert!(a.ends_with("file(s): all valid\n"), "{a}");
+}
+
+#[test]
+fn a_scenario_outside_the_catalogue_has_one_id_however_it_is_named() {
+    let d = scratch("ids");
+    std::fs::create_dir_all(d.join("my")).unwrap();
+    std::fs::write(
+        d.join("my/wrong_server_id.toml"),
+        "name = \"w\"\n[[step]]\nvault_read = \"secret/data/app/config\"\nexpect = { status = 200 }\n",
+    )
+    .unwrap();
+    let id = |arg: &str, report: &str| {
+        let out = authsim()
+            .args(["run", arg, "--report-json", report])
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(report)).unwrap()).unwrap();
+        r["scenarios"][0]["id"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(id("my/", "a.json"), "my/wrong_server_id");
+    assert_eq!(
+        id("my/wrong_server_id.toml", "b.json"),
+        "my/wrong_server_id"
+    );
+}

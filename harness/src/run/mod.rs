@@ -27,6 +27,9 @@ pub struct LoadErrors(pub Vec<String>);
 
 /// Finds and parses every scenario under `paths`; all errors, not just the first.
 pub fn load(paths: &[PathBuf]) -> Result<(Vec<Scenario>, usize), LoadErrors> {
+    if paths.is_empty() {
+        return load_built_in();
+    }
     let files = scenario::discover(paths).map_err(|e| {
         LoadErrors(vec![format!(
             "{e} (give scenario files or directories; the catalogue is `scenarios/` in the authsim repository)"
@@ -46,6 +49,25 @@ pub fn load(paths: &[PathBuf]) -> Result<(Vec<Scenario>, usize), LoadErrors> {
     }
     if errors.is_empty() {
         Ok((out, files.len()))
+    } else {
+        Err(LoadErrors(errors))
+    }
+}
+
+/// The catalogue built into the binary, named as in the repository (`scenarios/aws/x.toml`,
+/// id `aws/x`).
+fn load_built_in() -> Result<(Vec<Scenario>, usize), LoadErrors> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (rel, text) in scenario::catalogue::FILES {
+        let id = rel.strip_suffix(".toml").unwrap_or(rel);
+        match scenario::parse(&format!("scenarios/{rel}"), id, text) {
+            Ok(v) => out.extend(v),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok((out, scenario::catalogue::FILES.len()))
     } else {
         Err(LoadErrors(errors))
     }

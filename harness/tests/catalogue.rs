@@ -62,6 +62,7 @@ async fn every_catalogue_scenario_reports_as_expected() {
         let style = Style {
             color: false,
             verbose: true,
+            sent_only: false,
         };
         let actual = console::scenario(r, style);
         let file = expect_dir.join(format!("{}.txt", r.id.replace('#', "-")));

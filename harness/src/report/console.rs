@@ -20,6 +20,20 @@ pub struct Style {
     pub color: bool,
     /// Every step, not only failed ones.
     pub verbose: bool,
+    /// The run was against a real Vault: a failed step's `curl` is labelled `sent:`, not
+    /// `reproduce:`, since the scenario's mounts and the run's cloud mocks are gone after it.
+    pub sent_only: bool,
+}
+
+impl Style {
+    /// The label before a failed step's `curl`.
+    pub fn curl_label(self) -> &'static str {
+        if self.sent_only {
+            "sent"
+        } else {
+            "reproduce"
+        }
+    }
 }
 
 fn paint(style: Style, code: &str, s: &str) -> String {
@@ -117,7 +131,7 @@ pub fn step(s: &StepResult, style: Style) -> String {
         let _ = writeln!(out, "       error: {e}");
     }
     if let Some(c) = &s.curl {
-        let _ = writeln!(out, "       reproduce: {c}");
+        let _ = writeln!(out, "       {}: {c}", style.curl_label());
     }
     out
 }

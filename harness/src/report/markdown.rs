@@ -24,6 +24,10 @@ const CELL_MAX: usize = 300;
 
 /// The report as markdown.
 pub fn render(report: &RunReport) -> String {
+    let style = Style {
+        sent_only: report.target.kind != "embedded",
+        ..Style::default()
+    };
     let s = &report.summary;
     let mut out = String::new();
     let _ = writeln!(
@@ -52,7 +56,7 @@ pub fn render(report: &RunReport) -> String {
         }
         for r in &bad {
             for st in problem_steps(r) {
-                step_details(&mut out, r, st);
+                step_details(&mut out, r, st, style);
             }
             if problem_steps(r).next().is_none() {
                 scenario_details(&mut out, r);
@@ -134,7 +138,7 @@ fn rows(out: &mut String, r: &ScenarioResult) {
     }
 }
 
-fn step_details(out: &mut String, r: &ScenarioResult, s: &StepResult) {
+fn step_details(out: &mut String, r: &ScenarioResult, s: &StepResult, style: Style) {
     let _ = writeln!(
         out,
         "\n<details><summary><code>{}</code> step {} {} (line {})</summary>\n\n{}\n",
@@ -144,10 +148,10 @@ fn step_details(out: &mut String, r: &ScenarioResult, s: &StepResult) {
         s.line,
         inline(&r.name)
     );
-    let mut lines = console::step(s, Style::default());
+    let mut lines = console::step(s, style);
     // The curl gets its own block below.
     if let Some(c) = &s.curl {
-        lines = lines.replace(&format!("       reproduce: {c}\n"), "");
+        lines = lines.replace(&format!("       {}: {c}\n", style.curl_label()), "");
     }
     out.push_str(&fenced("text", lines.trim_end()));
     if let Some(c) = &s.curl {

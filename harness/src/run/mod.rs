@@ -415,6 +415,7 @@ pub fn main(args: RunArgs) -> i32 {
     let style = console::Style {
         color: std::io::stdout().is_terminal(),
         verbose: args.verbose,
+        sent_only: !matches!(target, TargetConfig::Embedded),
     };
     let started_at = rfc3339(SystemClock.now());
     let started = Instant::now();

@@ -195,6 +195,8 @@ fn a_port_in_use_is_a_clear_error_and_exit_2() {
         err.contains("cannot listen on 127.0.0.1:") && err.contains("aws"),
         "{err}"
     );
+    // The cause once, not once more as the error's source.
+    assert_eq!(err.matches("in use").count(), 1, "{err}");
 }
 
 /// Sends `GET path` over a plain socket and returns the status code and body.

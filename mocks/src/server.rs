@@ -43,11 +43,13 @@ impl Default for MockCloudOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot listen on {addr} for the {listener} mock: {source}")]
+    // The cause is in the message and deliberately not a `source`: a chain printer
+    // (`{:#}`) would say it twice.
+    #[error("cannot listen on {addr} for the {listener} mock: {cause}")]
     Bind {
         listener: &'static str,
         addr: SocketAddr,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("the admin API would be open on {0}: give an admin token (--admin-token or the world's admin_token) to bind beyond loopback")]
     AdminTokenRequired(IpAddr),
@@ -81,10 +83,10 @@ pub struct MockCloud {
 pub async fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Bind {
+        .map_err(|cause| StartError::Bind {
             listener,
             addr,
-            source,
+            cause,
         })
 }
 
@@ -268,10 +270,10 @@ impl MockCloud {
             )
         };
         let io_err = |listener, addr| {
-            move |source| StartError::Bind {
+            move |cause| StartError::Bind {
                 listener,
                 addr,
-                source,
+                cause,
             }
         };
         if let Some(port) = opts.google_port {

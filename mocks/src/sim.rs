@@ -702,7 +702,16 @@ async fn admin_journal(State(ctx): State<ListenerCtx>, RawQuery(q): RawQuery) ->
     let (mut listener, mut since) = (None, 0);
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         match &*k {
-            "listener" => listener = Some(v.into_owned()),
+            "listener" if ["google", "aws", "vault"].contains(&&*v) => {
+                listener = Some(v.into_owned())
+            }
+            "listener" => {
+                return ctx.upstream.error(
+                    400,
+                    Some("INVALID_ARGUMENT"),
+                    &format!("unknown listener '{v}' (google, aws or vault)"),
+                )
+            }
             "since" => match v.parse() {
                 Ok(n) => since = n,
                 Err(_) => {

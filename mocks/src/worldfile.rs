@@ -317,6 +317,16 @@ pub fn parse(file: &str, text: &str, now: SystemTime) -> Result<World, WorldFile
             header_span(text, "gcp.service_accounts", id),
             &format!("service account '{id}'"),
         )?;
+        if sa.user_keys > crate::world::gcp::MAX_USER_KEYS {
+            return Err(err(
+                header_span(text, "gcp.service_accounts", id),
+                format!(
+                    "service account '{id}' user_keys = {}: Google allows at most {} user-managed keys per account",
+                    sa.user_keys,
+                    crate::world::gcp::MAX_USER_KEYS
+                ),
+            ));
+        }
         let email = gcp.add_service_account(id, &project, sa.user_keys, now);
         let acct = gcp.service_accounts.get_mut(&email).expect("just added");
         acct.disabled = sa.disabled;
@@ -458,6 +468,18 @@ pub fn parse(file: &str, text: &str, now: SystemTime) -> Result<World, WorldFile
                 .roles
                 .get_mut(name)
                 .expect("just added");
+            // A bare name is a user of this account (an ARN or `*` is taken as written): one
+            // that does not exist could never assume the role, which is a typo, not a test.
+            if let Some(who) = r.assumable_by.iter().find(|w| {
+                !(w.as_str() == "*" || w.starts_with("arn:") || a.users.contains_key(w.as_str()))
+            }) {
+                return Err(err(
+                    header_span(text, &format!("aws.accounts.{acct_id}.roles"), name),
+                    format!(
+                        "role '{name}' assumable_by '{who}': no user '{who}' in account {acct_id} (give a user name of the account, a principal ARN, or \"*\")"
+                    ),
+                ));
+            }
             role.assumable_by = r.assumable_by.iter().cloned().collect();
             if let Some(m) = r.max_session_duration {
                 role.max_session_duration = m;
@@ -617,5 +639,25 @@ mod tests {
         assert_eq!(e.line, 4, "{e}");
         assert_eq!(e.col, 21, "{e}");
         assert!(e.message.contains("unknown service account 'nobody'"));
+    }
+
+    #[test]
+    fn a_role_assumable_by_no_one_and_more_keys_than_google_allows_are_refused() {
+        let role = "seed = \"x\"\n[aws.accounts.\"111122223333\".users.alice]\n[aws.accounts.\"111122223333\".roles.r]\nassumable_by = [\"ghost\"]\n";
+        let e = parse("w.toml", role, UNIX_EPOCH).unwrap_err();
+        assert!(
+            e.message
+                .contains("role 'r' assumable_by 'ghost': no user 'ghost' in account 111122223333"),
+            "{e}"
+        );
+        for ok in ["alice", "*", "arn:aws:iam::444455556666:user/bob"] {
+            let text = role.replace("ghost", ok);
+            assert!(parse("w.toml", &text, UNIX_EPOCH).is_ok(), "{ok}");
+        }
+        let keys = "seed = \"x\"\n[gcp.projects.p]\n[gcp.service_accounts.a]\nuser_keys = 11\n";
+        let e = parse("w.toml", keys, UNIX_EPOCH).unwrap_err();
+        assert!(e.message.contains("at most 10 user-managed keys"), "{e}");
+        assert_eq!(e.line, 3, "{e}");
+        assert!(parse("w.toml", &keys.replace("11", "10"), UNIX_EPOCH).is_ok());
     }
 }

@@ -318,3 +318,23 @@ async fn a_wrong_method_on_an_admin_route_is_answered_in_the_envelope() {
     assert_eq!(body["error"]["code"], 405);
     cloud.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_journal_query_for_an_unknown_listener_is_refused_as_a_fault_is() {
+    let cloud = start().await;
+    let r = reqwest::Client::new()
+        .get(format!(
+            "{}/__authsim/journal?listener=nope",
+            cloud.google_url().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "unknown listener 'nope' (google, aws or vault)"
+    );
+    cloud.shutdown().await;
+}

@@ -69,9 +69,13 @@ pub fn render(report: &RunReport) -> String {
     out
 }
 
-/// `aws/server_id_missing` → `aws`.
+/// `aws/server_id_missing` → `aws`; a scenario of no directory (`x`, `x#2`) → `scenarios`,
+/// one suite for all of them rather than one each.
 fn area_of(id: &str) -> &str {
-    id.split('/').next().unwrap_or(id)
+    match id.split_once('/') {
+        Some((area, _)) => area,
+        None => "scenarios",
+    }
 }
 
 fn counts(s: &Summary) -> String {
@@ -374,6 +378,20 @@ mod tests {
         assert_eq!(
             attr_of(skip, "message"),
             "runs only on embedded (targets = [\"embedded\"])"
+        );
+    }
+
+    #[test]
+    fn scenarios_of_no_directory_share_one_suite() {
+        let xml = render(&report(vec![
+            scenario("m", vec![]),
+            scenario("m#2", vec![]),
+            scenario("wrong_server_id", vec![]),
+        ]));
+        assert_eq!(xml.matches("<testsuite ").count(), 1, "{xml}");
+        assert!(
+            xml.contains("<testsuite name=\"scenarios\" tests=\"3\""),
+            "{xml}"
         );
     }
 

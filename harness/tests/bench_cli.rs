@@ -416,3 +416,47 @@ fn load_spread_over_threads_is_counted_exactly() {
         }
     }
 }
+
+#[test]
+fn the_timeline_has_every_second_of_the_window_and_adds_up_to_the_counts() {
+    // 2.5 s: the last, partial second is in the timeline too, and each request is counted in
+    // the second it was sent in, however late it was answered.
+    let d = scratch("timeline");
+    for (model, out) in [
+        (["--rate", "100"], d.join("open.json")),
+        (["--concurrency", "4"], d.join("closed.json")),
+    ] {
+        let run = authsim()
+            .args(["bench", "--flow", "health", "--duration", "2500ms"])
+            .args(model)
+            .args(["--no-live", "--report-json"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let r = read(&out);
+        let timeline = r["timeline"].as_array().unwrap();
+        assert_eq!(timeline.len(), 3, "{model:?}: {timeline:?}");
+        let sum = |k: &str| timeline.iter().map(|s| s[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(
+            sum("sent"),
+            r["counts"]["sent"].as_u64().unwrap(),
+            "{model:?}"
+        );
+        assert_eq!(sum("ok"), r["counts"]["ok"].as_u64().unwrap(), "{model:?}");
+        let seconds: Vec<u64> = timeline
+            .iter()
+            .map(|s| s["unix_s"].as_u64().unwrap())
+            .collect();
+        assert_eq!((seconds[1] - seconds[0], seconds[2] - seconds[1]), (1, 1));
+        if model[0] == "--rate" {
+            assert_eq!(sum("sent"), 250, "{r}");
+            assert_eq!(timeline[2]["sent"], 50, "{r}");
+        }
+    }
+}

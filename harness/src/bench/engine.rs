@@ -58,23 +58,75 @@ struct Stats {
     hist: BTreeMap<&'static str, Histogram<u64>>,
     counts: Counts,
     errors: HashMap<(String, Option<u16>, String), u64>,
+    /// What was answered since the last progress line (not the timeline: see `by_send`).
     sec: Second,
     sec_hist: Histogram<u64>,
+    /// The timeline's seconds still open, by the second a request was *sent* in (counted
+    /// from the start of measurement): the first is second `first_open`. A second is closed
+    /// into `timeline` once nothing sent in it can still be in flight, so a request answered
+    /// late still lands in its own second and the timeline adds up to `counts`.
+    by_send: std::collections::VecDeque<(Second, Histogram<u64>)>,
+    first_open: u64,
+    /// Unix seconds of measurement second 0.
+    unix_s0: u64,
     timeline: Vec<Second>,
 }
+
+/// How long a second of the timeline stays open: a request outlives neither the client's
+/// timeouts nor the drain.
+const OPEN_SECONDS: u64 = 2 * DRAIN.as_secs() + 30;
 
 /// Distinct error kinds kept; the rest are counted under one "other errors" kind.
 const MAX_ERROR_KINDS: usize = 200;
 
 impl Stats {
-    fn new() -> Stats {
+    fn new(unix_s0: u64) -> Stats {
         Stats {
             hist: BTreeMap::new(),
             counts: Counts::default(),
             errors: HashMap::new(),
             sec: Second::default(),
             sec_hist: second_histogram(),
+            by_send: std::collections::VecDeque::new(),
+            first_open: 0,
+            unix_s0,
             timeline: Vec::new(),
+        }
+    }
+
+    /// Measurement second `i` of the timeline, opened (with any before it) if need be; `None`
+    /// once it is closed.
+    fn second_sent(&mut self, i: u64) -> Option<&mut (Second, Histogram<u64>)> {
+        let at = usize::try_from(i.checked_sub(self.first_open)?).ok()?;
+        while self.by_send.len() <= at {
+            let unix_s = self.unix_s0 + self.first_open + self.by_send.len() as u64;
+            let s = Second {
+                unix_s,
+                ..Second::default()
+            };
+            self.by_send.push_back((s, second_histogram()));
+        }
+        self.by_send.get_mut(at)
+    }
+
+    /// Closes the timeline's seconds before measurement second `end`.
+    fn close_before(&mut self, end: u64) {
+        while self.first_open < end {
+            let Some((mut s, h)) = self.by_send.pop_front() else {
+                // Seconds nothing was sent in.
+                self.timeline.push(Second {
+                    unix_s: self.unix_s0 + self.first_open,
+                    ..Second::default()
+                });
+                self.first_open += 1;
+                continue;
+            };
+            if !h.is_empty() {
+                s.p50_us = h.value_at_quantile(0.5);
+                s.p99_us = h.value_at_quantile(0.99);
+            }
+            self.timeline.push(s);
+            self.first_open += 1;
         }
     }
 
@@ -83,12 +135,24 @@ impl Stats {
         let _ = h.record(us.max(1));
     }
 
-    fn done(&mut self, flow: &str, d: &Done, total_us: u64) {
+    /// One measured request, sent in measurement second `sent_in`, answered now.
+    fn done(&mut self, flow: &str, d: &Done, total_us: u64, sent_in: u64) {
         self.record(stage::TOTAL, total_us);
         for (s, us) in &d.stages {
             self.record(s, *us);
         }
+        self.counts.sent += 1;
+        self.sec.sent += 1;
         let _ = self.sec_hist.record(total_us.max(1));
+        if let Some((sec, h)) = self.second_sent(sent_in) {
+            sec.sent += 1;
+            if d.ok {
+                sec.ok += 1;
+            } else {
+                sec.errors += 1;
+            }
+            let _ = h.record(total_us.max(1));
+        }
         if d.ok {
             self.counts.ok += 1;
             self.sec.ok += 1;
@@ -98,31 +162,74 @@ impl Stats {
             let key = (
                 flow.to_owned(),
                 d.status,
-                d.error.clone().unwrap_or_else(|| "unknown error".into()),
+                d.error
+                    .as_deref()
+                    .map_or_else(|| "unknown error".into(), error_kind),
             );
             if self.errors.len() < MAX_ERROR_KINDS || self.errors.contains_key(&key) {
                 *self.errors.entry(key).or_default() += 1;
             } else {
                 *self
                     .errors
-                    .entry((flow.to_owned(), None, "other errors".into()))
+                    .entry((
+                        flow.to_owned(),
+                        None,
+                        format!("other errors (beyond {MAX_ERROR_KINDS} kinds)"),
+                    ))
                     .or_default() += 1;
             }
         }
     }
 
-    /// Closes the current second.
-    fn tick(&mut self, unix_s: u64) -> Second {
+    /// What was answered in the second just past, for the progress line; closes the
+    /// timeline's seconds that nothing can land in any more.
+    fn tick(&mut self, n: u64) -> Second {
         let mut s = std::mem::take(&mut self.sec);
-        s.unix_s = unix_s;
         if !self.sec_hist.is_empty() {
             s.p50_us = self.sec_hist.value_at_quantile(0.5);
             s.p99_us = self.sec_hist.value_at_quantile(0.99);
         }
         self.sec_hist.reset();
-        self.timeline.push(s);
+        self.close_before(n.saturating_sub(OPEN_SECONDS));
         s
     }
+}
+
+/// An error message as a kind: the ids an upstream puts in each answer (STS's `<RequestId>`,
+/// any UUID) read `<id>`, so that 400 throttled logins are one kind, not 400.
+fn error_kind(msg: &str) -> String {
+    fn is_uuid(b: &[u8]) -> bool {
+        b.len() == 36
+            && b.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    }
+    let b = msg.as_bytes();
+    let mut out = String::with_capacity(msg.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b.len() - i >= 36
+            && is_uuid(&b[i..i + 36])
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b.get(i + 36).is_none_or(|c| !c.is_ascii_alphanumeric())
+        {
+            out.push_str("<id>");
+            i += 36;
+            continue;
+        }
+        if let Some(rest) = msg[i..].strip_prefix("<RequestId>") {
+            if let Some(end) = rest.find("</RequestId>") {
+                out.push_str("<RequestId><id></RequestId>");
+                i += "<RequestId>".len() + end + "</RequestId>".len();
+                continue;
+            }
+        }
+        let c = msg[i..].chars().next().expect("i is on a char boundary");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
 }
 
 fn second_histogram() -> Histogram<u64> {
@@ -213,7 +320,6 @@ pub async fn run(
         max_in_flight,
     } = schedule;
     let runtimes = authsim_mocks::server::current_and(extra_runtimes);
-    let stats = Arc::new(Mutex::new(Stats::new()));
     let in_flight = Arc::new(AtomicU64::new(0));
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + warmup;
@@ -224,6 +330,9 @@ pub async fn run(
     let measure_to = measure_from + total_measured;
     let wall_start = SystemClock.now() + (measure_from - Instant::now());
     let wall_start_ms = unix_ms(wall_start);
+    let stats = Arc::new(Mutex::new(Stats::new(wall_start_ms / 1000)));
+    // The measurement second a request sent at `t` belongs to.
+    let second_of = move |t: Instant| t.saturating_duration_since(measure_from).as_secs();
 
     // What Vault spent waiting on the cloud mocks: their own journal, read as it fills, and once
     // more when the last request is answered (`drained`): Vault has made every call it will make
@@ -278,7 +387,7 @@ pub async fn run(
                 n += 1;
                 let (sec, totals) = {
                     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                    let sec = s.tick(wall_start_ms / 1000 + n - 1);
+                    let sec = s.tick(n);
                     (sec, s.counts)
                 };
                 let line = format!(
@@ -349,13 +458,16 @@ pub async fn run(
                         in_flight.fetch_sub(1, Ordering::Relaxed);
                         if measured {
                             let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                            s.counts.sent += 1;
-                            s.sec.sent += 1;
                             if lag > Duration::from_millis(1) {
                                 s.counts.late += 1;
                             }
                             s.record(stage::SCHEDULE_LAG, lag.as_micros() as u64);
-                            s.done(&flow.name, &d, total.as_micros() as u64);
+                            s.done(
+                                &flow.name,
+                                &d,
+                                total.as_micros() as u64,
+                                second_of(intended),
+                            );
                         }
                     });
                 }
@@ -382,9 +494,7 @@ pub async fn run(
                             in_flight.fetch_sub(1, Ordering::Relaxed);
                             if begun >= measure_from {
                                 let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                                s.counts.sent += 1;
-                                s.sec.sent += 1;
-                                s.done(&flow.name, &d, total.as_micros() as u64);
+                                s.done(&flow.name, &d, total.as_micros() as u64, second_of(begun));
                             }
                         }
                     },
@@ -404,6 +514,8 @@ pub async fn run(
     let _ = ticker.await;
     let _ = journal_task.await;
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+    // Every second of the window, the last one partial (2.5 s: three seconds).
+    s.close_before(total_measured.as_millis().div_ceil(1000) as u64);
     let window = Window {
         start_unix_ms: wall_start_ms,
         end_unix_ms: wall_start_ms + total_measured.as_millis() as u64,
@@ -493,5 +605,21 @@ mod tests {
         assert_eq!(fmt_us(850), "850µs");
         assert_eq!(fmt_us(12_300), "12.3ms");
         assert_eq!(fmt_us(1_200_000), "1.20s");
+    }
+
+    #[test]
+    fn error_kinds_leave_out_the_ids_each_answer_carries() {
+        let a = "error making upstream request: received error code 400 from STS: <ErrorResponse><Error><Code>Throttling</Code></Error><RequestId>7f0e1c3a-9b1d-4c55-8e0f-1a2b3c4d5e6f</RequestId></ErrorResponse>";
+        let b = a.replace(
+            "7f0e1c3a-9b1d-4c55-8e0f-1a2b3c4d5e6f",
+            "0123abcd-0000-4000-8000-00000000beef",
+        );
+        assert_eq!(error_kind(a), error_kind(&b));
+        assert!(error_kind(a).ends_with("<RequestId><id></RequestId></ErrorResponse>"));
+        assert_eq!(
+            error_kind("lease 01234567-89ab-cdef-0123-456789abcdef gone"),
+            "lease <id> gone"
+        );
+        assert_eq!(error_kind("permission denied é"), "permission denied é");
     }
 }

@@ -213,7 +213,7 @@ pub struct Second {
     pub sent: u64,
     pub ok: u64,
     pub errors: u64,
-    /// Of the requests answered in this second, microseconds.
+    /// Of the requests sent in this second (however late answered), microseconds.
     pub p50_us: u64,
     pub p99_us: u64,
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark suite: measures, in one run on this machine, every rate DESIGN.md "Performance"
-# sets a target for, and prints them as a markdown table of rates, ratios and targets.
+# The benchmark suite: measures, in one run on this machine, every rate the performance targets
+# (README, "Performance") name, and prints them as a markdown table of rates, ratios and targets.
 #
 #   bash ci/bench.sh [SECONDS]               (default 10 s per rate; 3 gives a quick check)
 #   bash ci/bench.sh --mocks-only [SECONDS]  (the mock endpoints only: what ci/bench-mocks.sh runs)
@@ -11,7 +11,7 @@
 #   the mock Vault's aws and gcp iam logins, one signed login replayed;
 # - with `authsim bench` (closed model, 32 clients): the same logins signed fresh each time, and
 #   `sys/health` against wrk on the same URL (the generator's own overhead); the embedded logins
-#   (one `authsim bench` process: what DESIGN.md's login targets name) twice each, alternating
+#   (one `authsim bench` process: what the login targets name) twice each, alternating
 #   with their references (the trivial endpoint, RSA signing), all compared as medians;
 # - moto's server mode answering the same STS request, with wrk (moto installed into
 #   ci/.bench-venv from the package index);
@@ -183,7 +183,7 @@ if [ "$only" = all ]; then
   bench_result bench_aws
   bench_run bench_gcp gcp-iam "$secs" || true
   bench_result bench_gcp
-  # DESIGN.md's login targets are for embedded logins: one `authsim bench` process holding the
+  # The login targets are for embedded logins: one `authsim bench` process holding the
   # signing clients, the mock Vault and the cloud mocks, talking over loopback HTTP. Each is
   # measured twice, alternating with its reference (the trivial endpoint, RSA signing), and the
   # table compares medians: other work on shared cores comes and goes within a run, and one
@@ -305,7 +305,7 @@ for who, label in (("gen", "`authsim bench` (generator and cloud mocks)"), ("ser
         if who == "gen":
             target, met = "within 10%", "yes" if 0.9 <= ratio <= 1.1 else "**no**"
         else:
-            # Not a DESIGN.md target: the mock Vault holds each login's token for its 10 s TTL,
+            # Not a target: the mock Vault holds each login's token for its 10 s TTL,
             # so its memory follows the login rate of the last 10 s.
             target, met = "none (holds the last 10 s of tokens)", ""
         print(f"| resident memory of {label}, median of each second {early} / {late} into aws-iam load "

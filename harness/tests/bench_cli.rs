@@ -460,3 +460,78 @@ fn the_timeline_has_every_second_of_the_window_and_adds_up_to_the_counts() {
         }
     }
 }
+
+/// The auth mounts a Vault has, by path.
+fn auth_mounts(vault: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    let host = vault.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /v1/sys/auth HTTP/1.1\r\nHost: {host}\r\nX-Vault-Token: root\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body: Value = serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    body["data"].as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn sigterm_mid_run_writes_the_report_removes_the_mounts_and_exits_143() {
+    // What Kubernetes does to a worker whose Job is deleted.
+    use std::io::BufRead as _;
+    let vault = Serve::start(&[]);
+    let before = auth_mounts(&vault.vault);
+    let d = scratch("sigterm");
+    let out = d.join("r.json");
+    let mut child = authsim()
+        .args([
+            "bench",
+            "--flow",
+            "userpass",
+            "--rate",
+            "50",
+            "--duration",
+            "60s",
+        ])
+        .args([
+            "--vault-addr",
+            &vault.vault,
+            "--vault-token",
+            "root",
+            "--no-live",
+        ])
+        .arg("--report-json")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("running ") {
+        line.clear();
+        assert_ne!(err.read_line(&mut line).unwrap(), 0, "bench ended early");
+    }
+    assert!(auth_mounts(&vault.vault).len() > before.len());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{rest}");
+    assert!(rest.contains("terminated: stopping the load"), "{rest}");
+    let r = read(&out);
+    let sent = r["counts"]["sent"].as_u64().unwrap();
+    assert!(sent > 0 && sent < 50 * 10, "{r}");
+    let secs = (r["window"]["end_unix_ms"].as_u64().unwrap()
+        - r["window"]["start_unix_ms"].as_u64().unwrap()) as f64
+        / 1000.0;
+    assert!(secs < 10.0, "the window ends at the signal: {secs} s");
+    assert_eq!(auth_mounts(&vault.vault), before);
+}

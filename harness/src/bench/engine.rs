@@ -303,6 +303,8 @@ pub struct Schedule {
 
 /// How long the run waits, after its window, for the requests still in flight.
 const DRAIN: Duration = Duration::from_secs(30);
+/// The drain after an interrupt.
+const INTERRUPTED_DRAIN: Duration = Duration::from_secs(5);
 
 /// Runs the load and measures it. Requests (open model) and clients (closed model) are dealt
 /// out in turn to the current runtime and `extra_runtimes`.
@@ -312,6 +314,7 @@ pub async fn run(
     extra_runtimes: &[Handle],
     sim: Sim,
     progress: Progress,
+    mut interrupt: tokio::sync::watch::Receiver<bool>,
 ) -> Measured {
     let Schedule {
         model,
@@ -331,6 +334,20 @@ pub async fn run(
     let wall_start = SystemClock.now() + (measure_from - Instant::now());
     let wall_start_ms = unix_ms(wall_start);
     let stats = Arc::new(Mutex::new(Stats::new(wall_start_ms / 1000)));
+    // An interrupt (SIGINT, SIGTERM) ends the measurement where it is: nothing more is sent,
+    // what is in flight is drained, and the window ends then.
+    let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped_at = Arc::new(Mutex::new(None::<Instant>));
+    let watcher = {
+        let (stopped, stopped_at, mut interrupt) =
+            (stopped.clone(), stopped_at.clone(), interrupt.clone());
+        tokio::spawn(async move {
+            if interrupt.wait_for(|i| *i).await.is_ok() {
+                *stopped_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                stopped.store(true, Ordering::Relaxed);
+            }
+        })
+    };
     // The measurement second a request sent at `t` belongs to.
     let second_of = move |t: Instant| t.saturating_duration_since(measure_from).as_secs();
 
@@ -374,7 +391,7 @@ pub async fn run(
     };
 
     let ticker = {
-        let (stats, in_flight) = (stats.clone(), in_flight.clone());
+        let (stats, in_flight, stopped_t) = (stats.clone(), in_flight.clone(), stopped.clone());
         tokio::spawn(async move {
             tokio::time::sleep_until(measure_from.into()).await;
             let mut every = tokio::time::interval_at(
@@ -406,7 +423,9 @@ pub async fn run(
                 } else if n.is_multiple_of(progress.plain_every) {
                     eprintln!("{line}");
                 }
-                if Instant::now() + Duration::from_millis(500) >= measure_to {
+                if Instant::now() + Duration::from_millis(500) >= measure_to
+                    || stopped_t.load(Ordering::Relaxed)
+                {
                     break;
                 }
             }
@@ -424,7 +443,7 @@ pub async fn run(
                 plan.push((steps[0].0, warmup));
             }
             plan.extend(steps);
-            for (rate, dur) in plan {
+            'plan: for (rate, dur) in plan {
                 let step_end = at + dur;
                 if rate <= 0.0 {
                     at = step_end;
@@ -436,7 +455,13 @@ pub async fn run(
                 let n = (dur.as_secs_f64() * rate).round() as u64;
                 for k in 0..n {
                     let intended = at + Duration::from_secs_f64(k as f64 / rate);
-                    wait_until(intended).await;
+                    tokio::select! {
+                        () = wait_until(intended) => {}
+                        () = interrupted(&mut interrupt) => {}
+                    }
+                    if stopped.load(Ordering::Relaxed) || *interrupt.borrow() {
+                        break 'plan;
+                    }
                     let measured = intended >= measure_from && intended < measure_to;
                     if in_flight.load(Ordering::Relaxed) as usize >= max_in_flight {
                         if measured {
@@ -478,13 +503,14 @@ pub async fn run(
             let mut set = tokio::task::JoinSet::new();
             for i in 0..c.max(1) {
                 let (mix, stats, in_flight) = (mix.clone(), stats.clone(), in_flight.clone());
+                let stopped = stopped.clone();
                 let runtime = &runtimes[i % runtimes.len()];
                 set.spawn_on(
                     async move {
                         tokio::time::sleep_until(start.into()).await;
                         loop {
                             let begun = Instant::now();
-                            if begun >= measure_to {
+                            if begun >= measure_to || stopped.load(Ordering::Relaxed) {
                                 break;
                             }
                             in_flight.fetch_add(1, Ordering::Relaxed);
@@ -505,20 +531,38 @@ pub async fn run(
         }
     }
     // Let what is in flight finish (bounded), then close the books.
-    tokio::time::sleep_until(measure_to.into()).await;
-    let drain_until = Instant::now() + DRAIN;
+    tokio::select! {
+        () = tokio::time::sleep_until(measure_to.into()) => {}
+        () = interrupted(&mut interrupt) => {}
+    }
+    // After an interrupt, briefly: Kubernetes kills a pod 30 s after SIGTERM, and the
+    // mounts on a real Vault are still to be removed.
+    let drain_until = Instant::now()
+        + if stopped.load(Ordering::Relaxed) {
+            INTERRUPTED_DRAIN
+        } else {
+            DRAIN
+        };
     while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let _ = drained.send(());
     let _ = ticker.await;
     let _ = journal_task.await;
+    watcher.abort();
+    // Cut short by an interrupt: the window ends where sending stopped.
+    let measured_for = match *stopped_at.lock().unwrap_or_else(|p| p.into_inner()) {
+        Some(at) => at
+            .saturating_duration_since(measure_from)
+            .min(total_measured),
+        None => total_measured,
+    };
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
     // Every second of the window, the last one partial (2.5 s: three seconds).
-    s.close_before(total_measured.as_millis().div_ceil(1000) as u64);
+    s.close_before(measured_for.as_millis().div_ceil(1000) as u64);
     let window = Window {
         start_unix_ms: wall_start_ms,
-        end_unix_ms: wall_start_ms + total_measured.as_millis() as u64,
+        end_unix_ms: wall_start_ms + measured_for.as_millis() as u64,
     };
     let errors = ErrorCount::ranked(s.errors.drain());
     Measured {
@@ -530,6 +574,13 @@ pub async fn run(
             .collect(),
         errors,
         timeline: std::mem::take(&mut s.timeline),
+    }
+}
+
+/// Until an interrupt comes; never, once nobody can send one.
+async fn interrupted(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    if rx.wait_for(|i| *i).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -344,6 +344,7 @@ pub fn main(args: BenchArgs) -> i32 {
 }
 
 async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Result<i32, String> {
+    let (interrupt, interrupted) = interrupt_on_signals();
     let (world_file, world_text) = match &args.world.world {
         None => (
             "scenarios/world.toml (built in)".to_owned(),
@@ -486,6 +487,7 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
         extra_runtimes,
         env.sim.clone(),
         Progress::detect(args.no_live),
+        interrupt,
     )
     .await;
     if let Ok(env) = Arc::try_unwrap(env) {
@@ -510,11 +512,60 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
     for v in &verdicts {
         crate::stdout::println(&format!("threshold {}", v.text));
     }
-    Ok(if all_pass {
+    let signal = interrupted.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(if signal != 0 {
+        signal
+    } else if all_pass {
         crate::exit::OK
     } else {
         crate::exit::FAILED
     })
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (Kubernetes deleting the pod) ends the run early rather than the
+/// process: the load stops, the report covers what was measured, and the mounts added to a
+/// real Vault are removed. The exit code is then the shell's for that signal (130, 143). A
+/// second signal ends the process at once.
+fn interrupt_on_signals() -> (
+    tokio::sync::watch::Receiver<bool>,
+    Arc<std::sync::atomic::AtomicI32>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let code = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let seen = code.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let sigterm = async {
+                match term.as_mut() {
+                    Some(t) => t.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let sigterm = std::future::pending::<Option<()>>();
+            let (name, exit) = tokio::select! {
+                r = tokio::signal::ctrl_c() => match r {
+                    Ok(()) => ("interrupted", 130),
+                    Err(_) => return,
+                },
+                Some(()) = sigterm => ("terminated", 143),
+            };
+            if seen.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+                eprintln!("\n{name} again: stopping now");
+                std::process::exit(exit);
+            }
+            seen.store(exit, std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "\n{name}: stopping the load, writing the report and removing what the run added (again to quit at once)"
+            );
+            let _ = tx.send(true);
+        }
+    });
+    (rx, code)
 }
 
 /// Writes the JSON, SVG and HTML reports that were asked for.

@@ -28,6 +28,27 @@ fn bad_input_is_one_line_and_exit_2() {
         &["bench", "--flow", "aws-im", "--rate", "1"],
         "did you mean `aws-iam`?",
     );
+    // A schedule that would never end, or never send.
+    one_error_line(
+        &["bench", "--flow", "health", "--rate", "1e12"],
+        "is above what one process can send",
+    );
+    one_error_line(
+        &["bench", "--flow", "health", "--profile", "1e9,1s"],
+        "is above what one process can send",
+    );
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "0.1",
+            "--duration",
+            "1s",
+        ],
+        "this schedule sends no request",
+    );
     one_error_line(&["bench", "--flow", "aws-iam"], "give a load model");
     one_error_line(
         &["bench", "--flow", "aws-iam", "--profile", "100;5,1s"],

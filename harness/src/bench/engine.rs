@@ -38,6 +38,11 @@ pub fn parse_profile(s: &str) -> Result<Vec<(f64, Duration)>, String> {
             .ok()
             .filter(|r: &f64| r.is_finite() && *r >= 0.0)
             .ok_or_else(|| format!("profile step '{part}': '{rate}' is not a rate (requests per second, 0 or more)"))?;
+        if rate > MAX_RATE {
+            return Err(format!(
+                "profile step '{part}': {rate} requests per second is above what one process can send ({MAX_RATE}); split it over --workers"
+            ));
+        }
         let dur = authsim_mocks::clock::parse_duration(dur.trim())
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
@@ -52,6 +57,10 @@ pub fn parse_profile(s: &str) -> Result<Vec<(f64, Duration)>, String> {
     }
     Ok(steps)
 }
+
+/// The highest rate one process is asked to send (the generator reaches about a tenth of it
+/// on two cores): a schedule walks every request it plans, so 1e12/s would never end.
+pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// What the run measures into. One lock; recording is a few histogram increments.
 struct Stats {

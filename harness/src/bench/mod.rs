@@ -209,6 +209,12 @@ fn plan(a: &BenchArgs) -> Result<Plan, String> {
     let duration = duration_arg("duration", &a.duration)?;
     let warmup = duration_arg("warmup", &a.warmup)?;
     let model = match (a.rate, &a.profile, a.concurrency) {
+        (Some(r), None, None) if share(r) > engine::MAX_RATE && r.is_finite() => {
+            return Err(format!(
+                "--rate {r} is above what one process can send ({}/s); split it over more --workers",
+                engine::MAX_RATE
+            ))
+        }
         (Some(r), None, None) if r > 0.0 && r.is_finite() => {
             if duration.is_zero() {
                 return Err("--duration must be above 0".into());
@@ -234,6 +240,19 @@ fn plan(a: &BenchArgs) -> Result<Plan, String> {
             )
         }
     };
+    if let Model::Open(steps) = &model {
+        // The schedule sends round(rate x duration) per step.
+        let planned: f64 = steps
+            .iter()
+            .map(|(r, d)| (r * d.as_secs_f64()).round())
+            .sum();
+        if planned < 1.0 {
+            return Err(format!(
+                "this schedule sends no request (rate x duration rounds to 0{}): raise the rate or the duration",
+                if a.workers > 1 { " for this worker" } else { "" }
+            ));
+        }
+    }
     let faults = a
         .faults
         .iter()
@@ -465,11 +484,11 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
             Model::Open(steps) => format!("open, {} steps", steps.len()),
             Model::Closed(c) => format!("closed, {c} clients"),
         },
-        p.config.duration_ms / 1000,
+        secs(Duration::from_millis(p.config.duration_ms)),
         if p.warmup.is_zero() {
             String::new()
         } else {
-            format!(" after {} s warm-up", p.warmup.as_secs())
+            format!(" after {} s warm-up", secs(p.warmup))
         },
         match &p.config.vault_addr {
             Some(a) => format!("Vault at {a}"),
@@ -520,6 +539,12 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
     } else {
         crate::exit::FAILED
     })
+}
+
+/// Seconds as a person writes them: `30`, `2.5`.
+fn secs(d: Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (Kubernetes deleting the pod) ends the run early rather than the

@@ -162,6 +162,26 @@ pub fn merge(reports: &[(String, BenchReport)]) -> Result<Merged, String> {
                 r.config.model, first.config.model
             ));
         }
+        if r.config.vault_addr != first.config.vault_addr || r.config.target != first.config.target
+        {
+            warnings.push(format!(
+                "{name}: target {} differs from {first_name}'s {}",
+                target(r),
+                target(first)
+            ));
+        }
+        // Workers of one run measure at the same time; a report whose window does not meet
+        // the first's is another run's (a stale file), and the merged rate would divide by the
+        // time between them.
+        if r.window.end_unix_ms < first.window.start_unix_ms
+            || r.window.start_unix_ms > first.window.end_unix_ms
+        {
+            warnings.push(format!(
+                "{name}: measured {} s apart from {first_name} (the windows do not overlap): another run's report?",
+                (r.window.start_unix_ms.abs_diff(first.window.start_unix_ms) as f64 / 1000.0)
+                    .round()
+            ));
+        }
         if let Some(w) = r.config.worker {
             if let Some(other) = seen_index.insert(w.index, name) {
                 warnings.push(format!(
@@ -245,6 +265,14 @@ pub fn merge(reports: &[(String, BenchReport)]) -> Result<Merged, String> {
         report: out,
         warnings,
     })
+}
+
+/// A report's target as said in a warning.
+fn target(r: &BenchReport) -> String {
+    match &r.config.vault_addr {
+        Some(a) => format!("Vault at {a}"),
+        None => format!("'{}'", r.config.target),
+    }
 }
 
 /// Per-worker shares that add up to the run's settings.
@@ -476,6 +504,18 @@ pub(crate) mod tests {
         assert!(m.warnings[2].contains("worker index 0 again"));
         // Still merged.
         assert_eq!(m.report.counts.sent, 20);
+    }
+
+    #[test]
+    fn a_report_of_another_run_or_target_is_warned_about() {
+        let a = worker(0, 1_000_000_000, &[100; 10], 10);
+        // Measured four minutes later, against a Vault the first did not use.
+        let mut b = worker(1, 1_000_240_000, &[100; 10], 10);
+        b.config.vault_addr = Some("http://10.0.0.9:8200".into());
+        let m = merge(&named(vec![a, b])).unwrap();
+        assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
+        assert!(m.warnings[0].starts_with("w1.json: target Vault at http://10.0.0.9:8200 differs"));
+        assert!(m.warnings[1].contains("measured 240 s apart from w0.json"));
     }
 
     #[test]

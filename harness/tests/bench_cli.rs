@@ -484,17 +484,9 @@ fn the_timeline_has_every_second_of_the_window_and_adds_up_to_the_counts() {
 
 /// The auth mounts a Vault has, by path.
 fn auth_mounts(vault: &str) -> Vec<String> {
-    use std::io::{Read, Write};
-    let host = vault.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /v1/sys/auth HTTP/1.1\r\nHost: {host}\r\nX-Vault-Token: root\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let body: Value = serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let (status, body) = common::http(vault, "GET", "/v1/sys/auth", &["X-Vault-Token: root"], None);
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
     body["data"].as_object().unwrap().keys().cloned().collect()
 }
 

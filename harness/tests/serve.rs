@@ -3,6 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+mod common;
+
 fn authsim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_authsim"))
 }
@@ -201,19 +203,7 @@ fn a_port_in_use_is_a_clear_error_and_exit_2() {
 
 /// Sends `GET path` over a plain socket and returns the status code and body.
 fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let host = addr.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
+    common::http(addr, "GET", path, &[], None)
 }
 
 /// Runs `serve` with `extra` args until `ready`; returns the child and the lines printed.
@@ -342,17 +332,7 @@ fn a_vault_write_the_world_gets_refused_is_one_line_and_exit_2() {
 
 /// Sends `POST path` with an empty body over a plain socket; returns the status code.
 fn http_post_empty(addr: &str, path: &str) -> u16 {
-    use std::io::{Read, Write};
-    let host = addr.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out[9..12].parse().unwrap()
+    common::http(addr, "POST", path, &["Content-Length: 0"], None).0
 }
 
 #[test]
@@ -398,20 +378,15 @@ fn with_an_admin_token_the_ldap_directory_is_still_provisioned() {
         .find_map(|l| l.strip_prefix("vault   "))
         .unwrap_or_else(|| panic!("{seen:?}"))
         .to_owned();
-    use std::io::{Read, Write};
-    let host = addr.trim_start_matches("http://");
-    let body = r#"{"password":"carol-password"}"#;
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "POST /v1/auth/ldap/login/carol HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let (status, out) = common::http(
+        &addr,
+        "POST",
+        "/v1/auth/ldap/login/carol",
+        &[],
+        Some(r#"{"password":"carol-password"}"#),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert_eq!(status, 200, "{out}");
     assert!(out.contains("\"client_token\":\"hvs."), "{out}");
 }

@@ -693,25 +693,22 @@ pub(crate) fn check_references(
             Action::AwsLogin(a) => aws_identity(&a.identity).map_err(at)?,
             Action::GetCallerIdentity(g) => aws_identity(&g.identity).map_err(at)?,
             Action::DeleteIdentity(id) | Action::DisableIdentity(id) | Action::RotateKey(id) => {
+                // `account/name` or `name`, in any account: a role or a user of it.
+                let held =
+                    |who: &str, has: fn(&authsim_mocks::world::aws::Account, &str) -> bool| {
+                        let (acct, name) = split_account(who);
+                        w.aws
+                            .accounts
+                            .values()
+                            .any(|a| acct.is_none_or(|x| x == a.id) && has(a, name))
+                    };
                 if let Some(r) = id.aws_role.as_deref().filter(|r| literal(r)) {
-                    let (acct, name) = split_account(r);
-                    if !w
-                        .aws
-                        .accounts
-                        .values()
-                        .any(|a| acct.is_none_or(|x| x == a.id) && a.roles.contains_key(name))
-                    {
+                    if !held(r, |a, n| a.roles.contains_key(n)) {
                         return Err(at(format!("no IAM role `{r}` in the world")));
                     }
                 }
                 if let Some(u) = id.aws_user.as_deref().filter(|u| literal(u)) {
-                    let (acct, name) = split_account(u);
-                    if !w
-                        .aws
-                        .accounts
-                        .values()
-                        .any(|a| acct.is_none_or(|x| x == a.id) && a.users.contains_key(name))
-                    {
+                    if !held(u, |a, n| a.users.contains_key(n)) {
                         return Err(at(format!("no IAM user `{u}` in the world")));
                     }
                 }

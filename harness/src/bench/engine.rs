@@ -567,8 +567,10 @@ pub async fn run(
         None => total_measured,
     };
     let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-    // Every second of the window, the last one partial (2.5 s: three seconds).
-    s.close_before(measured_for.as_millis().div_ceil(1000) as u64);
+    // Every second of the window, the last one partial (2.5 s: three seconds), and any second
+    // a request sent at the very moment of an interrupt opened.
+    let open_end = s.first_open + s.by_send.len() as u64;
+    s.close_before(open_end.max(measured_for.as_millis().div_ceil(1000) as u64));
     let window = Window {
         start_unix_ms: wall_start_ms,
         end_unix_ms: wall_start_ms + measured_for.as_millis() as u64,

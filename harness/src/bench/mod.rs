@@ -228,6 +228,12 @@ fn plan(a: &BenchArgs) -> Result<Plan, String> {
                 .map(|(r, d)| (share(r), d))
                 .collect(),
         ),
+        (None, None, Some(c)) if c > 0 && c < a.workers as usize => {
+            return Err(format!(
+                "--concurrency {c} over --workers {} leaves a worker no client: give at least one client per worker",
+                a.workers
+            ))
+        }
         (None, None, Some(c)) if c > 0 => {
             let mine = (c / a.workers as usize) + usize::from((a.worker_index as usize) < c % a.workers as usize);
             Model::Closed(mine.max(1))

@@ -49,6 +49,18 @@ fn bad_input_is_one_line_and_exit_2() {
         ],
         "this schedule sends no request",
     );
+    one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "health",
+            "--concurrency",
+            "1",
+            "--workers",
+            "2",
+        ],
+        "leaves a worker no client",
+    );
     one_error_line(&["bench", "--flow", "aws-iam"], "give a load model");
     one_error_line(
         &["bench", "--flow", "aws-iam", "--profile", "100;5,1s"],

@@ -150,6 +150,24 @@ fn bench_worker(addr: &str, index: u32, out: &PathBuf) -> Child {
         .unwrap()
 }
 
+/// `authsim bench ARGS… --no-live --report-json OUT`, which must exit 0; the report.
+fn bench_report(args: &[&[&str]], out: &PathBuf) -> Value {
+    let run = authsim()
+        .arg("bench")
+        .args(args.concat())
+        .args(["--no-live", "--report-json"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    read(out)
+}
+
 fn read(p: &PathBuf) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
@@ -407,28 +425,13 @@ fn load_spread_over_threads_is_counted_exactly() {
         (["--concurrency", "5"], d.join("closed.json")),
         (["--rate", "150"], d.join("open.json")),
     ] {
-        let run = authsim()
-            .args([
-                "bench",
-                "--flow",
-                "aws-iam",
-                "--threads",
-                "3",
-                "--duration",
-                "1s",
-            ])
-            .args(model)
-            .args(["--no-live", "--report-json"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert_eq!(
-            run.status.code(),
-            Some(0),
-            "{model:?}: {}",
-            String::from_utf8_lossy(&run.stderr)
+        let r = bench_report(
+            &[
+                &["--flow", "aws-iam", "--threads", "3", "--duration", "1s"],
+                &model,
+            ],
+            &out,
         );
-        let r = read(&out);
         let (sent, ok) = (r["counts"]["sent"].as_u64().unwrap(), &r["counts"]["ok"]);
         assert_eq!(r["counts"]["errors"], 0, "{model:?}: {r}");
         assert_eq!(ok.as_u64(), Some(sent), "{model:?}");
@@ -459,20 +462,10 @@ fn the_timeline_has_every_second_of_the_window_and_adds_up_to_the_counts() {
         (["--rate", "100"], d.join("open.json")),
         (["--concurrency", "4"], d.join("closed.json")),
     ] {
-        let run = authsim()
-            .args(["bench", "--flow", "health", "--duration", "2500ms"])
-            .args(model)
-            .args(["--no-live", "--report-json"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert_eq!(
-            run.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
+        let r = bench_report(
+            &[&["--flow", "health", "--duration", "2500ms"], &model],
+            &out,
         );
-        let r = read(&out);
         let timeline = r["timeline"].as_array().unwrap();
         assert_eq!(timeline.len(), 3, "{model:?}: {timeline:?}");
         let sum = |k: &str| timeline.iter().map(|s| s[k].as_u64().unwrap()).sum::<u64>();

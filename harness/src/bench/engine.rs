@@ -346,13 +346,13 @@ pub async fn run(
     // An interrupt (SIGINT, SIGTERM) ends the measurement where it is: nothing more is sent,
     // what is in flight is drained, and the window ends then.
     let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopped_at = Arc::new(Mutex::new(None::<Instant>));
+    let stopped_at = Arc::new(std::sync::OnceLock::<Instant>::new());
     let watcher = {
         let (stopped, stopped_at, mut interrupt) =
             (stopped.clone(), stopped_at.clone(), interrupt.clone());
         tokio::spawn(async move {
             if interrupt.wait_for(|i| *i).await.is_ok() {
-                *stopped_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                let _ = stopped_at.set(Instant::now());
                 stopped.store(true, Ordering::Relaxed);
             }
         })
@@ -468,7 +468,7 @@ pub async fn run(
                         () = wait_until(intended) => {}
                         () = interrupted(&mut interrupt) => {}
                     }
-                    if stopped.load(Ordering::Relaxed) || *interrupt.borrow() {
+                    if *interrupt.borrow() {
                         break 'plan;
                     }
                     let measured = intended >= measure_from && intended < measure_to;
@@ -560,8 +560,8 @@ pub async fn run(
     let _ = journal_task.await;
     watcher.abort();
     // Cut short by an interrupt: the window ends where sending stopped.
-    let measured_for = match *stopped_at.lock().unwrap_or_else(|p| p.into_inner()) {
-        Some(at) => at
+    let measured_for = match stopped_at.get() {
+        Some(&at) => at
             .saturating_duration_since(measure_from)
             .min(total_measured),
         None => total_measured,

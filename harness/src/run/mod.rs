@@ -302,23 +302,31 @@ pub fn main(args: RunArgs) -> i32 {
         },
     };
     // Fail early on a world that does not load, rather than once per scenario.
-    if let Err(e) = authsim_mocks::worldfile::parse(&world_file, &world_text, SystemClock.now()) {
-        eprintln!("error: {e}");
-        return crate::exit::ERROR;
-    }
-    // What the steps name must be in the world they run in: found now, not scenario by scenario.
     let now = SystemClock.now();
+    let base_world = match authsim_mocks::worldfile::parse(&world_file, &world_text, now) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::exit::ERROR;
+        }
+    };
+    // What the steps name must be in the world they run in: found now, not scenario by scenario.
     let mut bad = Vec::new();
     for sc in &scenarios {
-        let world = match &sc.world {
-            None => authsim_mocks::worldfile::parse(&world_file, &world_text, now)
-                .map_err(|e| e.to_string()),
-            Some(o) => env::merged_world(&world_text, o).and_then(|text| {
-                authsim_mocks::worldfile::parse(&format!("{} [world] merged", sc.file), &text, now)
+        let checked = match &sc.world {
+            None => exec::check_references(sc, &base_world),
+            Some(o) => env::merged_world(&world_text, o)
+                .and_then(|text| {
+                    authsim_mocks::worldfile::parse(
+                        &format!("{} [world] merged", sc.file),
+                        &text,
+                        now,
+                    )
                     .map_err(|e| format!("its [world] does not load: {}", e.message))
-            }),
+                })
+                .and_then(|w| exec::check_references(sc, &w)),
         };
-        if let Err(e) = world.and_then(|w| exec::check_references(sc, &w)) {
+        if let Err(e) = checked {
             bad.push(format!("{} ({}): {e}", sc.file, sc.id));
         }
     }

@@ -8,6 +8,7 @@
 pub mod env;
 pub mod exec;
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,49 +26,53 @@ pub use env::{RunConfig, TargetConfig};
 #[derive(Debug)]
 pub struct LoadErrors(pub Vec<String>);
 
-/// Finds and parses every scenario under `paths`; all errors, not just the first.
+/// Finds and parses every scenario under `paths` (none: the catalogue built into the binary,
+/// named as in the repository: `scenarios/aws/x.toml`, id `aws/x`); all errors, not just the
+/// first.
 pub fn load(paths: &[PathBuf]) -> Result<(Vec<Scenario>, usize), LoadErrors> {
-    if paths.is_empty() {
-        return load_built_in();
-    }
-    let files = scenario::discover(paths).map_err(|e| {
-        LoadErrors(vec![format!(
-            "{e} (give scenario files or directories; the catalogue is `scenarios/` in the authsim repository)"
-        )])
-    })?;
+    // (name shown, id base, text)
+    let sources: Vec<(String, String, Result<Cow<'static, str>, String>)> = if paths.is_empty() {
+        scenario::catalogue::FILES
+            .iter()
+            .map(|(rel, text)| {
+                let id = rel.strip_suffix(".toml").unwrap_or(rel);
+                (
+                    format!("scenarios/{rel}"),
+                    id.to_owned(),
+                    Ok(Cow::Borrowed(*text)),
+                )
+            })
+            .collect()
+    } else {
+        scenario::discover(paths)
+            .map_err(|e| {
+                LoadErrors(vec![format!(
+                    "{e} (give scenario files or directories; the catalogue is `scenarios/` in the authsim repository)"
+                )])
+            })?
+            .into_iter()
+            .map(|(path, id)| {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(&path)
+                    .map(Cow::Owned)
+                    .map_err(|e| format!("cannot read {shown}: {e}"));
+                (shown, id, text)
+            })
+            .collect()
+    };
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (path, id) in &files {
-        let shown = path.display().to_string();
-        match std::fs::read_to_string(path) {
-            Err(e) => errors.push(format!("cannot read {shown}: {e}")),
-            Ok(text) => match scenario::parse(&shown, id, &text) {
+    for (shown, id, text) in &sources {
+        match text {
+            Err(e) => errors.push(e.clone()),
+            Ok(text) => match scenario::parse(shown, id, text) {
                 Ok(v) => out.extend(v),
                 Err(e) => errors.push(e.to_string()),
             },
         }
     }
     if errors.is_empty() {
-        Ok((out, files.len()))
-    } else {
-        Err(LoadErrors(errors))
-    }
-}
-
-/// The catalogue built into the binary, named as in the repository (`scenarios/aws/x.toml`,
-/// id `aws/x`).
-fn load_built_in() -> Result<(Vec<Scenario>, usize), LoadErrors> {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (rel, text) in scenario::catalogue::FILES {
-        let id = rel.strip_suffix(".toml").unwrap_or(rel);
-        match scenario::parse(&format!("scenarios/{rel}"), id, text) {
-            Ok(v) => out.extend(v),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    if errors.is_empty() {
-        Ok((out, scenario::catalogue::FILES.len()))
+        Ok((out, sources.len()))
     } else {
         Err(LoadErrors(errors))
     }

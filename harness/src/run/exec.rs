@@ -640,17 +640,20 @@ pub(crate) fn check_references(
     w: &authsim_mocks::world::World,
 ) -> Result<(), String> {
     let literal = |name: &str| !name.contains("${");
+    // `account/name` or `name`, in any account: a role or a user of it.
+    let held = |who: &str, has: fn(&authsim_mocks::world::aws::Account, &str) -> bool| {
+        let (acct, name) = split_account(who);
+        w.aws
+            .accounts
+            .values()
+            .any(|a| acct.is_none_or(|x| x == a.id) && has(a, name))
+    };
     let aws_identity = |identity: &str| -> Result<(), String> {
         if !literal(identity) {
             return Ok(());
         }
         if let Some(role) = identity.strip_prefix("role/") {
-            let (acct, name) = split_account(role);
-            return w
-                .aws
-                .accounts
-                .values()
-                .any(|a| acct.is_none_or(|x| x == a.id) && a.roles.contains_key(name))
+            return held(role, |a, n| a.roles.contains_key(n))
                 .then_some(())
                 .ok_or_else(|| format!("no IAM role `{role}` in the world"));
         }
@@ -693,15 +696,6 @@ pub(crate) fn check_references(
             Action::AwsLogin(a) => aws_identity(&a.identity).map_err(at)?,
             Action::GetCallerIdentity(g) => aws_identity(&g.identity).map_err(at)?,
             Action::DeleteIdentity(id) | Action::DisableIdentity(id) | Action::RotateKey(id) => {
-                // `account/name` or `name`, in any account: a role or a user of it.
-                let held =
-                    |who: &str, has: fn(&authsim_mocks::world::aws::Account, &str) -> bool| {
-                        let (acct, name) = split_account(who);
-                        w.aws
-                            .accounts
-                            .values()
-                            .any(|a| acct.is_none_or(|x| x == a.id) && has(a, name))
-                    };
                 if let Some(r) = id.aws_role.as_deref().filter(|r| literal(r)) {
                     if !held(r, |a, n| a.roles.contains_key(n)) {
                         return Err(at(format!("no IAM role `{r}` in the world")));

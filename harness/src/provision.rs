@@ -30,12 +30,22 @@ pub struct SpecError {
     pub message: String,
 }
 
+/// Vault's errors in one line: `; `-joined, each with its runs of white space (the newlines and
+/// tabs of Vault's `1 error occurred:\n\t* permission denied\n\n`) as one space.
+fn one_line(errors: &[String]) -> String {
+    errors
+        .iter()
+        .map(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Provisioning failed: Vault refused a write, or could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error(transparent)]
     Spec(#[from] SpecError),
-    #[error("Vault refused {method} {path} ({status}): {}", errors.join("; "))]
+    #[error("Vault refused {method} {path} ({status}): {}", one_line(errors))]
     Refused {
         method: String,
         /// Relative to `/v1/`.
@@ -870,6 +880,23 @@ mod tests {
 
     fn err(toml: &str) -> String {
         VaultSpec::parse(toml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_refusal_reads_in_one_line() {
+        let e = ProvisionError::Refused {
+            method: "PUT".into(),
+            path: "sys/policies/acl/app".into(),
+            status: 403,
+            errors: vec![
+                "1 error occurred:\n\t* permission denied\n\n".into(),
+                "second".into(),
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "Vault refused PUT sys/policies/acl/app (403): 1 error occurred: * permission denied; second"
+        );
     }
 
     #[test]

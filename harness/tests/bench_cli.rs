@@ -215,6 +215,55 @@ fn two_workers_against_one_vault_merge_into_the_sum_of_their_parts() {
 }
 
 #[test]
+fn a_vault_that_refuses_provisioning_is_one_line_and_exit_2() {
+    let vault = Serve::start(&[]);
+    // A valid token (the check before the load passes) that may not enable auth methods.
+    let (status, body) = common::http(
+        &vault.vault,
+        "POST",
+        "/v1/auth/token/create",
+        &["X-Vault-Token: root"],
+        Some(r#"{"policies":["default"]}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let token = token["auth"]["client_token"].as_str().unwrap();
+    let before = auth_mounts(&vault.vault);
+    let out = authsim()
+        .args([
+            "bench",
+            "--flow",
+            "aws-iam",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--no-live",
+            "--vault-addr",
+            &vault.vault,
+            "--vault-token",
+            token,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // The progress line ("preparing …"), then the error in one line.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.starts_with("preparing "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with("error: provisioning the Vault for the load failed: ")
+            && errors[0].contains("permission denied"),
+        "{err}"
+    );
+    // Nothing was left mounted.
+    assert_eq!(auth_mounts(&vault.vault), before);
+}
+
+#[test]
 fn a_vault_that_dies_mid_run_is_counted_as_errors_not_a_crash() {
     let mut vault = Serve::start(&[]);
     let addr = vault.vault.clone();

@@ -443,9 +443,16 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let env = Arc::new(
-        Env::start_with_clock(&cfg, &scenario, Arc::new(authsim_mocks::clock::SystemClock)).await?,
-    );
+    let env = Env::start_with_clock(&cfg, &scenario, Arc::new(authsim_mocks::clock::SystemClock))
+        .await
+        // A load has no scenario: say whose Vault it was.
+        .map_err(
+            |e| match e.strip_prefix(crate::run::env::PROVISIONING_FAILED) {
+                Some(rest) => format!("provisioning the Vault for the load failed{rest}"),
+                None => e,
+            },
+        )?;
+    let env = Arc::new(env);
     let spec = {
         let w = env.sim.world();
         crate::provision::VaultSpec::parse(&w.vault.raw_toml).map_err(|e| e.to_string())?

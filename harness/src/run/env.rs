@@ -53,6 +53,9 @@ pub struct RunConfig {
     pub extra_runtimes: Vec<tokio::runtime::Handle>,
 }
 
+/// How an [`Env`] that could not provision its Vault begins its error.
+pub const PROVISIONING_FAILED: &str = "provisioning the scenario's Vault failed";
+
 /// A scenario's running environment.
 #[derive(Debug)]
 pub struct Env {
@@ -222,7 +225,7 @@ impl Env {
         if let Err(e) =
             provision::apply(&env.http, &env.vault_addr, &env.root_token, &spec, &ep).await
         {
-            let msg = format!("provisioning the scenario's Vault failed: {e}");
+            let msg = format!("{PROVISIONING_FAILED}: {e}");
             env.stop().await;
             return Err(msg);
         }

@@ -602,3 +602,85 @@ fn sigterm_mid_run_writes_the_report_removes_the_mounts_and_exits_143() {
     assert!(secs < 10.0, "the window ends at the signal: {secs} s");
     assert_eq!(auth_mounts(&vault.vault), before);
 }
+
+#[test]
+fn sigterm_while_keys_are_generated_removes_the_mounts_and_exits_143() {
+    use std::io::BufRead as _;
+    let vault = Serve::start(&[]);
+    let before = auth_mounts(&vault.vault);
+    // 64 identities: 128 RSA-2048 keys, many seconds of generation on a small machine.
+    let mut child = authsim()
+        .args(["bench", "--flow", "gcp-iam", "--identities", "64"])
+        .args(["--rate", "10", "--duration", "5s", "--no-live"])
+        .args(["--vault-addr", &vault.vault, "--vault-token", "root"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("generating ") {
+        line.clear();
+        assert_ne!(err.read_line(&mut line).unwrap(), 0, "bench ended early");
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{rest}");
+    assert!(
+        rest.contains("interrupted while preparing the load: nothing was measured"),
+        "{rest}"
+    );
+    // The load never started: each thread finished the key it was on, not all 128.
+    assert!(!rest.contains("running "), "{rest}");
+    assert_eq!(auth_mounts(&vault.vault), before);
+}
+
+#[test]
+fn a_flow_that_cannot_be_prepared_removes_the_mounts_it_added() {
+    let vault = Serve::start(&[]);
+    let before = auth_mounts(&vault.vault);
+    // The default world without its approle mount: the approle flow has nothing to log in to.
+    let world = std::fs::read_to_string(common::catalogue().join("world.toml")).unwrap();
+    let (head, tail) = world.split_once("[vault.auth.approle]").unwrap();
+    let tail = tail.split_once("\n\n").unwrap().1;
+    let d = scratch("no-approle");
+    let file = d.join("world.toml");
+    std::fs::write(&file, format!("{head}{tail}")).unwrap();
+    let out = authsim()
+        .args([
+            "bench",
+            "--flow",
+            "approle",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+        ])
+        .args([
+            "--no-live",
+            "--vault-addr",
+            &vault.vault,
+            "--vault-token",
+            "root",
+        ])
+        .arg("--world")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .contains("the world's [vault.auth] has no approle mount"),
+        "{err}"
+    );
+    assert_eq!(auth_mounts(&vault.vault), before);
+}

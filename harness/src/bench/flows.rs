@@ -199,16 +199,23 @@ fn mount(mounts: &BTreeMap<String, String>, name: &str) -> String {
     mounts.get(name).cloned().unwrap_or_else(|| name.to_owned())
 }
 
+/// What [`Flow::prepare`] answers when a signal (see `interrupt_on_signals`) stopped it.
+pub const INTERRUPTED: &str = "interrupted while preparing the load";
+
 /// Generates the RSA keys of the GCP load identities that have none yet (the default world's ship
 /// with the binary; a load identity's two keys take a few hundred milliseconds each), on every
-/// core, saying how many and how far it has got every two seconds.
-fn generate_keys(all: &[RsaKey]) {
+/// core, saying how many and how far it has got every two seconds. Stops, answering `false`,
+/// once `interrupt` is set (each thread finishes the key it is on).
+fn generate_keys(all: &[RsaKey], interrupt: &tokio::sync::watch::Receiver<bool>) -> bool {
     let started = Instant::now();
     let last = std::sync::Mutex::new(started);
     keys::materialize(all, |done, total| {
+        if *interrupt.borrow() {
+            return false;
+        }
         if done == 0 {
             eprintln!("generating {total} RSA-2048 keys for the gcp-iam identities …");
-            return;
+            return true;
         }
         let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
         if done < total && last.elapsed() >= Duration::from_secs(2) {
@@ -218,7 +225,9 @@ fn generate_keys(all: &[RsaKey]) {
                 started.elapsed().as_secs_f64()
             );
         }
+        true
     });
+    !*interrupt.borrow()
 }
 
 impl Flow {
@@ -230,6 +239,7 @@ impl Flow {
         ids: &[usize],
         spec: &crate::provision::VaultSpec,
         presign: usize,
+        interrupt: &tokio::sync::watch::Receiver<bool>,
     ) -> Result<Flow, String> {
         if !FLOWS.contains(&name) {
             return Err(format!(
@@ -312,7 +322,14 @@ impl Flow {
                     }
                 }
             }
-            generate_keys(&keys);
+            // Off the runtime's thread, which stays free to notice a signal.
+            let interrupt = interrupt.clone();
+            let done = tokio::task::spawn_blocking(move || generate_keys(&keys, &interrupt))
+                .await
+                .map_err(|e| format!("generating the identities' keys failed: {e}"))?;
+            if !done {
+                return Err(INTERRUPTED.into());
+            }
         }
         if name == "approle" {
             let m = spec

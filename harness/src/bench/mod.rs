@@ -453,23 +453,43 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
             },
         )?;
     let env = Arc::new(env);
-    let spec = {
-        let w = env.sim.world();
-        crate::provision::VaultSpec::parse(&w.vault.raw_toml).map_err(|e| e.to_string())?
-    };
-    let mut prepared = Vec::new();
-    for (name, w) in &p.flows {
-        let f = flows::Flow::prepare(
-            name,
-            env.clone(),
-            fast.clone(),
-            &p.identities,
-            &spec,
-            args.presign,
-        )
-        .await?;
-        prepared.push((Arc::new(f), *w));
+    let prepared = async {
+        let spec = {
+            let w = env.sim.world();
+            crate::provision::VaultSpec::parse(&w.vault.raw_toml).map_err(|e| e.to_string())?
+        };
+        let mut prepared = Vec::new();
+        for (name, w) in &p.flows {
+            let f = flows::Flow::prepare(
+                name,
+                env.clone(),
+                fast.clone(),
+                &p.identities,
+                &spec,
+                args.presign,
+                &interrupt,
+            )
+            .await?;
+            prepared.push((Arc::new(f), *w));
+        }
+        Ok::<_, String>(prepared)
     }
+    .await;
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            // What provisioning added to a real Vault goes, whatever stopped the preparation.
+            if let Ok(env) = Arc::try_unwrap(env) {
+                env.stop().await;
+            }
+            let signal = interrupted.load(std::sync::atomic::Ordering::Relaxed);
+            if signal != 0 {
+                eprintln!("{e}: nothing was measured");
+                return Ok(signal);
+            }
+            return Err(e);
+        }
+    };
     // One request per flow before the clock starts: a flow that cannot succeed at all is a
     // configuration problem, better said now than as 100% errors.
     for (f, _) in &prepared {

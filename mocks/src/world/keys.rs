@@ -140,8 +140,9 @@ impl RsaKey {
 /// Produces the material of every key in `keys` that has none yet, on one thread per core (key
 /// generation is CPU-bound, a few hundred milliseconds per RSA-2048 key), and calls
 /// `progress(done, total)` once before the first key (`done` 0) and after each key, `total`
-/// counting the distinct keys that had no material (none: no call). Returns `total`.
-pub fn materialize(keys: &[RsaKey], progress: impl Fn(usize, usize) + Sync) -> usize {
+/// counting the distinct keys that had no material (none: no call). A `progress` that answers
+/// `false` stops the generation: no thread starts another key. Returns `total`.
+pub fn materialize(keys: &[RsaKey], progress: impl Fn(usize, usize) -> bool + Sync) -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     let mut pending: Vec<&RsaKey> = keys.iter().filter(|k| !k.has_material()).collect();
     // Keys of one seed share a cell: generate it once.
@@ -151,17 +152,25 @@ pub fn materialize(keys: &[RsaKey], progress: impl Fn(usize, usize) + Sync) -> u
     if total == 0 {
         return 0;
     }
-    progress(0, total);
+    if !progress(0, total) {
+        return total;
+    }
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(total);
     let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                while let Some(k) = pending.get(next.fetch_add(1, Relaxed)) {
+                while !stop.load(Relaxed) {
+                    let Some(k) = pending.get(next.fetch_add(1, Relaxed)) else {
+                        break;
+                    };
                     k.material();
-                    progress(done.fetch_add(1, Relaxed) + 1, total);
+                    if !progress(done.fetch_add(1, Relaxed) + 1, total) {
+                        stop.store(true, Relaxed);
+                    }
                 }
             });
         }
@@ -279,7 +288,8 @@ mod tests {
         let keys = [a, again, b];
         let calls = Mutex::new(Vec::new());
         let n = materialize(&keys, |done, total| {
-            calls.lock().unwrap().push((done, total))
+            calls.lock().unwrap().push((done, total));
+            true
         });
         assert_eq!(n, 2);
         let mut calls = calls.into_inner().unwrap();
@@ -288,6 +298,21 @@ mod tests {
         assert!(keys.iter().all(RsaKey::has_material));
         assert_ne!(keys[0].material().n, keys[2].material().n);
         assert_eq!(materialize(&keys, |_, _| panic!("nothing to generate")), 0);
+    }
+
+    #[test]
+    fn materialize_stops_when_progress_says_so() {
+        let keys: Vec<RsaKey> = (0..6)
+            .map(|i| RsaKey::derive("stop", &format!("many/{i}"), "k"))
+            .collect();
+        // Stopped before the first key: nothing is generated.
+        assert_eq!(materialize(&keys, |_, _| false), 6);
+        assert!(!keys.iter().any(RsaKey::has_material));
+        // Stopped after the first key: no thread starts another one.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        materialize(&keys, |done, _| done == 0);
+        let made = keys.iter().filter(|k| k.has_material()).count();
+        assert!((1..=threads).contains(&made), "{made} of 6 generated");
     }
 
     /// Every shipped key is what generation from its seed gives; `UPDATE_KEYS=1` rewrites the file

@@ -290,10 +290,10 @@ impl GcpAuthBackend {
         let alias = match config.gce_alias.as_str() {
             "role_id" => role.role_id.clone(),
             "instance_id" => format!("gce-{}", instance["id"].as_str().unwrap_or_default()),
-            // UNVERIFIED: by analogy with the IAM alias message (reference/gcp.md §4).
+            // The allowed types sorted, as the plugin lists them (aliasing.go, v0.23.1).
             _ => {
                 return Err(bad_request(
-                    "unable to create alias: invalid GCE alias type: must be one of: role_id, instance_id",
+                    "unable to create alias: invalid GCE alias type: must be one of: instance_id, role_id",
                 ))
             }
         };

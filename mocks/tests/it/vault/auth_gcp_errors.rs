@@ -453,7 +453,7 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
             v.login("vm", &v.gce_jwt("http://vault/vm", "full").await)
                 .await,
             400,
-            "unable to create alias: invalid GCE alias type: must be one of: role_id, instance_id",
+            "unable to create alias: invalid GCE alias type: must be one of: instance_id, role_id",
             Cmp::Exact,
         );
     }

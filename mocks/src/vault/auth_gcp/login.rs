@@ -453,7 +453,7 @@ impl GcpAuthBackend {
                     "service account {} ({}) is not in bound service accounts {}",
                     go_quote(&sa.unique_id),
                     go_quote(&sa.email),
-                    go_list(&role.bound_service_accounts)
+                    go_quoted_list(&role.bound_service_accounts)
                 ));
             }
         }
@@ -496,11 +496,12 @@ impl GcpAuthBackend {
                 })
                 .collect();
             if locations.is_empty() {
-                // UNVERIFIED: the list format, and "regions" when only regions are bound.
+                // The list with %q (go-gcp-common compute.go, v0.9.2). UNVERIFIED: "regions"
+                // when only regions are bound.
                 return Err(format!(
                     "instance group {} does not exist in {kind} {} for project {}",
                     go_quote(group),
-                    go_list(places),
+                    go_quoted_list(places),
                     go_quote(project)
                 ));
             }
@@ -521,10 +522,10 @@ impl GcpAuthBackend {
                 }
             }
         }
-        // UNVERIFIED: `[...]` printed with %v.
+        // The list with %q (go-gcp-common compute.go, v0.9.2).
         Err(format!(
             "instance is not part of instance groups {}",
-            go_list(&role.bound_instance_groups)
+            go_quoted_list(&role.bound_instance_groups)
         ))
     }
 

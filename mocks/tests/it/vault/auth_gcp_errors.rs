@@ -407,12 +407,12 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
         (
             "vm-group",
             json!({ "bound_instance_groups": ["nope"] }),
-            format!("instance group \"nope\" does not exist in zones [us-central1-a] for project \"{PROJECT}\""),
+            format!("instance group \"nope\" does not exist in zones [\"us-central1-a\"] for project \"{PROJECT}\""),
         ),
         (
             "vm-sa",
             json!({ "bound_service_accounts": [CI] }),
-            format!("service account \"{uid}\" (\"{APP}\") is not in bound service accounts [{CI}]"),
+            format!("service account \"{uid}\" (\"{APP}\") is not in bound service accounts [\"{CI}\"]"),
         ),
     ];
     for (role, extra, message) in gce_rows {
@@ -601,7 +601,7 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
             "instance not in the bound group",
             v.login("vm", &jwt).await,
             400,
-            "instance is not part of instance groups [batch]",
+            "instance is not part of instance groups [\"batch\"]",
             Cmp::Exact,
         );
         fault(&v, "*/aggregated/instanceGroups", 503);

@@ -547,7 +547,6 @@ fn auth_mounts(vault: &str) -> Vec<String> {
 #[test]
 fn sigterm_mid_run_writes_the_report_removes_the_mounts_and_exits_143() {
     // What Kubernetes does to a worker whose Job is deleted.
-    use std::io::BufRead as _;
     let vault = Serve::start(&[]);
     let before = auth_mounts(&vault.vault);
     let d = scratch("sigterm");
@@ -576,21 +575,10 @@ fn sigterm_mid_run_writes_the_report_removes_the_mounts_and_exits_143() {
         .spawn()
         .unwrap();
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("running ") {
-        line.clear();
-        assert_ne!(err.read_line(&mut line).unwrap(), 0, "bench ended early");
-    }
+    read_until(&mut err, "running ");
     assert!(auth_mounts(&vault.vault).len() > before.len());
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
-    let status = child.wait().unwrap();
+    let (status, rest) = terminate(&mut child, &mut err);
     assert_eq!(status.code(), Some(143), "{rest}");
     assert!(rest.contains("terminated: stopping the load"), "{rest}");
     let r = read(&out);
@@ -605,7 +593,6 @@ fn sigterm_mid_run_writes_the_report_removes_the_mounts_and_exits_143() {
 
 #[test]
 fn sigterm_while_keys_are_generated_removes_the_mounts_and_exits_143() {
-    use std::io::BufRead as _;
     let vault = Serve::start(&[]);
     let before = auth_mounts(&vault.vault);
     // 64 identities: 128 RSA-2048 keys, many seconds of generation on a small machine.
@@ -618,19 +605,8 @@ fn sigterm_while_keys_are_generated_removes_the_mounts_and_exits_143() {
         .spawn()
         .unwrap();
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("generating ") {
-        line.clear();
-        assert_ne!(err.read_line(&mut line).unwrap(), 0, "bench ended early");
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
-    let status = child.wait().unwrap();
+    read_until(&mut err, "generating ");
+    let (status, rest) = terminate(&mut child, &mut err);
     assert_eq!(status.code(), Some(143), "{rest}");
     assert!(
         rest.contains("interrupted while preparing the load: nothing was measured"),
@@ -683,4 +659,29 @@ fn a_flow_that_cannot_be_prepared_removes_the_mounts_it_added() {
         "{err}"
     );
     assert_eq!(auth_mounts(&vault.vault), before);
+}
+
+/// Reads a bench's stderr up to the first line that starts with `prefix`.
+fn read_until(err: &mut impl std::io::BufRead, prefix: &str) {
+    let mut line = String::new();
+    while !line.starts_with(prefix) {
+        line.clear();
+        assert_ne!(err.read_line(&mut line).unwrap(), 0, "bench ended early");
+    }
+}
+
+/// Sends SIGTERM (what Kubernetes does to a deleted Job's pod); the exit status and the rest of
+/// stderr.
+fn terminate(
+    child: &mut Child,
+    err: &mut impl std::io::Read,
+) -> (std::process::ExitStatus, String) {
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    let _ = err.read_to_string(&mut rest);
+    (child.wait().unwrap(), rest)
 }

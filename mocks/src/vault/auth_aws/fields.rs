@@ -292,17 +292,24 @@ pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultE
     match v {
         Value::Object(o) => from_object(o.clone()).map(Some),
         Value::String(s) => {
-            // hvac and the SDK-based clients send base64 of a JSON object: its values move into
-            // the headers rather than being copied.
+            // hvac and the SDK-based clients send base64 of a JSON object, on every login: it is
+            // decoded straight into header pairs, without a `Value` tree in between.
             let json = base64::engine::general_purpose::STANDARD
                 .decode(s)
                 .ok()
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-                .or_else(|| serde_json::from_str::<Value>(s).ok());
-            match json {
-                Some(Value::Object(o)) => from_object(o).map(Some),
-                _ => Err(bad("invalid character looking for beginning of value")),
+                .and_then(|bytes| serde_json::from_slice::<HeaderPairs>(&bytes).ok())
+                .or_else(|| serde_json::from_str::<HeaderPairs>(s).ok());
+            let Some(HeaderPairs(pairs)) = json else {
+                return Err(bad("invalid character looking for beginning of value"));
+            };
+            let mut h = Headers::new();
+            for (k, values) in pairs {
+                let values = values.map_err(|t| bad(&format!("expected string, got {t}")))?;
+                for v in values {
+                    header_add(&mut h, &k, v);
+                }
             }
+            Ok(Some(h))
         }
         Value::Array(items) => {
             let mut h = Headers::new();
@@ -318,6 +325,135 @@ pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultE
             Ok(Some(h))
         }
         other => Err(bad(&unconvertible("http.Header", other))),
+    }
+}
+
+/// A JSON object of headers as [`headers`] reads it from a `Value::Object`, decoded straight
+/// from text: the pairs in object order, a repeated key keeping its first place and its last
+/// value (as `serde_json::Map` with `preserve_order` does); each value the strings it adds, or
+/// the Go type of what it may not hold.
+struct HeaderPairs(Vec<(String, Result<Vec<String>, &'static str>)>);
+
+impl<'de> serde::Deserialize<'de> for HeaderPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = HeaderPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<HeaderPairs, A::Error> {
+                let mut pairs: Vec<(String, Result<Vec<String>, &'static str>)> = Vec::new();
+                // Where each key is, once there are too many for a linear search.
+                let mut index: Option<std::collections::HashMap<String, usize>> = None;
+                while let Some(k) = map.next_key::<String>()? {
+                    let HeaderValues(v) = map.next_value()?;
+                    if pairs.len() >= 16 && index.is_none() {
+                        let built = pairs.iter().enumerate();
+                        index = Some(built.map(|(i, (k, _))| (k.clone(), i)).collect());
+                    }
+                    let at = match &index {
+                        Some(index) => index.get(&k).copied(),
+                        None => pairs.iter().position(|(pk, _)| *pk == k),
+                    };
+                    match at {
+                        Some(i) => pairs[i].1 = v,
+                        None => {
+                            if let Some(index) = &mut index {
+                                index.insert(k.clone(), pairs.len());
+                            }
+                            pairs.push((k, v));
+                        }
+                    }
+                }
+                Ok(HeaderPairs(pairs))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
+}
+
+/// One header value: a string, number or bool, or an array of strings and numbers (the first
+/// item of another type names the error).
+struct HeaderValues(Result<Vec<String>, &'static str>);
+
+/// A number as `serde_json::Number` prints it.
+fn number_text(n: impl Into<serde_json::Number>) -> String {
+    n.into().to_string()
+}
+
+fn float_text(f: f64) -> String {
+    serde_json::Number::from_f64(f).map_or_else(|| f.to_string(), |n| n.to_string())
+}
+
+impl<'de> serde::Deserialize<'de> for HeaderValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        /// `top`: a value of the object (bools allowed, arrays read), else an array's item.
+        struct Values {
+            top: bool,
+        }
+        type Out = Result<Vec<String>, &'static str>;
+        impl<'de> Visitor<'de> for Values {
+            type Value = Out;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a header value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Out, E> {
+                Ok(Ok(vec![v.to_owned()]))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Out, E> {
+                Ok(Ok(vec![v]))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Out, E> {
+                Ok(Ok(vec![number_text(v)]))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Out, E> {
+                Ok(Ok(vec![number_text(v)]))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Out, E> {
+                Ok(Ok(vec![float_text(v)]))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Out, E> {
+                Ok(if self.top {
+                    Ok(vec![v.to_string()])
+                } else {
+                    Err("bool")
+                })
+            }
+            fn visit_unit<E>(self) -> Result<Out, E> {
+                Ok(Err("<nil>"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Out, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Err("map[string]interface {}"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Out, A::Error> {
+                if !self.top {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    return Ok(Err("[]interface {}"));
+                }
+                let mut out: Out = Ok(Vec::new());
+                while let Some(Item(item)) = seq.next_element()? {
+                    match (&mut out, item) {
+                        (Ok(values), Ok(mut v)) => values.append(&mut v),
+                        (Ok(_), Err(t)) => out = Err(t),
+                        (Err(_), _) => {}
+                    }
+                }
+                Ok(out)
+            }
+        }
+        struct Item(Out);
+        impl<'de> serde::Deserialize<'de> for Item {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any(Values { top: false }).map(Item)
+            }
+        }
+        d.deserialize_any(Values { top: true }).map(HeaderValues)
     }
 }
 
@@ -372,6 +508,51 @@ mod tests {
         for text in ["[1]", "\"s\"", "3", "null", "{\"a\":{}}"] {
             let data: Data = [("h".to_owned(), b64(text))].into_iter().collect();
             assert_eq!(headers(&data, "h").unwrap_err().status, 400, "{text}");
+        }
+    }
+
+    #[test]
+    fn base64_header_objects_read_as_the_same_object_given_as_json() {
+        // The streaming decoder of base64 objects against the `Value` path of plain objects:
+        // the same headers, or the same error.
+        let texts = [
+            r#"{"x-amz-date":"1","Content-Length":["43"],"n":5,"f":1.5,"e":1e3,"neg":-2,"t":true}"#,
+            r#"{"a":["x",2,3.25],"A":"y","a":"z"}"#,
+            r#"{"a":null}"#,
+            r#"{"a":{"b":1}}"#,
+            r#"{"a":[true]}"#,
+            r#"{"a":[null]}"#,
+            r#"{"a":[[1]]}"#,
+            r#"{"a":[{}],"b":{}}"#,
+            r#"{"a":{},"a":"fixed"}"#,
+            r#"{"k":"\u00e9\n"}"#,
+            r#"{}"#,
+        ];
+        for text in texts {
+            let obj: Value = serde_json::from_str(text).unwrap();
+            let plain: Data = [("h".to_owned(), obj)].into_iter().collect();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+            let encoded: Data = [("h".to_owned(), json!(b64))].into_iter().collect();
+            let raw: Data = [("h".to_owned(), json!(text))].into_iter().collect();
+            let msg = |r: Result<Option<Headers>, VaultError>| r.map_err(|e| e.errors);
+            let want = msg(headers(&plain, "h"));
+            assert_eq!(
+                msg(headers(&encoded, "h")).map_err(|_| ()),
+                want.clone().map_err(|_| ()),
+                "{text}"
+            );
+            if let Err(e) = &want {
+                let got = msg(headers(&encoded, "h")).unwrap_err();
+                // The error prints the field's value: the base64 text here, the object there.
+                assert_eq!(
+                    got[0].rsplit(": ").next(),
+                    e[0].rsplit(": ").next(),
+                    "{text}"
+                );
+            } else {
+                assert_eq!(msg(headers(&encoded, "h")), want, "{text}");
+                assert_eq!(msg(headers(&raw, "h")), want, "{text}");
+            }
         }
     }
 

@@ -17,9 +17,10 @@ impl Node {
         let mut reader = Reader::from_str(xml);
         let mut stack: Vec<Node> = Vec::new();
         let mut root: Option<Node> = None;
+        // The name after any `prefix:`.
         let local = |raw: &[u8]| -> String {
-            let s = String::from_utf8_lossy(raw);
-            s.rsplit(':').next().unwrap_or_default().to_owned()
+            let name = raw.rsplit(|&b| b == b':').next().unwrap_or_default();
+            String::from_utf8_lossy(name).into_owned()
         };
         loop {
             match reader.read_event().map_err(|e| e.to_string())? {
@@ -49,6 +50,9 @@ impl Node {
                 Event::Text(t) => {
                     let text = t.unescape().map_err(|e| e.to_string())?;
                     match stack.last_mut() {
+                        // Leading white space (the indentation before a child, mostly) is
+                        // dropped: every reader of `text` trims it.
+                        Some(n) if n.text.is_empty() && text.trim().is_empty() => {}
                         Some(n) => n.text.push_str(&text),
                         None if text.trim().is_empty() => {}
                         None => return Err("text outside the root element".into()),

@@ -8,8 +8,8 @@
 //! |---|---|---|
 //! | `Field validation failed: error converting input … for field "…": …` | 400 | `the_iam_pipeline_refuses_in_vaults_order` |
 //! | `supplied auth values for both ec2 and iam auth types` | 400 | same table |
-//! | `supplied some of the auth values for the iam auth type but not all` | 400 | same table |
-//! | `supplied some of the auth values for the ec2 auth type but not all` | 400 | same table |
+//! | `supplied some of the auth values for the iam auth type but not all` | 400 | not reachable in Vault (its mode check reads (all, any) as (any, all)); not produced |
+//! | `supplied some of the auth values for the ec2 auth type but not all` | 400 | not reachable in Vault; not produced |
 //! | `didn't supply required authentication values` | 400 | same table |
 //! | `missing iam_http_request_method` | 400 | same table |
 //! | `invalid iam_http_request_method; currently only 'GET' and 'POST' are supported` | 400 | same table |
@@ -17,32 +17,32 @@
 //! | `invalid request` (POST URL with query) | 400 | same table |
 //! | `no action found in request` / `found multiple actions` / `unexpected action parameter, %s` | 400 | same table |
 //! | `missing iam_request_body which is required for POST requests` / `failed to base64 decode iam_request_body` | 400 | same table |
-//! | `iam request body is invalid` / Go ParseQuery errors | 400 | same table |
+//! | `iam request body is invalid` / Go ParseQuery errors (a body of `Version` alone passes) | 400 | same table, `a_get_login_forwards_its_body_and_a_body_of_version_alone_passes` |
 //! | `missing iam_request_headers` | 400 | same table |
 //! | `error getting configuration: %w` | 500 | not triggerable: configuration lives in memory, reads cannot fail |
 //! | server-ID `missing header` / `expected … but got …` / `vault header wasn't signed` / `missing Authorization header` | 400 | same table; `the_server_id_header_name_is_case_insensitive` |
-//! | server-ID `found multiple SignedHeaders components` | 400 | same table (a newline inside the Authorization value, which JSON headers can carry) |
+//! | server-ID `found multiple SignedHeaders components` | 400 | unreachable in Vault; not produced (`signed_headers_are_read_as_vaults_pattern_matches_them` in the crate) |
 //! | `invalid request header: %s` | 400 | same table |
 //! | `invalid request query param: %s` | 400 | same table |
-//! | `region missing from Authorization header` / `unable to get regional STS endpoint for region: %v` | 400 | `use_sts_region_from_client_takes_the_region_from_the_authorization_header` |
+//! | `region missing from Authorization header` / `unable to get regional STS endpoint for region: %v` (an empty region is the latter) | 400 | `use_sts_region_from_client_takes_the_region_from_the_authorization_header` |
 //! | `error making upstream request: error making request: … giving up after N attempt(s)[: …]` | 400 | `sts_500_is_retried_then_given_up`, `sts_429_gives_up_without_a_reason`, `a_dropped_connection_is_a_transport_error` |
 //! | `error making upstream request: body of GetCallerIdentity is invalid` | 400 | `a_non_xml_content_type_hides_the_sts_error`, `a_fake_sts_answering_odd_bodies` |
 //! | `error making upstream request: received error code %d from STS: %s` | 400 | `a_wrong_secret_is_surfaced_as_sts_403`, `throttling_is_400_and_not_retried`, `a_login_signed_16_minutes_ago_is_refused_by_sts` |
 //! | `error making upstream request: error parsing STS response` | 400 | `a_fake_sts_answering_odd_bodies` |
-//! | `error parsing arn "%s": …` | 400 | `a_fake_sts_answering_odd_bodies` (the mock STS only returns valid ARNs) |
+//! | `error parsing arn %q: …` | 400 | `a_fake_sts_answering_odd_bodies` (the mock STS only returns valid ARNs) |
 //! | `entry for role %s not found` | 400 | same table |
 //! | `permission denied` | 403 | `token_bound_cidrs_need_the_remote_address_inside` |
 //! | `auth method iam not allowed for role %s` | 400 | `a_role_for_ec2_refuses_iam_logins` |
-//! | `IAM Principal "%s" does not belong to the role "%s"` | 400 | `bound_arn_globs_match_the_full_arn`, `a_recreated_role_is_refused_until_the_vault_role_is_rewritten` |
-//! | `error looking up full ARN of entity %v when attempting login for role "%s": %v` | 400 | `a_failed_full_arn_lookup_is_reported` |
+//! | `IAM Principal %q does not belong to the role %q` | 400 | `bound_arn_globs_match_the_full_arn`, `a_recreated_role_is_refused_until_the_vault_role_is_rewritten` |
+//! | `error looking up full ARN of entity %v when attempting login for role %q: %v` (`error creating IAM client: …`, `error fetching user %q: …`) | 400 | `a_failed_full_arn_lookup_is_reported` |
 //! | `got empty string back when looking up full ARN …` | 400 | not triggerable with the mock IAM (it always names the ARN) |
 //! | `failed to verify %s as a valid EC2 instance in region %s: %s` / `error validating instance: %s` | 400 | `inferred_ec2_instances_are_described_and_bound` |
-//! | `unable to fetch client for account ID "%s" -- default client is for account "%s"` | 400 | `unique_ids_are_resolved_with_vaults_own_keys` (role write) |
+//! | `unable to fetch client for account ID %q -- default client is for account %q` | 400 | `unique_ids_are_resolved_with_vaults_own_keys` (role write) |
 //! | renew `role "%s" no longer bound to ARN "%s"` | 500 | `a_recreated_role_is_refused_until_the_vault_role_is_rewritten` |
 //! | GetCallerIdentity 200 without `GetCallerIdentityResult` (Vault panics) | 500 | `a_fake_sts_answering_odd_bodies` |
 //! | ec2 (§3): `both pkcs7 and a tuple …`, `entry for role %q not found`, `Region %q does not satisfy …`, `Error validating instance: …`, `client nonce mismatch`, `instance identity verification using SHA256 RSA signature is unsuccessful` (500) | 400/500 | `vault_auth_aws_ec2::*` |
 //! | ec2: `auth method ec2 not allowed for role %s`, `client nonce exceeding the limit of 128 characters`, `reauthentication is disabled` | 400 | `ec2_reauthentication_rules` |
-//! | ec2: `either pkcs7 or a tuple …` | 400 | not triggerable: the mode check (`supplied some of the auth values for the ec2 auth type but not all`) answers first |
+//! | ec2: `either pkcs7 or a tuple …`, `failed to base64 decode the instance identity document`, `failed to base64 decode the SHA256 RSA signature of the instance identity document` | 400 | `the_iam_pipeline_refuses_in_vaults_order` |
 //! | ec2: `instance meta-data is older …`, `failed to verify instance ID: %v`, PKCS#7 parse/verify failures | 400/500 | implemented, not yet tested |
 
 mod vault_auth_aws {
@@ -786,10 +786,21 @@ mod vault_auth_aws {
             ("role is an object", |d, _| d["role"] = json!({}),
              "Field validation failed: error converting input map[] for field \"role\": '' expected type 'string', got unconvertible type 'map[string]interface {}', value: 'map[]'"),
             ("ec2 and iam", |d, _| d["pkcs7"] = json!("MIAG"), "supplied auth values for both ec2 and iam auth types"),
+            // A method is chosen only when all of its fields are there (Vault reads its own
+            // (all, any) pairs as (any, all)): a partial set is no set.
             ("iam without headers", |d, _| { d.as_object_mut().unwrap().remove("iam_request_headers"); },
-             "supplied some of the auth values for the iam auth type but not all"),
+             "didn't supply required authentication values"),
             ("ec2 identity alone", |d, _| *d = json!({"role": "app", "identity": "e30="}),
-             "supplied some of the auth values for the ec2 auth type but not all"),
+             "didn't supply required authentication values"),
+            ("pkcs7 null", |d, _| *d = json!({"role": "app", "pkcs7": null}),
+             "either pkcs7 or a tuple containing the instance identity document and its SHA256 RSA signature needs to be provided"),
+            ("iam with identity and signature null", |d, _| { d["identity"] = json!(null); d["signature"] = json!(null); },
+             "supplied auth values for both ec2 and iam auth types"),
+            ("identity not base64, with partial iam", |d, _| { d["identity"] = json!("!!"); d["signature"] = json!(""); d.as_object_mut().unwrap().remove("iam_request_headers"); },
+             "failed to base64 decode the instance identity document"),
+            ("signature not base64", |d, _| *d = json!({"role": "app", "identity": "e30=", "signature": "!!"}),
+             "failed to base64 decode the SHA256 RSA signature of the instance identity document"),
+            ("method null", |d, _| d["iam_http_request_method"] = json!(null), "missing iam_http_request_method"),
             ("nothing", |d, _| *d = json!({"role": "app"}), "didn't supply required authentication values"),
             ("empty method", |d, _| d["iam_http_request_method"] = json!(""), "missing iam_http_request_method"),
             ("PUT", |d, _| d["iam_http_request_method"] = json!("PUT"),
@@ -823,9 +834,10 @@ mod vault_auth_aws {
             ("no Authorization", |d, s| d["iam_request_headers"] = s.clone().without("Authorization").header_json(),
              "error validating X-Vault-AWS-IAM-Server-ID header: missing Authorization header"),
             // JSON carries a newline inside a header value as well as any other character.
+            // Vault's pattern reads the first line that holds a list.
             ("two SignedHeaders lines", |d, s| d["iam_request_headers"] = s.clone().without("Authorization").with("Authorization",
-                "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-vault-aws-iam-server-id, Signature=c\nSignedHeaders=host;x-vault-aws-iam-server-id").header_json(),
-             "error validating X-Vault-AWS-IAM-Server-ID header: found multiple SignedHeaders components"),
+                "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=c\nSignedHeaders=host;x-vault-aws-iam-server-id").header_json(),
+             "error validating X-Vault-AWS-IAM-Server-ID header: vault header wasn't signed"),
             ("X-Amz-* not allowed", |d, s| d["iam_request_headers"] = s.clone().with("X-Amz-Foo", "1").header_json(), "invalid request header: X-Amz-Foo"),
             ("GET presigned with X-Amz-Expires", |d, _| {
                 d["iam_http_request_method"] = json!("GET");
@@ -853,6 +865,54 @@ mod vault_auth_aws {
         }
         // Only the unknown-role row reached STS.
         assert_eq!(e.forwarded(), 1);
+    }
+
+    #[tokio::test]
+    async fn ec2_signature_inputs_fail_as_vaults_do() {
+        let e = configured().await;
+        for (data, msg) in [
+            (
+                json!({"role": "app", "pkcs7": "!!"}),
+                "failed to decode the PEM encoded PKCS#7 signature",
+            ),
+            (
+                json!({"role": "app", "identity": "e30=", "signature": ""}),
+                "missing SHA256 RSA signature of the instance identity document",
+            ),
+            (
+                json!({"role": "app", "identity": "", "signature": "AAAA"}),
+                "missing instance identity document",
+            ),
+            (
+                json!({"role": "app", "identity": "e30=", "signature": "AAAA"}),
+                "instance identity verification using SHA256 RSA signature is unsuccessful",
+            ),
+        ] {
+            assert_err(e.login(data).await, 500, msg);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_get_login_forwards_its_body_and_a_body_of_version_alone_passes() {
+        let e = configured().await;
+        let signed = hvac(&e.alice(), Some(SERVER_ID), now(&e));
+        // A GET whose body is `Version=…` alone: valid for Vault, and sent to STS with the GET
+        // (the signature was made for a POST, so STS refuses it, after the forward).
+        let mut data = signed.data(Some("app"));
+        data["iam_http_request_method"] = json!("GET");
+        data["iam_request_url"] = json!(b64("https://sts.amazonaws.com/?Action=GetCallerIdentity&X-Amz-SignedHeaders=host%3Bx-vault-aws-iam-server-id"));
+        data["iam_request_body"] = json!(b64("Version=2011-06-15"));
+        let err = e.login(data).await.unwrap_err();
+        assert!(
+            err.errors[0]
+                .starts_with("error making upstream request: received error code 403 from STS: "),
+            "{err:?}"
+        );
+        let j = e.sim().journal().entries();
+        let fwd = j.iter().find(|j| j.path == "//").expect("forwarded");
+        assert_eq!(fwd.method, "GET");
+        assert_eq!(fwd.body, "Version=2011-06-15");
+        assert_eq!(fwd.header("content-length"), Some("18"));
     }
 
     #[tokio::test]
@@ -909,6 +969,16 @@ mod vault_auth_aws {
             e.login(bad_region.data(Some("app"))).await,
             400,
             "unable to get regional STS endpoint for region: mars-north-1",
+        );
+        // An empty region is a region the resolver does not know, not a missing one.
+        let no_region = login
+            .clone()
+            .without("authorization")
+            .with("Authorization", &auth.replace("/mars-north-1/", "//"));
+        assert_err(
+            e.login(no_region.data(Some("app"))).await,
+            400,
+            "unable to get regional STS endpoint for region: ",
         );
     }
 
@@ -1181,7 +1251,15 @@ mod vault_auth_aws {
         assert_err_prefix(
             e.login(hvac(&e.alice(), Some(SERVER_ID), now(&e)).data(Some("users"))).await,
             400,
-            "error looking up full ARN of entity &{aws 111122223333 user  alice } when attempting login for role \"users\": RequestError: send request failed",
+            "error looking up full ARN of entity &{aws 111122223333 user  alice } when attempting login for role \"users\": error fetching user \"alice\": RequestError: send request failed",
+        );
+        // Without credentials Vault cannot make its IAM client: its own GetCallerIdentity fails.
+        e.ok("config/client", json!({"access_key": "", "secret_key": ""}))
+            .await;
+        assert_err(
+            e.login(hvac(&e.alice(), Some(SERVER_ID), now(&e)).data(Some("users"))).await,
+            400,
+            "error looking up full ARN of entity &{aws 111122223333 user  alice } when attempting login for role \"users\": error creating IAM client: unable to fetch current caller: NoCredentialProviders: no valid providers in chain. Deprecated.\n\tFor verbose messaging see aws.Config.CredentialsChainVerboseErrors",
         );
     }
 

@@ -49,6 +49,7 @@ use crate::http_client::HttpClient;
 use crate::vault::backend::{BackendRequest, BackendResponse, LoginOutcome, Operation, VaultError};
 use arn::IamEntity;
 use config::{CertConfig, ClientConfig, IdentityConfig, StsConfig};
+use fields::go_quote;
 use fields::Data;
 use role::Role;
 use sdk::{Keys, Target};
@@ -267,7 +268,8 @@ impl AwsAuthBackend {
                     {
                         let id = self.resolve_unique_id(a).await.map_err(|e| {
                             VaultError::bad_request(format!(
-                                "unable to resolve ARN \"{a}\" to internal ID: {e}"
+                                "unable to resolve ARN {} to internal ID: {e}",
+                                go_quote(a)
                             ))
                         })?;
                         ids.push(id);
@@ -308,8 +310,14 @@ impl AwsAuthBackend {
     async fn keys_for_account(&self, account: &str) -> Result<Keys, String> {
         let cfg = self.client_config();
         if cfg.access_key.is_empty() || cfg.secret_key.is_empty() {
-            // UNVERIFIED: aws-sdk-go v1's text when no credential provider has keys.
-            return Err("NoCredentialProviders: no valid providers in chain. Deprecated.\n\tFor verbose messaging see aws.Config.CredentialsChainVerboseErrors".into());
+            // UNVERIFIED: aws-sdk-go v1's text when no credential provider has keys. Without a
+            // `config/sts` role it comes from Vault's own GetCallerIdentity, and is wrapped so.
+            const NO_CREDENTIALS: &str = "NoCredentialProviders: no valid providers in chain. Deprecated.\n\tFor verbose messaging see aws.Config.CredentialsChainVerboseErrors";
+            return Err(if self.state().sts.contains_key(account) {
+                NO_CREDENTIALS.to_owned()
+            } else {
+                format!("unable to fetch current caller: {NO_CREDENTIALS}")
+            });
         }
         let base = Keys {
             access_key: cfg.access_key.clone(),
@@ -365,7 +373,8 @@ impl AwsAuthBackend {
                     &params,
                     cfg.max_retries,
                 )
-                .await?;
+                .await
+                .map_err(|e| format!("unable to fetch current caller: {e}"))?;
                 let a = node.text_at(&["GetCallerIdentityResult", "Account"]);
                 self.state().own_account = Some(a.clone());
                 a
@@ -373,7 +382,9 @@ impl AwsAuthBackend {
         };
         if own != account {
             return Err(format!(
-                "unable to fetch client for account ID \"{account}\" -- default client is for account \"{own}\""
+                "unable to fetch client for account ID {} -- default client is for account {}",
+                go_quote(account),
+                go_quote(&own)
             ));
         }
         Ok(base)
@@ -381,6 +392,10 @@ impl AwsAuthBackend {
 
     async fn iam_call(&self, account: &str, params: &[(&str, &str)]) -> Result<Node, String> {
         let keys = self.keys_for_account(account).await?;
+        self.iam_call_as(&keys, params).await
+    }
+
+    async fn iam_call_as(&self, keys: &Keys, params: &[(&str, &str)]) -> Result<Node, String> {
         let cfg = self.client_config();
         let target = Target {
             service: "iam",
@@ -394,7 +409,7 @@ impl AwsAuthBackend {
         sdk::call(
             &self.http,
             &*self.clock,
-            &keys,
+            keys,
             &target,
             params,
             cfg.max_retries,
@@ -445,7 +460,7 @@ impl AwsAuthBackend {
                     "InstanceProfileId",
                 ],
             ),
-            other => return Err(format!("unrecognized error type \"{other}\"")),
+            other => return Err(format!("unrecognized error type {}", go_quote(other))),
         };
         let node = self
             .iam_call(
@@ -468,21 +483,42 @@ impl AwsAuthBackend {
                 return Ok(arn.clone());
             }
         }
-        let (action, param, path) = match e.kind.as_str() {
-            "user" => ("GetUser", "UserName", ["GetUserResult", "User", "Arn"]),
-            "assumed-role" | "role" => ("GetRole", "RoleName", ["GetRoleResult", "Role", "Arn"]),
+        // Vault's `fullArn`: the client first, then the entity's type, each failure wrapped.
+        let keys = self
+            .keys_for_account(&e.account)
+            .await
+            .map_err(|err| format!("error creating IAM client: {err}"))?;
+        let (action, param, path, what) = match e.kind.as_str() {
+            "user" => (
+                "GetUser",
+                "UserName",
+                ["GetUserResult", "User", "Arn"],
+                "user",
+            ),
+            "assumed-role" | "role" => (
+                "GetRole",
+                "RoleName",
+                ["GetRoleResult", "Role", "Arn"],
+                "role",
+            ),
             other => return Err(format!("unrecognized entity type: {other}")),
         };
         let node = self
-            .iam_call(
-                &e.account,
+            .iam_call_as(
+                &keys,
                 &[
                     ("Action", action),
                     ("Version", "2010-05-08"),
                     (param, &e.friendly_name),
                 ],
             )
-            .await?;
+            .await
+            .map_err(|err| {
+                format!(
+                    "error fetching {what} {}: {err}",
+                    go_quote(&e.friendly_name)
+                )
+            })?;
         let arn = node.text_at(&path);
         if !arn.is_empty() {
             self.state()

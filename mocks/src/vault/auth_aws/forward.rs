@@ -76,7 +76,7 @@ fn transport_error(method: &str, url: &str, e: &HttpError) -> String {
     if let Some(first) = m.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
-    format!("{m} \"{url}\": {e}")
+    format!("{m} {}: {e}", super::fields::go_quote(url))
 }
 
 /// Sends the request with retries; the final answer or the error text after
@@ -84,11 +84,8 @@ fn transport_error(method: &str, url: &str, e: &HttpError) -> String {
 pub(crate) async fn submit(http: &HttpClient, f: &Forward) -> Result<CallerIdentity, ForwardError> {
     let method = http::Method::from_bytes(f.method.as_bytes())
         .map_err(|e| ForwardError::Upstream(format!("error making request: {e}")))?;
-    let body = if method == http::Method::GET {
-        Bytes::new()
-    } else {
-        Bytes::copy_from_slice(&f.body)
-    };
+    // Any method's body goes out (Go's `http.NewRequest` with it; an empty one sends none).
+    let body = Bytes::copy_from_slice(&f.body);
     let mut attempt = 0u32;
     let (status, content_type, body) = loop {
         attempt += 1;

@@ -152,40 +152,65 @@ impl AwsAuthBackend {
         let get = |k: &str| -> Result<String, VaultError> {
             Ok(fields::string(data, k)?.unwrap_or_default())
         };
-        let (pkcs7, identity, signature) = (get("pkcs7")?, get("identity")?, get("signature")?);
-        if !pkcs7.is_empty() && (!identity.is_empty() || !signature.is_empty()) {
+        // Go's `base64.StdEncoding` skips line breaks, nothing else.
+        let decode = |s: &str| {
+            let clean: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+            b64.decode(clean)
+        };
+        // `pathLoginEc2GetRoleNameAndIdentityDoc`: the identity and the signature decoded first,
+        // then which of the two ways was taken.
+        let identity = get("identity")?;
+        let identity = if identity.is_empty() {
+            Vec::new()
+        } else {
+            match decode(&identity) {
+                Ok(bytes) if !bytes.is_empty() => bytes,
+                _ => {
+                    return Err(bad(
+                        "failed to base64 decode the instance identity document",
+                    ))
+                }
+            }
+        };
+        let signature = get("signature")?;
+        let signature = if signature.is_empty() {
+            Vec::new()
+        } else {
+            decode(&signature).map_err(|_| {
+                bad("failed to base64 decode the SHA256 RSA signature of the instance identity document")
+            })?
+        };
+        let pkcs7 = get("pkcs7")?;
+        if pkcs7.is_empty() && identity.is_empty() && signature.is_empty() {
+            return Err(bad("either pkcs7 or a tuple containing the instance identity document and its SHA256 RSA signature needs to be provided"));
+        }
+        if !pkcs7.is_empty() && !identity.is_empty() && !signature.is_empty() {
             return Err(bad("both pkcs7 and a tuple containing the instance identity document and its SHA256 RSA signature is supplied; provide only one"));
         }
         let doc = if !pkcs7.is_empty() {
-            let clean: String = pkcs7.chars().filter(|c| !c.is_whitespace()).collect();
-            let der = b64.decode(clean).map_err(|e| {
-                VaultError::internal(format!(
-                    "failed to parse the BER encoded PKCS#7 signature: {e}"
-                ))
+            // Vault wraps the value in PEM armour and decodes that: bad base64 leaves PEM text
+            // undecoded (spaces, tabs and line breaks are skipped).
+            let clean: String = pkcs7.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let der = b64.decode(clean).map_err(|_| {
+                VaultError::internal("failed to decode the PEM encoded PKCS#7 signature")
             })?;
             let content = verify_pkcs7(&der, &self.cert_keys("pkcs7"))?;
             parse_doc(&content)?
-        } else if !identity.is_empty() && !signature.is_empty() {
-            // UNVERIFIED: the decode failures' wording.
-            let doc = b64.decode(identity.trim()).map_err(|e| {
-                VaultError::internal(format!(
-                    "failed to base64 decode the instance identity document: {e}"
-                ))
-            })?;
-            let clean: String = signature.chars().filter(|c| !c.is_whitespace()).collect();
-            let sig = b64.decode(clean).map_err(|e| {
-                VaultError::internal(format!(
-                    "failed to base64 decode the SHA256 RSA signature: {e}"
-                ))
-            })?;
-            if !rsa_verifies(&self.cert_keys("identity"), &doc, &sig) {
+        } else {
+            if identity.is_empty() {
+                return Err(VaultError::internal("missing instance identity document"));
+            }
+            if signature.is_empty() {
+                return Err(VaultError::internal(
+                    "missing SHA256 RSA signature of the instance identity document",
+                ));
+            }
+            if !rsa_verifies(&self.cert_keys("identity"), &identity, &signature) {
                 return Err(VaultError::internal(
                     "instance identity verification using SHA256 RSA signature is unsuccessful",
                 ));
             }
-            parse_doc(&doc)?
-        } else {
-            return Err(bad("either pkcs7 or a tuple containing the instance identity document and its SHA256 RSA signature needs to be provided"));
+            parse_doc(&identity)?
         };
 
         let role_name = role.unwrap_or_else(|| doc.image_id.clone());

@@ -218,11 +218,11 @@ fn check_server_id(
             [one] => Cow::Borrowed(one.as_str()),
             many => Cow::Owned(many.join(",")),
         };
-        let mut lists = auth.split('\n').filter_map(last_signed_headers);
-        match (lists.next(), lists.next()) {
-            (Some(list), None) => list,
-            (None, _) => return Err("vault header wasn't signed".into()),
-            (Some(_), Some(_)) => return Err("found multiple SignedHeaders components".into()),
+        // Vault checks for more than one match of its pattern too (`found multiple
+        // SignedHeaders components`), but `FindSubmatch` with one group never returns more.
+        match signed_headers_list(&auth) {
+            Some(list) => list,
+            None => return Err("vault header wasn't signed".into()),
         }
     } else {
         query = url.query();
@@ -238,27 +238,39 @@ fn check_server_id(
     }
 }
 
-/// What `.*SignedHeaders=([^,]+)` captures in one line: the last non-empty list after a
-/// `SignedHeaders=`.
-fn last_signed_headers(line: &str) -> Option<&str> {
+/// What Go's `regexp` `.*SignedHeaders=([^,]+)` captures in the whole header: `.` stops at a
+/// line break, so the first line with a `SignedHeaders=` not followed by a comma holds the match,
+/// greedy `.*` picks the last such one on that line, and the list runs to the next comma (or the
+/// end), across line breaks.
+fn signed_headers_list(auth: &str) -> Option<&str> {
     const KEY: &str = "SignedHeaders=";
-    let mut best = None;
-    let mut from = 0;
-    while let Some(i) = line[from..].find(KEY) {
-        let start = from + i + KEY.len();
-        let rest = &line[start..];
-        let list = &rest[..rest.find(',').unwrap_or(rest.len())];
-        if !list.is_empty() {
-            best = Some(list);
+    let mut line_start = 0;
+    loop {
+        let line_end = auth[line_start..]
+            .find('\n')
+            .map_or(auth.len(), |i| line_start + i);
+        let line = &auth[line_start..line_end];
+        let mut best = None;
+        let mut from = 0;
+        while let Some(i) = line[from..].find(KEY) {
+            from += i + KEY.len();
+            let rest = &auth[line_start + from..];
+            let list = &rest[..rest.find(',').unwrap_or(rest.len())];
+            if !list.is_empty() {
+                best = Some(list);
+            }
         }
-        from = start;
+        if best.is_some() || line_end == auth.len() {
+            return best;
+        }
+        line_start = line_end + 1;
     }
-    best
 }
 
 /// `https://sts.<region>.amazonaws.com` for a region aws-sdk-go v1 knows.
 // UNVERIFIED: reference §1.2 step 8e names the resolver, not its region list; this list is the
-// public commercial, China and GovCloud regions.
+// public commercial, China and GovCloud regions, with `aws-global` and the US FIPS keys that
+// aws-sdk-go's resolver also knows (its ISO partitions are left out).
 fn regional_sts_endpoint(region: &str) -> Option<String> {
     const REGIONS: &[&str] = &[
         "af-south-1",
@@ -295,6 +307,16 @@ fn regional_sts_endpoint(region: &str) -> Option<String> {
         "cn-north-1",
         "cn-northwest-1",
     ];
+    // The resolver's other STS keys: the global endpoint and the FIPS ones.
+    if region == "aws-global" {
+        return Some(DEFAULT_STS.to_owned());
+    }
+    if let Some(base) = region.strip_suffix("-fips") {
+        if base.starts_with("us-") && REGIONS.contains(&base) {
+            return Some(format!("https://sts-fips.{base}.amazonaws.com"));
+        }
+        return None;
+    }
     if !REGIONS.contains(&region) {
         return None;
     }
@@ -306,16 +328,15 @@ fn regional_sts_endpoint(region: &str) -> Option<String> {
     Some(format!("https://sts.{region}.{suffix}"))
 }
 
-/// Which login fields a request carries (present = key given, not null).
+/// Which login fields a request carries. A field is there when its key is, whatever its value
+/// (`null` and `""` included), as `FieldData.GetOk` sees it.
 struct Mode {
-    any_iam: bool,
     all_iam: bool,
-    any_ec2: bool,
     all_ec2: bool,
 }
 
 fn mode(data: &Data, method: Option<&str>) -> Mode {
-    let has = |k: &str| fields::present(data, k).is_some();
+    let has = |k: &str| data.contains_key(k);
     let (m, u, b, h) = (
         has("iam_http_request_method"),
         has("iam_request_url"),
@@ -324,9 +345,7 @@ fn mode(data: &Data, method: Option<&str>) -> Mode {
     );
     let (p, i, s) = (has("pkcs7"), has("identity"), has("signature"));
     Mode {
-        any_iam: m || u || b || h,
         all_iam: m && u && h && (b || method == Some("GET")),
-        any_ec2: p || i || s,
         all_ec2: p || (i && s),
     }
 }
@@ -346,17 +365,14 @@ impl AwsAuthBackend {
         for f in ["pkcs7", "identity", "signature", "nonce"] {
             fields::string(data, f)?;
         }
-        // 2. Which method.
+        // 2. Which method. Vault's `hasValuesForEc2Auth` and `hasValuesForIamAuth` return
+        // (all, any) and `pathLoginUpdate` reads them as (any, all): a method is chosen when all
+        // of its fields are there, and the two `supplied some of the auth values for the … auth
+        // type but not all` messages cannot be reached (README, fidelity notes).
         let m = mode(data, method.as_deref());
-        match (m.any_ec2, m.any_iam) {
+        match (m.all_ec2, m.all_iam) {
             (true, true) => Err(bad("supplied auth values for both ec2 and iam auth types")),
-            (true, false) if !m.all_ec2 => Err(bad(
-                "supplied some of the auth values for the ec2 auth type but not all",
-            )),
             (true, false) => self.login_ec2(data, role, remote).await,
-            (false, true) if !m.all_iam => Err(bad(
-                "supplied some of the auth values for the iam auth type but not all",
-            )),
             (false, true) => {
                 let req = IamLogin {
                     role,
@@ -431,13 +447,15 @@ impl AwsAuthBackend {
             if let Some(e) = err {
                 return Err(bad(e));
             }
+            // Only `Action` and `Version`; an `Action`, if there, once and GetCallerIdentity
+            // (a body with `Version` alone passes).
             let actions: Vec<&str> = pairs
                 .iter()
                 .filter(|(k, _)| k == "Action")
                 .map(|(_, v)| v.as_ref())
                 .collect();
             let keys_ok = pairs.iter().all(|(k, _)| k == "Action" || k == "Version");
-            if !keys_ok || actions != ["GetCallerIdentity"] {
+            if !keys_ok || !(actions.is_empty() || actions == ["GetCallerIdentity"]) {
                 return Err(bad("iam request body is invalid"));
             }
         }
@@ -486,7 +504,6 @@ impl AwsAuthBackend {
                             .find_map(|f| f.strip_prefix("Credential="))
                             .and_then(|c| c.split('/').nth(2).map(str::to_owned))
                     })
-                    .filter(|r| !r.is_empty())
                     .ok_or_else(|| bad("region missing from Authorization header"))?;
                 endpoint = regional_sts_endpoint(&region).ok_or_else(|| {
                     bad(format!(
@@ -501,7 +518,8 @@ impl AwsAuthBackend {
             url: format!("{endpoint}/{}", url.request_uri()),
             host: url.host.clone(),
             headers,
-            body: if method == "GET" { Vec::new() } else { body },
+            // A GET forwards its body too: Vault builds every method's request with it.
+            body,
             retries,
         };
         let caller =
@@ -517,7 +535,7 @@ impl AwsAuthBackend {
             };
         // 10. ARN.
         let entity = IamEntity::parse(&caller.arn)
-            .map_err(|e| bad(format!("error parsing arn \"{}\": {e}", caller.arn)))?;
+            .map_err(|e| bad(format!("error parsing arn {}: {e}", go_quote(&caller.arn))))?;
         let canonical = entity.canonical_arn();
         let client_user_id = caller
             .user_id
@@ -552,8 +570,9 @@ impl AwsAuthBackend {
             .map_err(bad)?
         {
             return Err(bad(format!(
-                "IAM Principal \"{}\" does not belong to the role \"{role_name}\"",
-                caller.arn
+                "IAM Principal {} does not belong to the role {}",
+                go_quote(&caller.arn),
+                go_quote(&role_name)
             )));
         }
         // 16. Inferred EC2 instance.
@@ -787,5 +806,35 @@ mod tests {
             "https://sts.cn-north-1.amazonaws.com.cn"
         );
         assert!(regional_sts_endpoint("mars-1").is_none());
+        assert!(regional_sts_endpoint("").is_none());
+        assert_eq!(
+            regional_sts_endpoint("aws-global").unwrap(),
+            "https://sts.amazonaws.com"
+        );
+        assert_eq!(
+            regional_sts_endpoint("us-gov-west-1-fips").unwrap(),
+            "https://sts-fips.us-gov-west-1.amazonaws.com"
+        );
+        assert!(regional_sts_endpoint("eu-west-1-fips").is_none());
+    }
+
+    #[test]
+    fn signed_headers_are_read_as_vaults_pattern_matches_them() {
+        let list = signed_headers_list;
+        let sig = "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-vault-aws-iam-server-id, Signature=c";
+        assert_eq!(list(sig), Some("host;x-vault-aws-iam-server-id"));
+        // Greedy `.*`: the last list on the line.
+        assert_eq!(list("SignedHeaders=a, SignedHeaders=b, S=c"), Some("b"));
+        // An empty list does not match; an earlier one on the line does.
+        assert_eq!(list("SignedHeaders=a, SignedHeaders=, S=c"), Some("a"));
+        assert_eq!(list("SignedHeaders=,x"), None);
+        assert_eq!(list("no list here"), None);
+        // The first line holding a list wins, and the list runs across line breaks to a comma.
+        assert_eq!(
+            list("x\nSignedHeaders=a\nSignedHeaders=b"),
+            Some("a\nSignedHeaders=b")
+        );
+        assert_eq!(list("SignedHeaders=,\nSignedHeaders=b"), Some("b"));
+        assert_eq!(list("SignedHeaders=\nhost;x,y"), Some("\nhost;x"));
     }
 }

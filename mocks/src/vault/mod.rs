@@ -41,6 +41,7 @@ mod cloud_auth;
 pub mod envelope;
 pub mod error;
 pub mod fields;
+mod go_fmt;
 pub mod kv;
 pub mod ldap;
 pub mod mounts;

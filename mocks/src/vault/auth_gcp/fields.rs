@@ -11,39 +11,12 @@ use serde_json::{Map, Value};
 use super::bad_request;
 use crate::vault::backend::VaultError;
 
-/// Go's `%v` of a decoded JSON value (`[a b]`, `map[k:v]`).
-pub(crate) fn go_value(v: &Value) -> String {
-    match v {
-        Value::Null => "<nil>".into(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => format!("[{}]", a.iter().map(go_value).collect::<Vec<_>>().join(" ")),
-        Value::Object(m) => {
-            let mut kv: Vec<_> = m
-                .iter()
-                .map(|(k, v)| format!("{k}:{}", go_value(v)))
-                .collect();
-            kv.sort();
-            format!("map[{}]", kv.join(" "))
-        }
-        other => other.to_string(),
-    }
-}
-
 /// Go's `%v` of a `[]string`: `[a b]`.
 pub(crate) fn go_list(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
 }
 
-/// Go's `%q` of a `[]string`: `["a" "b"]`.
-pub(crate) fn go_quoted_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
-    format!("[{}]", quoted.join(" "))
-}
-
-/// Go's `%q` of a string (JSON escaping is close enough for printable input).
-pub(crate) fn go_quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
-}
+pub(crate) use crate::vault::go_fmt::{go_quote, go_quoted_list, go_value};
 
 /// Read access to a request's data with the framework's conversions.
 #[derive(Debug, Clone, Copy)]

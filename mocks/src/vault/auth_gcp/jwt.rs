@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -25,17 +25,27 @@ pub(crate) struct SignedJwt {
     payload: Vec<u8>,
 }
 
+/// Go's `base64.RawURLEncoding`, which go-jose v4 decodes every part with: no padding (`=` is
+/// a byte outside the alphabet), trailing bits allowed, errors at the offending byte.
 fn b64url(part: &str) -> Result<Vec<u8>, String> {
-    // go-jose tolerates trailing padding on compact parts.
-    URL_SAFE_NO_PAD
-        .decode(part.trim_end_matches('='))
-        .map_err(|e| match e {
-            base64::DecodeError::InvalidByte(i, _)
-            | base64::DecodeError::InvalidLastSymbol(i, _) => {
-                format!("illegal base64 data at input byte {i}")
-            }
-            _ => format!("illegal base64 data at input byte {}", part.len()),
-        })
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const RAW_URL: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if let Some(i) = part.bytes().position(|b| !alphabet(b)) {
+        return Err(format!("illegal base64 data at input byte {i}"));
+    }
+    // Only the length can be wrong now: a lone last symbol.
+    RAW_URL.decode(part).map_err(|_| {
+        format!(
+            "illegal base64 data at input byte {}",
+            part.len().saturating_sub(1)
+        )
+    })
 }
 
 /// `jwt.ParseSigned(token, [RS256, ES256, HS256])`. Errors are go-jose's texts: the three-parts
@@ -77,7 +87,7 @@ pub(crate) fn parse_signed(token: &str) -> Result<SignedJwt, String> {
         alg,
         kid,
         signing_input: format!("{}.{}", parts[0], parts[1]),
-        signature: parts[2].trim_end_matches('=').to_owned(),
+        signature: parts[2].to_owned(),
         payload,
     })
 }
@@ -91,14 +101,6 @@ impl SignedJwt {
             Ok(_) => Err("json: cannot unmarshal value into Go value of type jwt.Claims".into()),
             Err(e) => Err(format!("invalid character in JWT claims: {e}")),
         }
-    }
-
-    /// `sub` read without verification.
-    pub(crate) fn unverified_sub(&self) -> String {
-        self.payload_object()
-            .ok()
-            .and_then(|m| m.get("sub").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_default()
     }
 
     /// Verifies the signature with the public key of a certificate PEM.
@@ -159,24 +161,31 @@ fn decoding_key(cert_pem: &str, alg: jsonwebtoken::Algorithm) -> Option<jsonwebt
 
 const KEY_CACHE_MAX: usize = 1024;
 
-/// The certificate PEM behind a key-map value: base64-decoded first if the value is standard
-/// base64, then it must be a PEM `CERTIFICATE` block (go-gcp-common `PublicKey()`).
-// UNVERIFIED: reference/gcp.md §1.4 — go-gcp-common's texts when the value is not a certificate.
+/// The certificate PEM behind a key-map value, as go-gcp-common reads it: the value must be a
+/// JSON string; it is standard base64 of the PEM or the PEM itself; the first PEM block (of any
+/// type) must hold a certificate.
 pub(crate) fn certificate_pem(value: &Value) -> Result<String, String> {
-    let s = value.as_str().ok_or("public key is not a string")?;
-    let text = match STANDARD.decode(s.trim()) {
-        Ok(bytes) => {
-            String::from_utf8(bytes).map_err(|_| "failed to parse PEM block".to_owned())?
-        }
+    let Some(s) = value.as_str() else {
+        return Err(format!(
+            "unexpected error - decoded JSON key value {} is not string",
+            super::fields::go_value(value)
+        ));
+    };
+    const NO_BLOCK: &str = "unable to find pem block in key";
+    let text = match STANDARD.decode(s) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| NO_BLOCK.to_owned())?,
         Err(_) => s.to_owned(),
     };
-    let begin = text
-        .find("-----BEGIN ")
-        .ok_or("failed to parse PEM block containing the public key")?;
-    if !text[begin..].starts_with("-----BEGIN CERTIFICATE-----") {
+    let begin = text.find("-----BEGIN ").ok_or(NO_BLOCK)?;
+    let block = &text[begin..];
+    if !block.contains("-----END ") {
+        return Err(NO_BLOCK.into());
+    }
+    // UNVERIFIED: x509.ParseCertificate's text for a block that holds no certificate.
+    if !block.starts_with("-----BEGIN CERTIFICATE-----") {
         return Err("x509: malformed certificate".into());
     }
-    Ok(text[begin..].to_owned())
+    Ok(block.to_owned())
 }
 
 /// The claims the plugin reads (`jwt.Claims` + `gcputil.CustomJWTClaims`).
@@ -338,11 +347,62 @@ mod tests {
             parse_signed("a.b").unwrap_err(),
             "go-jose/go-jose: compact JWS format must have three parts"
         );
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
         let e = parse_signed(&format!("{header}.e30.")).unwrap_err();
         assert_eq!(
             e,
             "unexpected signature algorithm \"none\"; expected [\"RS256\" \"ES256\" \"HS256\"]"
         );
+        // Unpadded base64url only, errors at the offending byte; trailing bits pass.
+        assert_eq!(
+            b64url("e30=").unwrap_err(),
+            "illegal base64 data at input byte 3"
+        );
+        assert_eq!(
+            b64url("e3.0").unwrap_err(),
+            "illegal base64 data at input byte 2"
+        );
+        assert_eq!(
+            b64url("e30xx").unwrap_err(),
+            "illegal base64 data at input byte 4"
+        );
+        assert_eq!(b64url("e31").unwrap(), b"{}");
+    }
+
+    #[test]
+    fn vault_gcp_key_values_are_read_as_go_gcp_common_reads_them() {
+        use serde_json::json;
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert_eq!(certificate_pem(&json!(pem)).unwrap(), pem);
+        assert_eq!(certificate_pem(&json!(STANDARD.encode(pem))).unwrap(), pem);
+        for (value, err) in [
+            (
+                json!(5),
+                "unexpected error - decoded JSON key value 5 is not string",
+            ),
+            (
+                json!(null),
+                "unexpected error - decoded JSON key value <nil> is not string",
+            ),
+            (
+                json!({"a": "b"}),
+                "unexpected error - decoded JSON key value map[a:b] is not string",
+            ),
+            (json!("no pem here"), "unable to find pem block in key"),
+            (
+                json!("-----BEGIN CERTIFICATE-----\nMIIB"),
+                "unable to find pem block in key",
+            ),
+            (
+                json!(STANDARD.encode([0xff, 0xfe])),
+                "unable to find pem block in key",
+            ),
+            (
+                json!("-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"),
+                "x509: malformed certificate",
+            ),
+        ] {
+            assert_eq!(certificate_pem(&value).unwrap_err(), err, "{value}");
+        }
     }
 }

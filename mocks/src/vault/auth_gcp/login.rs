@@ -55,7 +55,11 @@ impl GcpAuthBackend {
     ) -> VaultResult<LoginOutcome> {
         let f = Fields::new(data);
         let role_name = f.string("role")?.unwrap_or_default();
-        let token = f.string("jwt")?.unwrap_or_default();
+        // `GetOk`: a `jwt` key with an empty or null value is given, and goes to the parse.
+        let token = match data.contains_key("jwt") {
+            true => Some(f.string("jwt")?.unwrap_or_default()),
+            false => None,
+        };
         let mut unknown: Vec<String> = data
             .keys()
             .filter(|k| *k != "role" && *k != "jwt")
@@ -68,7 +72,10 @@ impl GcpAuthBackend {
                 errors: vec![format!("unknown fields: {}", go_quoted_list(&unknown))],
             });
         }
-        let p = self.parse(&role_name, &token).await.map_err(bad_request)?;
+        let p = self
+            .parse(&role_name, token.as_deref())
+            .await
+            .map_err(bad_request)?;
         // token_bound_cidrs, after the JWT checks (path_login.go:110-118); without a remote
         // address every login to such a role is refused.
         let bound = &p.role.token.bound_cidrs;
@@ -82,7 +89,7 @@ impl GcpAuthBackend {
     }
 
     /// `parseAndValidateJwt`: every error here is a 400.
-    async fn parse(&self, role_name: &str, token: &str) -> Result<Parsed, String> {
+    async fn parse(&self, role_name: &str, token: Option<&str>) -> Result<Parsed, String> {
         let config = self.config_snapshot();
         if role_name.is_empty() {
             return Err("role is required".into());
@@ -90,9 +97,9 @@ impl GcpAuthBackend {
         let role = self
             .role_snapshot(&role_name.to_lowercase())
             .ok_or_else(|| format!("role {} not found", go_quote(role_name)))?;
-        if token.is_empty() {
+        let Some(token) = token else {
             return Err("jwt argument is required".into());
-        }
+        };
         let signed =
             jwt::parse_signed(token).map_err(|e| format!("unable to parse signed JWT: {e}"))?;
         let cert = self
@@ -136,7 +143,13 @@ impl GcpAuthBackend {
         {
             return Ok(pem);
         }
-        let sub = signed.unverified_sub();
+        // `getJWTSubject`, for either role type.
+        let claims =
+            jwt::claims(signed).map_err(|e| format!("could not parse claims from JWT: {e}"))?;
+        let sub = claims.sub;
+        if sub.is_empty() {
+            return Err("expected 'sub' claim from JWT".into());
+        }
         let wrap = |e: String| {
             format!(
                 "unable to get public key {} for JWT subject {}: {e}",
@@ -149,9 +162,6 @@ impl GcpAuthBackend {
                 "no Google OAuth2 provider key found for GCE role".into(),
             )),
             RoleType::Iam => {
-                if sub.is_empty() {
-                    return Err("expected 'sub' claim from JWT".into());
-                }
                 let url = ep.api_url(&format!(
                     "/service_accounts/v1/metadata/x509/{}?alt=json",
                     path_escape(&sub)
@@ -303,8 +313,9 @@ impl GcpAuthBackend {
             .await
             .map_err(|e| {
                 bad_request(format!(
-                    "Could not find service account {} used for GCE metadata token: {e}",
-                    go_quote(&claims.sub)
+                    "Could not find service account {} used for GCE metadata token: could not find service account 'projects/-/serviceAccounts/{}': {e}",
+                    go_quote(&claims.sub),
+                    claims.sub
                 ))
             })?;
         let all = BTreeMap::from([
@@ -375,22 +386,29 @@ impl GcpAuthBackend {
             })?;
         let status = instance["status"].as_str().unwrap_or_default();
         if !VALID_STATUSES.contains(&status) {
+            // The name the API gave, not the token's.
             return Err(wrap(format!(
                 "authenticating instance {} found but has invalid status '{status}'",
-                gce.instance_name
+                instance["name"].as_str().unwrap_or_default()
             )));
         }
-        let created = instance["creationTimestamp"]
-            .as_str()
-            .and_then(|s| {
-                time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .map(|t| t.unix_timestamp())
-            .unwrap_or_default();
-        if gce.instance_creation_timestamp + 1 < created {
+        // go-gcp-common `GetVerifiedInstance`: RFC 3339 with fractions, compared to the token's
+        // whole seconds in fractional seconds, one second of slack.
+        let raw = instance["creationTimestamp"].as_str().unwrap_or_default();
+        let created =
+            time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    wrap(format!(
+                        "instance 'creationTimestamp' field could not be parsed into time: {raw}"
+                    ))
+                })?;
+        let delta =
+            i128::from(gce.instance_creation_timestamp) * NANOS - created.unix_timestamp_nanos();
+        if delta < -NANOS {
             // The plugin prints the instance's time first, then the token's.
             return Err(wrap(format!(
-                "metadata instance_creation_timestamp {created} is before instance's creation time {}",
+                "metadata instance_creation_timestamp {} is before instance's creation time {}",
+                created.unix_timestamp(),
                 gce.instance_creation_timestamp
             )));
         }
@@ -510,11 +528,12 @@ impl GcpAuthBackend {
                     .google
                     .group_has_instance(&*self.clock, config, project, &loc, group, self_link)
                     .await
-                    // UNVERIFIED: the plugin's wording for a failed listInstances.
+                    // go-gcp-common `AuthorizeGCE`.
                     .map_err(|e| {
                         format!(
-                            "failed to list instances of instance group {}: {e}",
-                            go_quote(group)
+                            "failed to list instances in instance group {} for project {}: {e}",
+                            go_quote(group),
+                            go_quote(project)
                         )
                     })?;
                 if member {

@@ -108,10 +108,12 @@ impl V {
     }
 
     pub(crate) async fn login(&self, role: &str, jwt: &str) -> Result<LoginOutcome, VaultError> {
-        match self
-            .write("login", json!({ "role": role, "jwt": jwt }))
-            .await?
-        {
+        self.login_data(json!({ "role": role, "jwt": jwt })).await
+    }
+
+    /// A login with this body.
+    pub(crate) async fn login_data(&self, body: Value) -> Result<LoginOutcome, VaultError> {
+        match self.write("login", body).await? {
             BackendResponse::Login(o) => Ok(o),
             other => panic!("login answered {other:?}"),
         }

@@ -41,7 +41,7 @@ const CATALOGUE: &[&str] = &[
     "instance \"ID\" (project \"P\") not in bound projects [..]",
     "error when attempting to find instance (project P, zone: Z, instance: N) :<err>",
     "AuthorizeGCE messages (section 2.2)",
-    "Could not find service account \"SUB\" used for GCE metadata token: <err>",
+    "Could not find service account \"SUB\" used for GCE metadata token: could not find service account 'projects/-/serviceAccounts/SUB': <err>",
 ];
 
 /// Rows that cannot be triggered through `handle()`, and why.
@@ -193,9 +193,33 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
     t.row(
         CATALOGUE[3],
         "no jwt",
-        v.login("app", "").await,
+        v.login_data(json!({ "role": "app" })).await,
         400,
         "jwt argument is required",
+        Cmp::Exact,
+    );
+    // A `jwt` key is given whatever its value (`GetOk`): empty and null go to the parse.
+    for (name, jwt) in [("empty jwt", json!("")), ("null jwt", json!(null))] {
+        t.row(
+            CATALOGUE[5],
+            name,
+            v.login_data(json!({ "role": "app", "jwt": jwt })).await,
+            400,
+            "unable to parse signed JWT: go-jose/go-jose: compact JWS format must have three parts",
+            Cmp::Exact,
+        );
+    }
+    // go-jose decodes each part as unpadded base64url: `=` is a byte outside the alphabet.
+    let (head, rest) = good.split_once('.').unwrap();
+    t.row(
+        CATALOGUE[5],
+        "padded header",
+        v.login("app", &format!("{head}==.{rest}")).await,
+        400,
+        &format!(
+            "unable to parse signed JWT: illegal base64 data at input byte {}",
+            head.len()
+        ),
         Cmp::Exact,
     );
     // UNVERIFIED: reference gcp.md 1.3, go-jose's wording.
@@ -244,6 +268,15 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
             "unable to get public key for signed JWT: unable to get public key \"{k}\" for JWT subject \"{APP}\": service account \"{k}\" key \"{APP}\" not found at GET \"{}/service_accounts/v1/metadata/x509/{APP}?alt=json\"",
             v.base
         ),
+        Cmp::Exact,
+    );
+    // getJWTSubject runs for gce roles too, before the role type is asked.
+    t.row(
+        CATALOGUE[7],
+        "gce role, kid not a Google key and no sub",
+        v.login("vm", &no_sub).await,
+        400,
+        "unable to get public key for signed JWT: expected 'sub' claim from JWT",
         Cmp::Exact,
     );
     let iam_for_vm = v.sign_as_app(&v.iam_claims("vm")).await;
@@ -498,7 +531,7 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
             v.login("vm", &gce_jwt).await,
             400,
             &format!(
-                "Could not find service account \"{uid}\" used for GCE metadata token: {}",
+                "Could not find service account \"{uid}\" used for GCE metadata token: could not find service account 'projects/-/serviceAccounts/{uid}': {}",
                 denied_get()
             ),
             Cmp::Prefix,
@@ -545,6 +578,27 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
                 "{prefix}metadata instance_creation_timestamp {} is before instance's creation time {}",
                 secs(created) + 3600,
                 secs(created)
+            ),
+            Cmp::Exact,
+        );
+        // Compared in fractions of a second, one second of slack: 1.5 s later is too late.
+        let token_secs = secs(created);
+        v.sim
+            .world_mut()
+            .gcp
+            .instances
+            .get_mut("app-vm-1")
+            .unwrap()
+            .creation_timestamp =
+            std::time::UNIX_EPOCH + Duration::from_millis((token_secs + 1) * 1000 + 500);
+        t.row(
+            CATALOGUE[26],
+            "instance created 1.5 s after the token's creation time",
+            v.login("vm", &jwt).await,
+            400,
+            &format!(
+                "{prefix}metadata instance_creation_timestamp {} is before instance's creation time {token_secs}",
+                token_secs + 1
             ),
             Cmp::Exact,
         );
@@ -602,6 +656,17 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
             v.login("vm", &jwt).await,
             400,
             "instance is not part of instance groups [\"batch\"]",
+            Cmp::Exact,
+        );
+        fault(&v, "*/listInstances", 503);
+        t.row(
+            CATALOGUE[27],
+            "a bound group's instances cannot be listed",
+            v.login("vm", &jwt).await,
+            400,
+            &format!(
+                "failed to list instances in instance group \"batch\" for project \"{PROJECT}\": googleapi: Error 503: The service is currently unavailable."
+            ),
             Cmp::Exact,
         );
         fault(&v, "*/aggregated/instanceGroups", 503);

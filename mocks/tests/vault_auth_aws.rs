@@ -38,7 +38,8 @@
 //! | `got empty string back when looking up full ARN …` | 400 | not triggerable with the mock IAM (it always names the ARN) |
 //! | `failed to verify %s as a valid EC2 instance in region %s: %s` / `error validating instance: %s` | 400 | `inferred_ec2_instances_are_described_and_bound` |
 //! | `unable to fetch client for account ID %q -- default client is for account %q` | 400 | `unique_ids_are_resolved_with_vaults_own_keys` (role write) |
-//! | renew `role "%s" no longer bound to ARN "%s"` | 500 | `a_recreated_role_is_refused_until_the_vault_role_is_rewritten` |
+//! | renew `role %q no longer bound to ARN %q` | 500 | `a_recreated_role_is_refused_until_the_vault_role_is_rewritten` |
+//! | renew `role entry not found`, `"canonical_arn" not found in auth metadata`, `error retrieving role_name during renewal`, `unrecognized auth_type: %q` | 500 | `renewal_checks_the_role_still_exists` |
 //! | GetCallerIdentity 200 without `GetCallerIdentityResult` (Vault panics) | 500 | `a_fake_sts_answering_odd_bodies` |
 //! | ec2 (§3): `both pkcs7 and a tuple …`, `entry for role %q not found`, `Region %q does not satisfy …`, `Error validating instance: …`, `client nonce mismatch`, `instance identity verification using SHA256 RSA signature is unsuccessful` (500) | 400/500 | `vault_auth_aws_ec2::*` |
 //! | ec2: `auth method ec2 not allowed for role %s`, `client nonce exceeding the limit of 128 characters`, `reauthentication is disabled` | 400 | `ec2_reauthentication_rules` |
@@ -1347,10 +1348,31 @@ mod vault_auth_aws {
             500,
             "role entry not found",
         );
+        // What the login stored is read back in Vault's order; without `auth_type` a token is
+        // an ec2 one.
         assert_err(
             e.vault.renew(&Map::new()).await,
             500,
+            "\"instance_id\" not found in auth metadata",
+        );
+        let mut stored = o.internal.clone();
+        stored.remove("role_name");
+        assert_err(
+            e.vault.renew(&stored).await,
+            500,
             "error retrieving role_name during renewal",
+        );
+        stored.remove("canonical_arn");
+        assert_err(
+            e.vault.renew(&stored).await,
+            500,
+            "\"canonical_arn\" not found in auth metadata",
+        );
+        stored.insert("auth_type".into(), json!("x"));
+        assert_err(
+            e.vault.renew(&stored).await,
+            500,
+            "unrecognized auth_type: \"x\"",
         );
     }
 
@@ -1374,6 +1396,8 @@ mod vault_auth_aws {
             400,
             "error validating instance: AMI ID \"ami-0abcdef1234567890\" does not belong to role \"web\"",
         );
+        // A renewal checks only that the instance still runs, not the role's instance bindings.
+        e.vault.renew(&o.internal).await.unwrap();
         e.ok("role/web2", json!({"bound_iam_principal_arn": web, "inferred_entity_type": "ec2_instance", "inferred_aws_region": "us-west-2", "bound_iam_role_arn": web})).await;
         assert_err_prefix(
             e.login(login.data(Some("web2"))).await,

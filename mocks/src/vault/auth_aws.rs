@@ -533,13 +533,18 @@ impl AwsAuthBackend {
     /// Renews a token from this mount: re-checks the role and the principal's binding with what
     /// the login stored in `internal` (reference §1.10). Errors are plain (500), as Vault's.
     pub async fn renew(&self, internal: &Map<String, Value>) -> Result<LoginOutcome, VaultError> {
+        // A token from before `auth_type` was stored is an ec2 one.
         let auth_type = internal
             .get("auth_type")
             .and_then(Value::as_str)
-            .unwrap_or("iam");
+            .unwrap_or("ec2");
         match auth_type {
             "ec2" => self.renew_ec2(internal).await,
-            _ => self.renew_iam(internal).await,
+            "iam" => self.renew_iam(internal).await,
+            other => Err(VaultError::internal(format!(
+                "unrecognized auth_type: {}",
+                go_quote(other)
+            ))),
         }
     }
 }
@@ -579,6 +584,25 @@ pub(crate) fn internal_str(internal: &Map<String, Value>, key: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Vault's `getMetadataValue`: a string the login stored, or why there is none.
+pub(crate) fn metadata_value(
+    internal: &Map<String, Value>,
+    key: &str,
+) -> Result<String, VaultError> {
+    match internal.get(key) {
+        Some(Value::String(v)) => Ok(v.clone()),
+        Some(other) => Err(VaultError::internal(format!(
+            "unable to fetch {} from auth metadata due to type of {}",
+            go_quote(key),
+            fields::go_type(other)
+        ))),
+        None => Err(VaultError::internal(format!(
+            "{} not found in auth metadata",
+            go_quote(key)
+        ))),
+    }
 }
 
 /// The role a token was issued for, as renewals need it first.

@@ -144,7 +144,7 @@ fn renew_check(backend: Backend, stored: Arc<str>) -> RenewCheck {
                 Backend::Gcp(b) => b.renew(&internal).await,
                 Backend::Aws(b) => b.renew(&internal).await,
             };
-            checked.map(|_| ()).map_err(error)
+            checked.map(|_| ()).map_err(renewal_error)
         })
     }))
 }
@@ -176,6 +176,16 @@ fn login(l: LoginOutcome) -> LoginSuccess {
         warnings: Vec::new(),
         renew_check: None,
     }
+}
+
+/// A refused renewal as core answers it: a backend's `ErrorResponse` (400) as it is; a plain
+/// error, which the expiration manager wraps (`failed to renew entry: …`) and request handling
+/// collects in a go-multierror, as a 500 with that text.
+fn renewal_error(e: backend::VaultError) -> VaultError {
+    if e.status == 500 && e.errors.len() == 1 {
+        return VaultError::multi(500, format!("failed to renew entry: {}", e.errors[0]));
+    }
+    error(e)
 }
 
 fn error(e: backend::VaultError) -> VaultError {

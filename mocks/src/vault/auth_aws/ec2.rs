@@ -9,6 +9,8 @@ use super::AwsAuthBackend;
 /// What an ec2 login remembers per instance (the `identity-accesslist`).
 #[derive(Debug, Clone)]
 pub(crate) struct AccessListEntry {
+    /// The role the instance logged in with (renewals read it from here, as Vault does).
+    pub role: String,
     pub client_nonce: String,
     pub pending_time: String,
     pub disallow_reauthentication: bool,

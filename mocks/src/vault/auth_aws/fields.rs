@@ -26,7 +26,7 @@ pub(crate) fn field_error(value: &Value, field: &str, err: &str) -> VaultError {
 }
 
 /// Go's `%T` for a decoded JSON value.
-fn go_type(v: &Value) -> &'static str {
+pub(crate) fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "<nil>",
         Value::Bool(_) => "bool",

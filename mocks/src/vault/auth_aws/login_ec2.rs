@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use super::ec2::AccessListEntry;
 use super::fields::{self, go_quote, Data};
 use super::role::{cidrs_contain, Role};
-use super::{internal_str, outcome, renewal_role_name, AwsAuthBackend};
+use super::{metadata_value, outcome, AwsAuthBackend};
 use crate::vault::backend::{BackendResponse, LoginOutcome, VaultError};
 
 /// The identity document fields Vault reads.
@@ -279,6 +279,7 @@ impl AwsAuthBackend {
         self.state().access_list.insert(
             doc.instance_id.clone(),
             AccessListEntry {
+                role: role_name.clone(),
                 client_nonce: nonce.clone(),
                 pending_time: doc.pending_time.clone(),
                 disallow_reauthentication: role.disallow_reauthentication || nonce.is_empty(),
@@ -335,15 +336,16 @@ impl AwsAuthBackend {
         outcome(role, metadata, get("instance_id"), alias, internal)
     }
 
+    /// `pathLoginRenewEc2`: the stored instance still runs, it still has its access-list
+    /// entry, and the entry's role still exists. Errors are plain (500).
     pub(super) async fn renew_ec2(
         &self,
         internal: &Map<String, Value>,
     ) -> Result<LoginOutcome, VaultError> {
-        let get = |k: &str| internal_str(internal, k);
-        let role_name = renewal_role_name(internal)?;
-        let instance = get("instance_id");
-        // UNVERIFIED: the ec2 renewal's messages (reference §1.10 covers the iam renewal).
-        self.describe_instance(&get("account_id"), &get("region"), &instance)
+        let instance = metadata_value(internal, "instance_id")?;
+        let region = metadata_value(internal, "region")?;
+        let account = metadata_value(internal, "account_id").unwrap_or_default();
+        self.describe_instance(&account, &region, &instance)
             .await
             .map_err(|e| {
                 VaultError::internal(format!(
@@ -351,17 +353,19 @@ impl AwsAuthBackend {
                     go_quote(&instance)
                 ))
             })?;
+        let entry = self.state().access_list.get(&instance).cloned();
+        let Some(entry) = entry else {
+            return Err(VaultError::internal(format!(
+                "failed to verify the access list identity entry for instance ID: {}",
+                go_quote(&instance)
+            )));
+        };
         let role = self
             .state()
             .roles
-            .get(&role_name.to_lowercase())
+            .get(&entry.role.to_lowercase())
             .cloned()
             .ok_or_else(|| VaultError::internal("role entry not found"))?;
-        if !self.state().access_list.contains_key(&instance) {
-            return Err(VaultError::internal(
-                "no identity access list entry for the instance",
-            ));
-        }
         Ok(self.ec2_outcome(&role, internal.clone()))
     }
 }

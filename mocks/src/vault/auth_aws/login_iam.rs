@@ -14,7 +14,7 @@ use super::fields::{self, go_quote, Data, Headers};
 use super::forward::{self, Forward, ForwardError};
 use super::role::{cidrs_contain, Role};
 use super::sdk::sdk_retries;
-use super::{internal_str, outcome, renewal_role_name, AwsAuthBackend};
+use super::{metadata_value, outcome, renewal_role_name, AwsAuthBackend};
 use crate::vault::backend::{BackendResponse, LoginOutcome, VaultError};
 
 const SERVER_ID_HEADER: &str = "X-Vault-AWS-IAM-Server-ID";
@@ -565,7 +565,14 @@ impl AwsAuthBackend {
         }
         // 15. Principal binding.
         if !self
-            .principal_bound(&role, &role_name, &entity, &client_user_id)
+            .principal_bound(
+                &role,
+                &role_name,
+                &canonical,
+                Ok(entity.clone()),
+                &client_user_id,
+                false,
+            )
             .await
             .map_err(bad)?
         {
@@ -659,13 +666,17 @@ impl AwsAuthBackend {
     }
 
     /// Whether the principal satisfies the role's `bound_iam_principal_arn` (reference §1.7);
-    /// `Err` is a lookup failure's full message.
+    /// `Err` is a lookup failure's full message. `entity` is the principal's parsed ARN, needed
+    /// (and its parse error reported) only for a wildcard binding; `renewal` picks Vault's
+    /// renewal wording (`when updating login for role`).
     async fn principal_bound(
         &self,
         role: &Role,
         role_name: &str,
-        entity: &IamEntity,
+        canonical: &str,
+        entity: Result<IamEntity, String>,
         client_user_id: &str,
+        renewal: bool,
     ) -> Result<bool, String> {
         if role.bound_iam_principal_arn.is_empty() {
             return Ok(true);
@@ -677,8 +688,9 @@ impl AwsAuthBackend {
         {
             return Ok(true);
         }
-        let canonical = entity.canonical_arn();
-        if !role.resolve_aws_unique_ids && role.bound_iam_principal_arn.contains(&canonical) {
+        if !role.resolve_aws_unique_ids
+            && role.bound_iam_principal_arn.iter().any(|a| a == canonical)
+        {
             return Ok(true);
         }
         let globs: Vec<&String> = role
@@ -689,24 +701,39 @@ impl AwsAuthBackend {
         if globs.is_empty() {
             return Ok(false);
         }
-        let full = self.full_arn(entity, client_user_id).await.map_err(|e| {
+        let doing = if renewal {
+            "updating login"
+        } else {
+            "attempting login"
+        };
+        let role_q = go_quote(role_name);
+        let entity = entity.map_err(|e| {
             format!(
-                "error looking up full ARN of entity {entity} when attempting login for role \"{role_name}\": {e}"
+                "error parsing ARN {} when {doing} for role {role_q}: {e}",
+                go_quote(canonical)
+            )
+        })?;
+        let full = self.full_arn(&entity, client_user_id).await.map_err(|e| {
+            format!(
+                "error looking up full ARN of entity {entity} when {doing} for role {role_q}: {e}"
             )
         })?;
         if full.is_empty() {
             return Err(format!(
-                "got empty string back when looking up full ARN of entity {entity} when attempting login for role \"{role_name}\""
+                "got empty string back when looking up full ARN of entity {entity} when {doing} for role {role_q}"
             ));
         }
         Ok(globs.iter().any(|g| glob_match(g, &full)))
     }
 
+    /// `pathLoginRenewIam`: every refusal is a plain error (500), in Vault's order: the stored
+    /// ARN, the role, the inferred instance the role asks for now, then the binding.
     pub(super) async fn renew_iam(
         &self,
         internal: &Map<String, Value>,
     ) -> Result<LoginOutcome, VaultError> {
-        let get = |k: &str| internal_str(internal, k);
+        let value = |k: &str| metadata_value(internal, k);
+        let canonical = value("canonical_arn")?;
         let role_name = renewal_role_name(internal)?;
         let role = self
             .state()
@@ -714,33 +741,48 @@ impl AwsAuthBackend {
             .get(&role_name.to_lowercase())
             .cloned()
             .ok_or_else(|| VaultError::internal("role entry not found"))?;
-        let canonical = get("canonical_arn");
-        let entity = IamEntity::parse(&canonical).map_err(VaultError::internal)?;
+        // What the role asks now, not what the login found: an instance is checked only when
+        // the role infers one, and only that it runs (not the role's instance bindings).
+        match role.inferred_entity_type.as_str() {
+            "" => {}
+            "ec2_instance" => {
+                let instance = value("inferred_entity_id")?;
+                let region = value("inferred_aws_region")?;
+                let account = value("account_id").unwrap_or_default();
+                self.describe_instance(&account, &region, &instance)
+                    .await
+                    .map_err(|e| {
+                        VaultError::internal(format!(
+                            "failed to verify instance ID {}: {e}",
+                            go_quote(&instance)
+                        ))
+                    })?;
+            }
+            other => {
+                return Err(VaultError::internal(format!(
+                    "unrecognized entity_type in metadata: {}",
+                    go_quote(other)
+                )))
+            }
+        }
+        let client_user_id = value("client_user_id").unwrap_or_default();
         let bound = self
-            .principal_bound(&role, &role_name, &entity, &get("client_user_id"))
+            .principal_bound(
+                &role,
+                &role_name,
+                &canonical,
+                IamEntity::parse(&canonical),
+                &client_user_id,
+                true,
+            )
             .await
             .map_err(VaultError::internal)?;
         if !bound {
             return Err(VaultError::internal(format!(
-                "role \"{role_name}\" no longer bound to ARN \"{canonical}\""
+                "role {} no longer bound to ARN {}",
+                go_quote(&role_name),
+                go_quote(&canonical)
             )));
-        }
-        let instance = get("inferred_entity_id");
-        if !instance.is_empty() {
-            let region = get("inferred_aws_region");
-            // UNVERIFIED: renewal re-runs the instance checks (reference §1.10); the messages are
-            // the login's, as plain errors.
-            let desc = self
-                .describe_instance(&get("account_id"), &region, &instance)
-                .await
-                .map_err(|e| {
-                    VaultError::internal(format!(
-                        "failed to verify {instance} as a valid EC2 instance in region {region}: {e}"
-                    ))
-                })?;
-            self.instance_meets_role(&role, &role_name, &desc, &get("account_id"))
-                .await
-                .map_err(|e| VaultError::internal(format!("error validating instance: {e}")))?;
         }
         Ok(self.iam_outcome(&role, internal.clone()))
     }

@@ -361,14 +361,18 @@ impl GcpAuthBackend {
         ))
     }
 
-    /// `instances.get` plus the status and creation-time checks, wrapped as the plugin does.
+    /// `instances.get` plus the status and creation-time checks, wrapped as the login does.
     async fn find_instance(&self, config: &Config, gce: &GceClaims) -> Result<Value, String> {
-        let wrap = |e: String| {
+        self.verified_instance(config, gce).await.map_err(|e| {
             format!(
                 "error when attempting to find instance (project {}, zone: {}, instance: {}) :{e}",
                 gce.project_id, gce.zone, gce.instance_name
             )
-        };
+        })
+    }
+
+    /// go-gcp-common `GetVerifiedInstance`: `instances.get`, the status, the creation time.
+    async fn verified_instance(&self, config: &Config, gce: &GceClaims) -> Result<Value, String> {
         let instance = self
             .google
             .instance(
@@ -379,18 +383,14 @@ impl GcpAuthBackend {
                 &gce.instance_name,
             )
             .await
-            .map_err(|e| {
-                wrap(format!(
-                    "unable to find instance associated with token: {e}"
-                ))
-            })?;
+            .map_err(|e| format!("unable to find instance associated with token: {e}"))?;
         let status = instance["status"].as_str().unwrap_or_default();
         if !VALID_STATUSES.contains(&status) {
             // The name the API gave, not the token's.
-            return Err(wrap(format!(
+            return Err(format!(
                 "authenticating instance {} found but has invalid status '{status}'",
                 instance["name"].as_str().unwrap_or_default()
-            )));
+            ));
         }
         // go-gcp-common `GetVerifiedInstance`: RFC 3339 with fractions, compared to the token's
         // whole seconds in fractional seconds, one second of slack.
@@ -398,19 +398,19 @@ impl GcpAuthBackend {
         let created =
             time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
                 .map_err(|_| {
-                    wrap(format!(
+                    format!(
                         "instance 'creationTimestamp' field could not be parsed into time: {raw}"
-                    ))
+                    )
                 })?;
         let delta =
             i128::from(gce.instance_creation_timestamp) * NANOS - created.unix_timestamp_nanos();
         if delta < -NANOS {
             // The plugin prints the instance's time first, then the token's.
-            return Err(wrap(format!(
+            return Err(format!(
                 "metadata instance_creation_timestamp {} is before instance's creation time {}",
                 created.unix_timestamp(),
                 gce.instance_creation_timestamp
-            )));
+            ));
         }
         Ok(instance)
     }
@@ -561,26 +561,34 @@ impl GcpAuthBackend {
 
     /// `pathLoginRenew`: re-reads the role, compares its policies, and re-checks the account or
     /// instance with Google. The JWT is not checked again.
+    /// `pathLoginRenew`: everything it needs comes from the token's metadata (the fields
+    /// `iam_metadata` / `gce_metadata` kept at login), and every refusal is a 400.
     pub(super) async fn renew_login(
         &self,
         internal: &Map<String, Value>,
     ) -> VaultResult<LoginOutcome> {
-        let s = |k: &str| {
-            internal
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let role_name = s("role");
-        let gone = || bad_request(format!("role {} no longer exists", go_quote(&role_name)));
+        let meta: BTreeMap<String, String> = internal
+            .get("metadata")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let get = |k: &str| meta.get(k).cloned();
+        let role_name = get("role").unwrap_or_default();
+        if role_name.is_empty() {
+            return Err(bad_request(
+                "role name metadata not associated with auth token, invalid",
+            ));
+        }
         let role = self
             .role_snapshot(&role_name.to_lowercase())
-            .ok_or_else(gone)?;
-        // UNVERIFIED: a role recreated with the other type is treated as gone.
-        if role.role_type.name() != s("role_type") {
-            return Err(gone());
-        }
+            .ok_or_else(|| {
+                bad_request(format!("role {} no longer exists", go_quote(&role_name)))
+            })?;
+        // `EquivalentPolicies`: the same set, `default` aside.
         let had: Vec<String> = internal
             .get("token_policies")
             .and_then(Value::as_array)
@@ -590,59 +598,61 @@ impl GcpAuthBackend {
                     .collect()
             })
             .unwrap_or_default();
-        if sanitize_policies(&had) != role.token.policies {
+        let set = |p: &[String]| -> std::collections::BTreeSet<String> {
+            sanitize_policies(p)
+                .into_iter()
+                .filter(|p| p != "default")
+                .collect()
+        };
+        if set(&had) != set(&role.token.policies) {
             return Err(bad_request(format!(
                 "policies on role {} have changed, cannot renew",
                 go_quote(&role_name)
             )));
         }
         let config = self.config_snapshot();
-        let project = s("project_id");
-        let account = s("service_account_id");
+        // The role's type now, whatever it was at login.
         match role.role_type {
             RoleType::Iam => {
+                let account = get("service_account_id").ok_or_else(|| {
+                    bad_request(
+                        "service account id metadata not associated with auth token, invalid",
+                    )
+                })?;
+                let project = get("project_id").unwrap_or_else(|| "-".into());
                 let sa = self
                     .google
                     .service_account(&*self.clock, &config, &project, &account, None)
                     .await
-                    // UNVERIFIED: the renewal's wording and status for a failed lookup.
-                    .map_err(|e| {
-                        internal_error(format!(
-                            "could not find service account 'projects/{project}/serviceAccounts/{account}': {e}"
-                        ))
-                    })?;
-                authorize_iam(&role, &sa).map_err(bad_request)?;
+                    .map_err(|_| bad_request(format!("cannot find service account {account}")))?;
+                if meta.contains_key("instance_id") && !role.allow_gce_inference {
+                    return Err(bad_request(format!(
+                        "GCE inferrence is no longer allowed for role {role_name}"
+                    )));
+                }
+                authorize_iam(&role, &sa).map_err(|_| {
+                    bad_request(format!(
+                        "service account is no longer authorized for role {role_name}"
+                    ))
+                })?;
             }
             RoleType::Gce => {
-                let gce = GceClaims {
-                    project_id: project.clone(),
-                    zone: s("zone"),
-                    instance_name: s("instance_name"),
-                    instance_id: s("instance_id"),
-                    instance_creation_timestamp: internal
-                        .get("instance_creation_timestamp")
-                        .and_then(Value::as_i64)
-                        .unwrap_or_default(),
-                    project_number: 0,
-                };
+                let gce = gce_metadata(&meta)
+                    .map_err(|e| bad_request(format!("invalid auth metadata: {e}")))?;
                 let instance = self
-                    .find_instance(&config, &gce)
+                    .verified_instance(&config, &gce)
                     .await
                     .map_err(bad_request)?;
-                self.authorize_gce(&config, &role, &instance, &project, &account)
+                let account = get("service_account_id").ok_or_else(|| {
+                    bad_request("invalid auth metadata: service_account_id not found")
+                })?;
+                self.authorize_gce(&config, &role, &instance, &gce.project_id, &account)
                     .await
-                    .map_err(bad_request)?;
+                    .map_err(|e| {
+                        bad_request(format!("could not renew token for role {role_name}: {e}"))
+                    })?;
             }
         }
-        let metadata = internal
-            .get("metadata")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
         let display = internal
             .get("display_name")
             .and_then(Value::as_str)
@@ -653,7 +663,7 @@ impl GcpAuthBackend {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let mut out = outcome(&role, metadata, display, alias, internal.clone());
+        let mut out = outcome(&role, meta, display, alias, internal.clone());
         out.internal = internal.clone();
         Ok(out)
     }
@@ -682,11 +692,51 @@ fn authorize_iam(role: &Role, sa: &ServiceAccountInfo) -> Result<(), String> {
 }
 
 /// The configured metadata fields.
+/// `PopulateDesiredMetadata`: the configured fields that have a value.
 fn select(all: &BTreeMap<&str, String>, fields: &[String]) -> BTreeMap<String, String> {
     fields
         .iter()
         .filter_map(|f| all.get(f.as_str()).map(|v| (f.clone(), v.clone())))
+        .filter(|(_, v)| !v.is_empty())
         .collect()
+}
+
+/// `getInstanceMetadataFromAuth`: the instance a gce token's metadata names.
+fn gce_metadata(meta: &BTreeMap<String, String>) -> Result<GceClaims, String> {
+    let field = |k: &str| {
+        meta.get(k)
+            .cloned()
+            .ok_or_else(|| format!("expected '{k}' field"))
+    };
+    let project_id = field("project_id")?;
+    let zone = field("zone")?;
+    let instance_id = field("instance_id")?;
+    let instance_name = field("instance_name")?;
+    // The plugin's text, its unfilled verb included.
+    let number = meta
+        .get("project_number")
+        .ok_or("expected 'project_number' field, got %v")?;
+    let project_number = number.parse::<i64>().map_err(|_| {
+        format!(
+            "expected 'project_number' value {} to be a int64",
+            go_quote(number)
+        )
+    })?;
+    let created = field("instance_creation_timestamp")?;
+    let instance_creation_timestamp = created.parse::<i64>().map_err(|_| {
+        format!(
+            "expected 'instance_creation_timestamp' value {} to be int64",
+            go_quote(&created)
+        )
+    })?;
+    Ok(GceClaims {
+        project_id,
+        project_number,
+        zone,
+        instance_id,
+        instance_name,
+        instance_creation_timestamp,
+    })
 }
 
 /// The token the role asks for (`PopulateTokenAuth`), with `default` added here because the

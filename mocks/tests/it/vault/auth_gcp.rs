@@ -804,16 +804,23 @@ async fn vault_gcp_iam_renew_rechecks_the_role_and_the_account() {
     v.write("role/app", json!({ "bound_service_accounts": [CI] }))
         .await
         .unwrap();
+    // The plugin's renewal words, not the login's.
     assert_eq!(
         err(v.vault.renew(&o.internal).await),
         (
             400,
-            format!(
-                "service account {APP} (id: {}) is not authorized for role",
-                v.unique_id(APP)
-            )
+            "service account is no longer authorized for role app".into()
         )
     );
+    v.write("role/app", json!({ "bound_service_accounts": [APP] }))
+        .await
+        .unwrap();
+    v.vault.renew(&o.internal).await.unwrap();
+    // `default` aside, the same policies in another order renew.
+    v.write("role/app", json!({ "token_policies": ["default", "app"] }))
+        .await
+        .unwrap();
+    v.vault.renew(&o.internal).await.unwrap();
     v.write("role/app", json!({ "token_policies": ["other"] }))
         .await
         .unwrap();
@@ -851,7 +858,59 @@ async fn vault_gcp_gce_renew_rechecks_the_instance() {
         .status = "TERMINATED".into();
     assert_eq!(
         err(v.vault.renew(&o.internal).await),
-        (400, "error when attempting to find instance (project authsim-demo, zone: us-central1-a, instance: app-vm-1) :authenticating instance app-vm-1 found but has invalid status 'TERMINATED'".into())
+        (
+            400,
+            "authenticating instance app-vm-1 found but has invalid status 'TERMINATED'".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn vault_gcp_renew_reads_the_tokens_metadata() {
+    let v = v().await;
+    v.gce_role("vm", json!({})).await;
+    let jwt = v.gce_jwt("http://vault/vm", "full").await;
+    // Without `role` in the metadata a token cannot be renewed.
+    v.write("config", json!({ "gce_metadata": ["project_id", "zone"] }))
+        .await
+        .unwrap();
+    let o = v.login("vm", &jwt).await.unwrap();
+    assert_eq!(
+        err(v.vault.renew(&o.internal).await),
+        (
+            400,
+            "role name metadata not associated with auth token, invalid".into()
+        )
+    );
+    // With the role but not the instance fields, the gce renewal cannot name the instance.
+    v.write(
+        "config",
+        json!({ "gce_metadata": ["role", "project_id", "zone"] }),
+    )
+    .await
+    .unwrap();
+    let o = v.login("vm", &jwt).await.unwrap();
+    assert_eq!(
+        err(v.vault.renew(&o.internal).await),
+        (
+            400,
+            "invalid auth metadata: expected 'instance_id' field".into()
+        )
+    );
+    // A label the instance lacks now: the AuthorizeGCE error, prefixed for the renewal.
+    v.write("config", json!({ "gce_metadata": "default" }))
+        .await
+        .unwrap();
+    let o = v.login("vm", &jwt).await.unwrap();
+    v.write("role/vm", json!({ "bound_labels": ["env:prod"] }))
+        .await
+        .unwrap();
+    assert_eq!(
+        err(v.vault.renew(&o.internal).await),
+        (
+            400,
+            "could not renew token for role vm: instance missing bound label \"env:prod\"".into()
+        )
     );
 }
 

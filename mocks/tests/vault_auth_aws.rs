@@ -37,6 +37,7 @@
 //! | `error looking up full ARN of entity %v when attempting login for role %q: %v` (`error creating IAM client: …`, `error fetching user %q: …`) | 400 | `a_failed_full_arn_lookup_is_reported` |
 //! | `got empty string back when looking up full ARN …` | 400 | not triggerable with the mock IAM (it always names the ARN) |
 //! | `failed to verify %s as a valid EC2 instance in region %s: %s` / `error validating instance: %s` | 400 | `inferred_ec2_instances_are_described_and_bound` |
+//! | inferred instance or ec2 login, the check itself failing (`IAM instance profile in the instance description is nil`, …) | 500 | `inferred_ec2_instances_are_described_and_bound` |
 //! | `unable to fetch client for account ID %q -- default client is for account %q` | 400 | `unique_ids_are_resolved_with_vaults_own_keys` (role write) |
 //! | renew `role %q no longer bound to ARN %q` | 500 | `a_recreated_role_is_refused_until_the_vault_role_is_rewritten` |
 //! | renew `role entry not found`, `"canonical_arn" not found in auth metadata`, `error retrieving role_name during renewal`, `unrecognized auth_type: %q` | 500 | `renewal_checks_the_role_still_exists` |
@@ -1409,6 +1410,20 @@ mod vault_auth_aws {
             e.login(login.data(Some("web3"))).await,
             400,
             &format!("error validating instance: IAM role ARN \"{web}\" does not satisfy the constraint role \"web3\""),
+        );
+        // An instance without a profile cannot be checked against a role ARN: Vault's plain
+        // error, a 500 without the prefix.
+        e.sim()
+            .world_mut()
+            .aws
+            .instances
+            .get_mut(INSTANCE)
+            .unwrap()
+            .profile = None;
+        assert_err(
+            e.login(login.data(Some("web3"))).await,
+            500,
+            "IAM instance profile in the instance description is nil",
         );
     }
 }

@@ -20,11 +20,34 @@ pub(crate) struct AccessListEntry {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct InstanceDesc {
     pub instance_id: String,
-    pub image_id: String,
-    pub subnet_id: String,
-    pub vpc_id: String,
-    pub profile_arn: String,
+    /// `None`: the element is absent (Vault's SDK struct holds a nil pointer).
+    pub image_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub vpc_id: Option<String>,
+    /// `iamInstanceProfile`, and its `arn`.
+    pub profile: Option<Option<String>>,
     pub state: Option<String>,
+}
+
+/// Why an instance does not meet a role (`verifyInstanceMeetsRoleRequirements` returns the two
+/// kinds apart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unmet {
+    /// A requirement the instance fails: a 400 after `error validating instance: `.
+    Requirement(String),
+    /// The check itself could not be made: a plain error (500), as it is.
+    Internal(String),
+}
+
+impl Unmet {
+    /// The answer: `prefix` + the requirement as a 400, or the internal error as a 500.
+    pub(crate) fn answer(self, prefix: &str) -> crate::vault::backend::VaultError {
+        use crate::vault::backend::VaultError;
+        match self {
+            Unmet::Requirement(m) => VaultError::bad_request(format!("{prefix}{m}")),
+            Unmet::Internal(m) => VaultError::internal(m),
+        }
+    }
 }
 
 /// `bound` matches `value`: a prefix when it ends in `*`, else exactly.
@@ -73,12 +96,15 @@ impl AwsAuthBackend {
         else {
             return Err("no instance details found in reservations".into());
         };
+        let text = |n: &super::xml::Node| n.text.trim().to_owned();
         let desc = InstanceDesc {
             instance_id: instance.text_at(&["instanceId"]),
-            image_id: instance.text_at(&["imageId"]),
-            subnet_id: instance.text_at(&["subnetId"]),
-            vpc_id: instance.text_at(&["vpcId"]),
-            profile_arn: instance.text_at(&["iamInstanceProfile", "arn"]),
+            image_id: instance.child("imageId").map(text),
+            subnet_id: instance.child("subnetId").map(text),
+            vpc_id: instance.child("vpcId").map(text),
+            profile: instance
+                .child("iamInstanceProfile")
+                .map(|p| p.child("arn").map(text)),
             state: instance
                 .child("instanceState")
                 .map(|s| s.text_at(&["name"])),
@@ -96,78 +122,102 @@ impl AwsAuthBackend {
         }
     }
 
-    /// The role's ec2 bindings against an instance; the message after
-    /// `error validating instance: `.
+    /// The role's ec2 bindings against an instance, in Vault's order.
     pub(super) async fn instance_meets_role(
         &self,
         role: &Role,
         role_name: &str,
         d: &InstanceDesc,
         account: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unmet> {
         let q = go_quote;
         let rn = q(role_name);
+        let unmet = |m: String| Err(Unmet::Requirement(m));
+        let internal = |m: &str| Err(Unmet::Internal(m.to_owned()));
         if !role.bound_ec2_instance_id.is_empty()
             && !role.bound_ec2_instance_id.contains(&d.instance_id)
         {
-            return Err(format!(
+            return unmet(format!(
                 "instance ID {} does not belong to the role {rn}",
                 q(&d.instance_id)
             ));
         }
         if !role.bound_account_id.is_empty() && !role.bound_account_id.iter().any(|a| a == account)
         {
-            return Err(format!(
+            return unmet(format!(
                 "account ID {} does not belong to role {rn}",
                 q(account)
             ));
         }
-        if !role.bound_ami_id.is_empty() && !role.bound_ami_id.contains(&d.image_id) {
-            return Err(format!(
-                "AMI ID {} does not belong to role {rn}",
-                q(&d.image_id)
-            ));
-        }
-        if !role.bound_subnet_id.is_empty() && !role.bound_subnet_id.contains(&d.subnet_id) {
-            return Err(format!(
-                "subnet ID {} does not satisfy the constraint on role {rn}",
-                q(&d.subnet_id)
-            ));
-        }
-        if !role.bound_vpc_id.is_empty() && !role.bound_vpc_id.contains(&d.vpc_id) {
-            return Err(format!(
-                "VPC ID {} does not satisfy the constraint on role {rn}",
-                q(&d.vpc_id)
-            ));
-        }
-        if !role.bound_iam_instance_profile_arn.is_empty() {
-            if d.profile_arn.is_empty() {
-                // UNVERIFIED: wording for an instance without a profile.
-                return Err("IAM instance profile in the instance description is nil".into());
+        if !role.bound_ami_id.is_empty() {
+            let Some(ami) = &d.image_id else {
+                return internal("AMI ID in the instance description is nil");
+            };
+            if !role.bound_ami_id.contains(ami) {
+                return unmet(format!("AMI ID {} does not belong to role {rn}", q(ami)));
             }
+        }
+        if !role.bound_subnet_id.is_empty() {
+            let Some(subnet) = &d.subnet_id else {
+                return internal("subnet ID in the instance description is nil");
+            };
+            if !role.bound_subnet_id.contains(subnet) {
+                return unmet(format!(
+                    "subnet ID {} does not satisfy the constraint on role {rn}",
+                    q(subnet)
+                ));
+            }
+        }
+        if !role.bound_vpc_id.is_empty() {
+            let Some(vpc) = &d.vpc_id else {
+                return internal("VPC ID in the instance description is nil");
+            };
+            if !role.bound_vpc_id.contains(vpc) {
+                return unmet(format!(
+                    "VPC ID {} does not satisfy the constraint on role {rn}",
+                    q(vpc)
+                ));
+            }
+        }
+        let profile_arn = || -> Result<String, Unmet> {
+            match &d.profile {
+                None => Err(Unmet::Internal(
+                    "IAM instance profile in the instance description is nil".into(),
+                )),
+                Some(None) => Err(Unmet::Internal(
+                    "IAM instance profile ARN in the instance description is nil".into(),
+                )),
+                Some(Some(arn)) => Ok(arn.clone()),
+            }
+        };
+        if !role.bound_iam_instance_profile_arn.is_empty() {
+            let arn = profile_arn()?;
             if !role
                 .bound_iam_instance_profile_arn
                 .iter()
-                .any(|b| prefix_or_exact(b, &d.profile_arn))
+                .any(|b| prefix_or_exact(b, &arn))
             {
-                return Err(format!(
+                return unmet(format!(
                     "IAM instance profile ARN {} does not satisfy the constraint role {rn}",
-                    q(&d.profile_arn)
+                    q(&arn)
                 ));
             }
         }
         if !role.bound_iam_role_arn.is_empty() {
-            if d.profile_arn.is_empty() {
-                // UNVERIFIED: wording for an instance without a profile.
-                return Err("IAM instance profile in the instance description is nil".into());
+            let arn = profile_arn()?;
+            if arn.is_empty() {
+                return internal("IAM instance profile ARN in the instance description is empty");
             }
-            let role_arn = self.profile_role_arn(&d.profile_arn).await?;
+            let role_arn = self
+                .profile_role_arn(&arn, account)
+                .await
+                .map_err(Unmet::Internal)?;
             if !role
                 .bound_iam_role_arn
                 .iter()
                 .any(|b| prefix_or_exact(b, &role_arn))
             {
-                return Err(format!(
+                return unmet(format!(
                     "IAM role ARN {} does not satisfy the constraint role {rn}",
                     q(&role_arn)
                 ));
@@ -176,18 +226,26 @@ impl AwsAuthBackend {
         Ok(())
     }
 
-    /// The one role of an instance profile (`iam:GetInstanceProfile`).
-    // UNVERIFIED: the wording of these failures (reference §1.8 names only the requirement).
-    async fn profile_role_arn(&self, profile_arn: &str) -> Result<String, String> {
+    /// The one role of an instance profile (`iam:GetInstanceProfile` with Vault's client for
+    /// the instance's account); Vault's plain errors.
+    async fn profile_role_arn(&self, profile_arn: &str, account: &str) -> Result<String, String> {
         let e = super::arn::IamEntity::parse(profile_arn).map_err(|e| {
             format!(
-                "failed to parse instance profile ARN {}: {e}",
+                "failed to parse IAM instance profile ARN {}: {e}",
                 go_quote(profile_arn)
             )
         })?;
+        let keys = self
+            .keys_for_account(account)
+            .await
+            .map_err(|e| format!("could not fetch IAM client: {e}"))?;
+        let fetched = |why: &str| format!("IAM role ARN could not be fetched: {why}");
+        if e.friendly_name.is_empty() {
+            return Err(fetched("missing instance profile name"));
+        }
         let node = self
-            .iam_call(
-                &e.account,
+            .iam_call_as(
+                &keys,
                 &[
                     ("Action", "GetInstanceProfile"),
                     ("Version", "2010-05-08"),
@@ -195,27 +253,31 @@ impl AwsAuthBackend {
                 ],
             )
             .await
-            .map_err(|err| {
-                format!(
-                    "error fetching IAM instance profile {}: {err}",
-                    go_quote(profile_arn)
-                )
-            })?;
-        let roles: Vec<String> = node
+            .map_err(|err| fetched(&err))?;
+        let Some(profile) = node
             .child("GetInstanceProfileResult")
             .and_then(|r| r.child("InstanceProfile"))
-            .and_then(|p| p.child("Roles"))
+        else {
+            return Err(fetched(
+                "nil instance profile in the output of instance profile details",
+            ));
+        };
+        let roles: Vec<Option<String>> = profile
+            .child("Roles")
             .map(|r| {
                 r.children_named("member")
-                    .map(|m| m.text_at(&["Arn"]))
+                    .map(|m| m.child("Arn").map(|a| a.text.trim().to_owned()))
                     .collect()
             })
             .unwrap_or_default();
         match &roles[..] {
-            [one] => Ok(one.clone()),
-            _ => Err(format!(
-                "expected 1 role in IAM instance profile, found {}",
-                roles.len()
+            [Some(arn)] if arn.is_empty() => Err("IAM role ARN could not be fetched".into()),
+            [Some(arn)] => Ok(arn.clone()),
+            [None] => Err(fetched(
+                "nil role ARN in the output of instance profile details",
+            )),
+            _ => Err(fetched(
+                "invalid roles in the output of instance profile details",
             )),
         }
     }

@@ -243,7 +243,7 @@ impl AwsAuthBackend {
         }
         self.instance_meets_role(&role, &role_name, &desc, &doc.account_id)
             .await
-            .map_err(|e| bad(format!("Error validating instance: {e}")))?;
+            .map_err(|e| e.answer("Error validating instance: "))?;
 
         // The nonce and the access list.
         let given_nonce = fields::string(data, "nonce")?;

@@ -597,7 +597,7 @@ impl AwsAuthBackend {
                 })?;
             self.instance_meets_role(&role, &role_name, &desc, &caller.account)
                 .await
-                .map_err(|e| bad(format!("error validating instance: {e}")))?;
+                .map_err(|e| e.answer("error validating instance: "))?;
             inferred = Some((id, region));
         }
         let (inferred_id, inferred_region) = inferred.unwrap_or_default();

@@ -478,8 +478,9 @@ impl GcpAuthBackend {
         Ok(())
     }
 
-    /// Instance-group membership: the bound groups are looked up in the bound zones (or, without
-    /// zones, the bound regions), then asked whether they list the instance.
+    /// Instance-group membership as the plugin's `AuthorizeGCE` checks it: each bound group is
+    /// placed in one zone (or region) by the bound zones or regions, then asked whether it lists
+    /// the instance; the first group that does ends the check.
     async fn authorize_groups(
         &self,
         config: &Config,
@@ -497,48 +498,82 @@ impl GcpAuthBackend {
                     go_quote(project)
                 )
             })?;
-        let (kind, places) = if role.bound_zones.is_empty() {
-            ("regions", &role.bound_regions)
-        } else {
-            ("zones", &role.bound_zones)
-        };
         let self_link = instance["selfLink"].as_str().unwrap_or_default();
-        for group in &role.bound_instance_groups {
-            let locations: Vec<String> = places
+        let lists = |loc: &str, group: &str| {
+            listed
                 .iter()
-                .map(|p| format!("{kind}/{p}"))
-                .filter(|loc| {
-                    listed
-                        .iter()
-                        .any(|(l, names)| l == loc && names.contains(group))
-                })
-                .collect();
-            if locations.is_empty() {
-                // The list with %q (go-gcp-common compute.go, v0.9.2). UNVERIFIED: "regions"
-                // when only regions are bound.
-                return Err(format!(
-                    "instance group {} does not exist in {kind} {} for project {}",
-                    go_quote(group),
-                    go_quoted_list(places),
-                    go_quote(project)
-                ));
-            }
-            for loc in locations {
-                let member = self
-                    .google
-                    .group_has_instance(&*self.clock, config, project, &loc, group, self_link)
-                    .await
-                    // go-gcp-common `AuthorizeGCE`.
-                    .map_err(|e| {
-                        format!(
-                            "failed to list instances in instance group {} for project {}: {e}",
+                .any(|(l, names)| l == loc && names.iter().any(|n| n == group))
+        };
+        // Each bound group in turn: where it is (one place), then whether it lists the
+        // instance; a group found nowhere ends the check.
+        for group in &role.bound_instance_groups {
+            let location = if !role.bound_zones.is_empty() {
+                // The last bound zone that has the group.
+                let zone = role
+                    .bound_zones
+                    .iter()
+                    .rfind(|z| lists(&format!("zones/{z}"), group));
+                match zone {
+                    Some(z) => format!("zones/{z}"),
+                    None => {
+                        return Err(format!(
+                            "instance group {} does not exist in zones {} for project {}",
                             go_quote(group),
+                            go_quoted_list(&role.bound_zones),
                             go_quote(project)
-                        )
-                    })?;
-                if member {
-                    return Ok(());
+                        ))
+                    }
                 }
+            } else if !role.bound_regions.is_empty() {
+                // Zonal groups in a zone named after a bound region, and regional groups in any
+                // region (the plugin's loop shadows the bound region); the last one found.
+                let mut found = None;
+                for r in &role.bound_regions {
+                    for (l, names) in listed.iter() {
+                        let zonal = l
+                            .strip_prefix("zones/")
+                            .is_some_and(|z| z.starts_with(r.as_str()));
+                        if zonal && names.iter().any(|n| n == group) {
+                            found = Some(l.clone());
+                        }
+                    }
+                    for (l, names) in listed.iter() {
+                        if l.starts_with("regions/") && names.iter().any(|n| n == group) {
+                            found = Some(l.clone());
+                        }
+                    }
+                }
+                match found {
+                    Some(l) => l,
+                    None => {
+                        return Err(format!(
+                            "instance group {} does not exist in regions {} for project {}",
+                            go_quote(group),
+                            go_quoted_list(&role.bound_regions),
+                            go_quote(project)
+                        ))
+                    }
+                }
+            } else {
+                return Err(format!(
+                    "instance group {} is not bound to any zones or regions",
+                    go_quote(group)
+                ));
+            };
+            let member = self
+                .google
+                .group_has_instance(&*self.clock, config, project, &location, group, self_link)
+                .await
+                // go-gcp-common `AuthorizeGCE`.
+                .map_err(|e| {
+                    format!(
+                        "failed to list instances in instance group {} for project {}: {e}",
+                        go_quote(group),
+                        go_quote(project)
+                    )
+                })?;
+            if member {
+                return Ok(());
             }
         }
         // The list with %q (go-gcp-common compute.go, v0.9.2).

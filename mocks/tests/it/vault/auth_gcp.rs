@@ -785,6 +785,21 @@ async fn vault_gcp_gce_login_with_a_full_format_identity_token() {
         .await
         .unwrap();
     assert_eq!(o.alias_name, format!("gce-{}", i.id));
+    // Bound by region, a zonal group is found in the zones named after the region.
+    v.gce_role(
+        "region_group",
+        json!({
+            "bound_zones": [], "bound_regions": ["us-central1"], "bound_instance_groups": ["app-group"],
+        }),
+    )
+    .await;
+    v.login(
+        "region_group",
+        &v.gce_jwt("https://vault.example:8200/vault/region_group", "full")
+            .await,
+    )
+    .await
+    .unwrap();
 }
 
 // ------------------------------------------------------------------------------------ renew

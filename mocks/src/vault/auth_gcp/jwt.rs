@@ -226,34 +226,55 @@ fn numeric_date(v: Option<&Value>) -> Result<Option<i64>, String> {
 /// (authsim simplification; Go's decoder would fail the whole token).
 pub(crate) fn claims(jwt: &SignedJwt) -> Result<Claims, String> {
     let m = jwt.payload_object()?;
-    let exp = numeric_date(m.get("exp"))?;
-    numeric_date(m.get("iat"))?;
-    numeric_date(m.get("nbf"))?;
-    let sub = match m.get("sub") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        // UNVERIFIED: encoding/json's text.
-        Some(_) => {
-            return Err(
-                "json: cannot unmarshal value into Go struct field Claims.sub of type string"
-                    .into(),
-            )
+    // go-jose's fork of encoding/json, key by key in the object's order: an `UnmarshalJSON`
+    // error (dates, audience) ends the decode at once; a type error is kept (the first one)
+    // while the rest is decoded.
+    let mut type_error: Option<String> = None;
+    for (k, v) in &m {
+        match k.as_str() {
+            "exp" | "iat" | "nbf" => {
+                numeric_date(Some(v))?;
+            }
+            // A null audience reaches `Audience.UnmarshalJSON`, which refuses it.
+            "aud"
+                if !v.is_string()
+                    && !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) =>
+            {
+                return Err(
+                    "go-jose/go-jose/jwt: expected string or array value to unmarshal to Audience"
+                        .into(),
+                )
+            }
+            "sub" | "iss" | "jti" if !v.is_string() && !v.is_null() => {
+                let kind = match v {
+                    Value::Number(_) => "number",
+                    Value::Bool(_) => "bool",
+                    Value::Array(_) => "array",
+                    _ => "object",
+                };
+                type_error.get_or_insert_with(|| {
+                    format!("json: cannot unmarshal {kind} into Go value of type string")
+                });
+            }
+            _ => {}
         }
-    };
+    }
+    if let Some(e) = type_error {
+        return Err(e);
+    }
+    let exp = numeric_date(m.get("exp"))?;
+    let sub = m
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let aud = match m.get("aud") {
-        None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) if a.iter().all(Value::is_string) => a
+        Some(Value::Array(a)) => a
             .iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect(),
-        // UNVERIFIED: go-jose's text.
-        Some(_) => {
-            return Err(
-                "go-jose/go-jose/jwt: expected string or array value to unmarshal to Audience"
-                    .into(),
-            )
-        }
+        _ => Vec::new(),
     };
     let gce = m
         .get("google")

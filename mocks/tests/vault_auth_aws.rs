@@ -45,7 +45,8 @@
 //! | ec2 (§3): `both pkcs7 and a tuple …`, `entry for role %q not found`, `Region %q does not satisfy …`, `Error validating instance: …`, `client nonce mismatch`, `instance identity verification using SHA256 RSA signature is unsuccessful` (500) | 400/500 | `vault_auth_aws_ec2::*` |
 //! | ec2: `auth method ec2 not allowed for role %s`, `client nonce exceeding the limit of 128 characters`, `reauthentication is disabled` | 400 | `ec2_reauthentication_rules` |
 //! | ec2: `either pkcs7 or a tuple …`, `failed to base64 decode the instance identity document`, `failed to base64 decode the SHA256 RSA signature of the instance identity document` | 400 | `the_iam_pipeline_refuses_in_vaults_order` |
-//! | ec2: `instance meta-data is older …`, `failed to verify instance ID: %v`, PKCS#7 parse/verify failures | 400/500 | implemented, not yet tested |
+//! | ec2: `instance meta-data is older …`, `client nonce mismatch and instance meta-data incorrect` | 400 | `ec2_logins_again_follow_the_nonce_and_the_pending_time` |
+//! | ec2: `failed to verify instance ID: %v` (400), PKCS#7 parse/verify failures (500) | 400/500 | `ec2_documents_and_instances_that_do_not_verify` |
 
 mod vault_auth_aws {
     use std::collections::BTreeMap;
@@ -1655,5 +1656,114 @@ mod vault_auth_aws_ec2 {
             (err.status, err.errors[0].as_str()),
             (400, "reauthentication is disabled")
         );
+    }
+
+    #[tokio::test]
+    async fn ec2_documents_and_instances_that_do_not_verify() {
+        let e = env().await;
+        let doc = e.imds("pkcs7").await.replace('\n', "");
+        // Bytes that are base64 but no PKCS#7.
+        let err = e.login(json!({"pkcs7": "AAAA"})).await.unwrap_err();
+        assert_eq!(err.status, 500);
+        assert!(
+            err.errors[0].starts_with("failed to parse the BER encoded PKCS#7 signature: "),
+            "{err:?}"
+        );
+        // A stopped instance.
+        e._cloud
+            .sim
+            .world_mut()
+            .aws
+            .instances
+            .get_mut(INSTANCE)
+            .unwrap()
+            .state = "stopped".into();
+        let err = e.login(json!({"pkcs7": doc})).await.unwrap_err();
+        assert_eq!(
+            (err.status, err.errors[0].as_str()),
+            (
+                400,
+                "failed to verify instance ID: instance is not in 'running' state"
+            )
+        );
+        // Without the certificate that signed it, the document does not verify.
+        e.vault
+            .handle(BackendRequest {
+                operation: Operation::Delete,
+                path: "config/certificate/mock-pkcs7".into(),
+                data: serde_json::Map::new().into(),
+                mount: "aws".into(),
+            })
+            .await
+            .unwrap();
+        let err = e.login(json!({"pkcs7": doc})).await.unwrap_err();
+        assert_eq!(err.status, 500);
+        assert!(
+            err.errors[0].starts_with("failed to verify the signature: "),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn ec2_logins_again_follow_the_nonce_and_the_pending_time() {
+        let e = env().await;
+        let launched = e._cloud.sim.world().aws.instances[INSTANCE].launched;
+        let relaunch = |secs: u64| {
+            e._cloud
+                .sim
+                .world_mut()
+                .aws
+                .instances
+                .get_mut(INSTANCE)
+                .unwrap()
+                .launched = launched + std::time::Duration::from_secs(secs);
+        };
+        let doc = e.imds("pkcs7").await.replace('\n', "");
+        let o = e.login(json!({"pkcs7": doc})).await.unwrap();
+        let nonce = o.metadata["nonce"].clone();
+        // Stopped and started: a newer document with the nonce logs in; no nonce is echoed.
+        relaunch(3600);
+        let newer = e.imds("pkcs7").await.replace('\n', "");
+        let again = e
+            .login(json!({"pkcs7": newer, "nonce": nonce}))
+            .await
+            .unwrap();
+        assert!(!again.metadata.contains_key("nonce"));
+        // The first document again: older than the one of the last login.
+        let err = e
+            .login(json!({"pkcs7": doc, "nonce": nonce}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.status, err.errors[0].as_str()),
+            (
+                400,
+                "instance meta-data is older than the one used for previous login"
+            )
+        );
+        // Migration allowed: another nonce passes only with a newer document.
+        e.write(
+            &format!("role/{AMI}"),
+            json!({"allow_instance_migration": true}),
+        )
+        .await
+        .unwrap();
+        let err = e
+            .login(json!({"pkcs7": newer, "nonce": "other"}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.errors[0],
+            "client nonce mismatch and instance meta-data incorrect"
+        );
+        relaunch(7200);
+        let newest = e.imds("pkcs7").await.replace('\n', "");
+        e.login(json!({"pkcs7": newest, "nonce": "other"}))
+            .await
+            .unwrap();
+        // The nonce of the first login stays the instance's.
+        e.login(json!({"pkcs7": newest, "nonce": nonce}))
+            .await
+            .unwrap();
     }
 }

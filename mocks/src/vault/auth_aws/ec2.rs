@@ -7,7 +7,7 @@ use super::role::Role;
 use super::AwsAuthBackend;
 
 /// What an ec2 login remembers per instance (the `identity-accesslist`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct AccessListEntry {
     /// The role the instance logged in with (renewals read it from here, as Vault does).
     pub role: String,

@@ -710,6 +710,22 @@ mod vault_auth_aws {
             .map(|(k, v)| format!("{k}:{v}"))
             .collect::<Vec<_>>());
         e.login(data).await.unwrap();
+        // Base64 wrapped at 76 columns, as `base64` prints it: Go's decoder skips line breaks.
+        let mut data = login.data(Some("app"));
+        let wrap = |v: &Value| {
+            let text = v.as_str().unwrap();
+            let lines: Vec<&str> = text
+                .as_bytes()
+                .chunks(76)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            json!(lines.join("\n"))
+        };
+        for field in ["iam_request_headers", "iam_request_url", "iam_request_body"] {
+            data[field] = wrap(&data[field]);
+        }
+        assert!(data["iam_request_headers"].as_str().unwrap().contains('\n'));
+        e.login(data).await.unwrap();
     }
 
     #[tokio::test]

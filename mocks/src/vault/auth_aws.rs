@@ -419,11 +419,10 @@ impl AwsAuthBackend {
 
     async fn ec2_call(
         &self,
-        account: &str,
+        keys: &Keys,
         region: &str,
         params: &[(&str, &str)],
     ) -> Result<Node, String> {
-        let keys = self.keys_for_account(account).await?;
         let cfg = self.client_config();
         let target = Target {
             service: "ec2",
@@ -437,7 +436,7 @@ impl AwsAuthBackend {
         sdk::call(
             &self.http,
             &*self.clock,
-            &keys,
+            keys,
             &target,
             params,
             cfg.max_retries,

@@ -66,9 +66,12 @@ impl AwsAuthBackend {
         region: &str,
         id: &str,
     ) -> Result<InstanceDesc, String> {
+        // Vault's `validateInstance`: a client that cannot be made is its error as it is; only
+        // the API call's failure is wrapped.
+        let keys = self.keys_for_account(account).await?;
         let node = self
             .ec2_call(
-                account,
+                &keys,
                 region,
                 &[
                     ("Action", "DescribeInstances"),

@@ -152,11 +152,7 @@ impl AwsAuthBackend {
         let get = |k: &str| -> Result<String, VaultError> {
             Ok(fields::string(data, k)?.unwrap_or_default())
         };
-        // Go's `base64.StdEncoding` skips line breaks, nothing else.
-        let decode = |s: &str| {
-            let clean: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-            b64.decode(clean)
-        };
+        let decode = fields::go_base64;
         // `pathLoginEc2GetRoleNameAndIdentityDoc`: the identity and the signature decoded first,
         // then which of the two ways was taken.
         let identity = get("identity")?;

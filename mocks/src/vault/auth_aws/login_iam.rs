@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::arn::{glob_match, IamEntity};
@@ -250,18 +249,19 @@ fn signed_headers_list(auth: &str) -> Option<&str> {
             .find('\n')
             .map_or(auth.len(), |i| line_start + i);
         let line = &auth[line_start..line_end];
-        let mut best = None;
-        let mut from = 0;
-        while let Some(i) = line[from..].find(KEY) {
-            from += i + KEY.len();
-            let rest = &auth[line_start + from..];
-            let list = &rest[..rest.find(',').unwrap_or(rest.len())];
-            if !list.is_empty() {
-                best = Some(list);
+        // From the end of the line: the first occurrence not followed by a comma (or the end)
+        // is the one the greedy `.*` stops at. One pass over the line, one comma search.
+        let mut end = line.len();
+        while let Some(i) = line[..end].rfind(KEY) {
+            let start = line_start + i + KEY.len();
+            if auth[start..].chars().next().is_some_and(|c| c != ',') {
+                let rest = &auth[start..];
+                return Some(&rest[..rest.find(',').unwrap_or(rest.len())]);
             }
+            end = i;
         }
-        if best.is_some() || line_end == auth.len() {
-            return best;
+        if line_end == auth.len() {
+            return None;
         }
         line_start = line_end + 1;
     }
@@ -270,7 +270,8 @@ fn signed_headers_list(auth: &str) -> Option<&str> {
 /// `https://sts.<region>.amazonaws.com` for a region aws-sdk-go v1 knows.
 // UNVERIFIED: reference §1.2 step 8e names the resolver, not its region list; this list is the
 // public commercial, China and GovCloud regions, with `aws-global` and the US FIPS keys that
-// aws-sdk-go's resolver also knows (its ISO partitions are left out).
+// aws-sdk-go v1.44.331's resolver also knows (its ISO partitions are left out); `ca-west-1`,
+// which that version lacks and newer SDKs have, is kept for the newer Vault lines.
 fn regional_sts_endpoint(region: &str) -> Option<String> {
     const REGIONS: &[&str] = &[
         "af-south-1",
@@ -312,6 +313,10 @@ fn regional_sts_endpoint(region: &str) -> Option<String> {
         return Some(DEFAULT_STS.to_owned());
     }
     if let Some(base) = region.strip_suffix("-fips") {
+        // GovCloud's FIPS keys name its ordinary hosts, which are FIPS endpoints already.
+        if base.starts_with("us-gov-") && REGIONS.contains(&base) {
+            return Some(format!("https://sts.{base}.amazonaws.com"));
+        }
         if base.starts_with("us-") && REGIONS.contains(&base) {
             return Some(format!("https://sts-fips.{base}.amazonaws.com"));
         }
@@ -394,7 +399,6 @@ impl AwsAuthBackend {
         req: IamLogin,
         remote: Option<IpAddr>,
     ) -> Result<LoginOutcome, VaultError> {
-        let b64 = base64::engine::general_purpose::STANDARD;
         // 3. Method.
         let method = req.method.as_str();
         if method.is_empty() {
@@ -409,8 +413,7 @@ impl AwsAuthBackend {
         if req.url.is_empty() {
             return Err(bad("missing iam_request_url"));
         }
-        let raw_url = b64
-            .decode(&req.url)
+        let raw_url = fields::go_base64(&req.url)
             .map_err(|_| bad("failed to base64 decode iam_request_url"))?;
         let url = GoUrl::parse(&String::from_utf8_lossy(&raw_url))
             .map_err(|_| bad("error parsing iam_request_url"))?;
@@ -438,8 +441,7 @@ impl AwsAuthBackend {
                 "missing iam_request_body which is required for POST requests",
             ));
         }
-        let body = b64
-            .decode(&req.body)
+        let body = fields::go_base64(&req.body)
             .map_err(|_| bad("failed to base64 decode iam_request_body"))?;
         if !body.is_empty() {
             let text = String::from_utf8_lossy(&body);
@@ -854,8 +856,12 @@ mod tests {
             "https://sts.amazonaws.com"
         );
         assert_eq!(
+            regional_sts_endpoint("us-east-2-fips").unwrap(),
+            "https://sts-fips.us-east-2.amazonaws.com"
+        );
+        assert_eq!(
             regional_sts_endpoint("us-gov-west-1-fips").unwrap(),
-            "https://sts-fips.us-gov-west-1.amazonaws.com"
+            "https://sts.us-gov-west-1.amazonaws.com"
         );
         assert!(regional_sts_endpoint("eu-west-1-fips").is_none());
     }
@@ -878,5 +884,8 @@ mod tests {
         );
         assert_eq!(list("SignedHeaders=,\nSignedHeaders=b"), Some("b"));
         assert_eq!(list("SignedHeaders=\nhost;x,y"), Some("\nhost;x"));
+        // A megabyte of occurrences on one line: the last one, found in one pass.
+        let many = "SignedHeaders=a".repeat(70_000);
+        assert_eq!(list(&many), Some("a"));
     }
 }

@@ -1262,6 +1262,12 @@ mod vault_auth_aws {
             json!({"bound_iam_principal_arn": "arn:aws:iam::111122223333:user/*"}),
         )
         .await;
+        let before = e
+            .login(hvac(&e.alice(), Some(SERVER_ID), now(&e)).data(Some("users")))
+            .await
+            .unwrap();
+        // A week on, the full ARN Vault cached at login is looked up again.
+        e.clock.advance(Duration::from_secs(8 * 24 * 3600)).unwrap();
         e.ok(
             "config/client",
             json!({"iam_endpoint": "http://127.0.0.1:1"}),
@@ -1271,6 +1277,11 @@ mod vault_auth_aws {
             e.login(hvac(&e.alice(), Some(SERVER_ID), now(&e)).data(Some("users"))).await,
             400,
             "error looking up full ARN of entity &{aws 111122223333 user  alice } when attempting login for role \"users\": error fetching user \"alice\": RequestError: send request failed",
+        );
+        assert_err_prefix(
+            e.vault.renew(&before.internal).await,
+            500,
+            "error looking up full ARN of entity &{aws 111122223333 user  alice } when updating login for role \"users\": error fetching user \"alice\": RequestError: send request failed",
         );
         // Without credentials Vault cannot make its IAM client: its own GetCallerIdentity fails.
         e.ok("config/client", json!({"access_key": "", "secret_key": ""}))
@@ -1392,6 +1403,21 @@ mod vault_auth_aws {
             500,
             "unrecognized auth_type: \"x\"",
         );
+        // Without `auth_type` in iam_metadata, Vault routes the renewal as an ec2 one.
+        e.ok("role/app", json!({"bound_iam_principal_arn": ALICE_ARN}))
+            .await;
+        e.ok("config/identity", json!({"iam_metadata": "canonical_arn"}))
+            .await;
+        let o = e
+            .login(hvac(&e.alice(), Some(SERVER_ID), now(&e)).data(Some("app")))
+            .await
+            .unwrap();
+        assert!(!o.metadata.contains_key("auth_type"));
+        assert_err(
+            e.vault.renew(&o.internal).await,
+            500,
+            "\"instance_id\" not found in auth metadata",
+        );
     }
 
     #[tokio::test]
@@ -1441,6 +1467,21 @@ mod vault_auth_aws {
             e.login(login.data(Some("web3"))).await,
             500,
             "IAM instance profile in the instance description is nil",
+        );
+        // The instance stopped: the token from before no longer renews.
+        e.sim()
+            .world_mut()
+            .aws
+            .instances
+            .get_mut(INSTANCE)
+            .unwrap()
+            .state = "stopped".into();
+        assert_err(
+            e.vault.renew(&o.internal).await,
+            500,
+            &format!(
+                "failed to verify instance ID \"{INSTANCE}\": instance is not in 'running' state"
+            ),
         );
     }
 }

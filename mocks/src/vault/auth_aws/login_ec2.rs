@@ -276,8 +276,17 @@ impl AwsAuthBackend {
             .access_list
             .insert(doc.instance_id.clone(), stored);
         let mut internal = Map::new();
+        // Renewals route on this metadata; absent, a token is taken for an ec2 one anyway.
+        if self
+            .state()
+            .identity
+            .ec2_metadata
+            .iter()
+            .any(|f| f == "auth_type")
+        {
+            internal.insert("auth_type".into(), json!("ec2"));
+        }
         for (k, v) in [
-            ("auth_type", "ec2"),
             ("role_name", role_name.as_str()),
             ("instance_id", doc.instance_id.as_str()),
             ("image_id", doc.image_id.as_str()),

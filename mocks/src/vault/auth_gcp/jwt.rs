@@ -48,6 +48,43 @@ fn b64url(part: &str) -> Result<Vec<u8>, String> {
     })
 }
 
+/// The first key of a JSON object's top level that comes a second time: go-jose's JSON fork
+/// refuses such an object (serde_json keeps the last value).
+fn duplicate_key(json: &[u8]) -> Option<String> {
+    struct Keys(Option<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut first = None;
+                    while let Some(k) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        if first.is_none() && !seen.insert(k.clone()) {
+                            first = Some(k);
+                        }
+                    }
+                    Ok(Keys(first))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_slice::<Keys>(json).ok().and_then(|k| k.0)
+}
+
+fn duplicate_key_error(key: &str) -> String {
+    format!("json: duplicate key '{key}' in object")
+}
+
 /// `jwt.ParseSigned(token, [RS256, ES256, HS256])`. Errors are go-jose's texts: the three-parts
 /// text and `ErrUnexpectedSignatureAlgorithm` (no `go-jose/go-jose:` prefix since v4.1.0) are
 /// as in go-jose v4.1.3 `jws.go`.
@@ -65,6 +102,9 @@ pub(crate) fn parse_signed(token: &str) -> Result<SignedJwt, String> {
         }
         Err(e) => return Err(format!("invalid character in JWS header: {e}")),
     };
+    if let Some(key) = duplicate_key(&header_raw) {
+        return Err(duplicate_key_error(&key));
+    }
     let payload = b64url(parts[1])?;
     b64url(parts[2])?;
     let alg = header
@@ -96,7 +136,10 @@ impl SignedJwt {
     /// The payload as a JSON object, unverified (`getJWTSubject` and the claims decode).
     pub(crate) fn payload_object(&self) -> Result<Map<String, Value>, String> {
         match serde_json::from_slice::<Value>(&self.payload) {
-            Ok(Value::Object(m)) => Ok(m),
+            Ok(Value::Object(m)) => match duplicate_key(&self.payload) {
+                Some(k) => Err(duplicate_key_error(&k)),
+                None => Ok(m),
+            },
             // UNVERIFIED: encoding/json's wording.
             Ok(_) => Err("json: cannot unmarshal value into Go value of type jwt.Claims".into()),
             Err(e) => Err(format!("invalid character in JWT claims: {e}")),
@@ -227,8 +270,8 @@ fn numeric_date(v: Option<&Value>) -> Result<Option<i64>, String> {
 pub(crate) fn claims(jwt: &SignedJwt) -> Result<Claims, String> {
     let m = jwt.payload_object()?;
     // go-jose's fork of encoding/json, key by key in the object's order: an `UnmarshalJSON`
-    // error (dates, audience) ends the decode at once; a type error is kept (the first one)
-    // while the rest is decoded.
+    // error (dates, audience) or a number where a string goes ends the decode at once; another
+    // type error is kept (the first one) while the rest is decoded.
     let mut type_error: Option<String> = None;
     for (k, v) in &m {
         match k.as_str() {
@@ -245,9 +288,12 @@ pub(crate) fn claims(jwt: &SignedJwt) -> Result<Claims, String> {
                         .into(),
                 )
             }
+            // A number into a string ends the decode; a bool, array or object is kept.
+            "sub" | "iss" | "jti" if v.is_number() => {
+                return Err("json: cannot unmarshal number into Go value of type string".into())
+            }
             "sub" | "iss" | "jti" if !v.is_string() && !v.is_null() => {
                 let kind = match v {
-                    Value::Number(_) => "number",
                     Value::Bool(_) => "bool",
                     Value::Array(_) => "array",
                     _ => "object",
@@ -388,6 +434,37 @@ mod tests {
             "illegal base64 data at input byte 4"
         );
         assert_eq!(b64url("e31").unwrap(), b"{}");
+    }
+
+    #[test]
+    fn vault_gcp_repeated_json_keys_are_refused() {
+        assert_eq!(
+            duplicate_key(br#"{"a":1,"b":{"a":2},"a":3}"#).as_deref(),
+            Some("a")
+        );
+        assert_eq!(duplicate_key(br#"{"a":1,"b":2}"#), None);
+        let part = |j: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(j);
+        let token = format!(
+            "{}.{}.{}",
+            part(r#"{"alg":"RS256","alg":"RS256"}"#),
+            part("{}"),
+            part("s")
+        );
+        assert_eq!(
+            parse_signed(&token).unwrap_err(),
+            "json: duplicate key 'alg' in object"
+        );
+        let token = format!(
+            "{}.{}.{}",
+            part(r#"{"alg":"RS256"}"#),
+            part(r#"{"sub":"a","sub":"b"}"#),
+            part("s")
+        );
+        let jwt = parse_signed(&token).unwrap();
+        assert_eq!(
+            claims(&jwt).unwrap_err(),
+            "json: duplicate key 'sub' in object"
+        );
     }
 
     #[test]

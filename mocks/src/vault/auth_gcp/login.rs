@@ -526,24 +526,25 @@ impl GcpAuthBackend {
                 }
             } else if !role.bound_regions.is_empty() {
                 // Zonal groups in a zone named after a bound region, and regional groups in any
-                // region (the plugin's loop shadows the bound region); the last one found.
-                let mut found = None;
+                // region (the plugin's loop shadows the bound region); the last of each found,
+                // and the zone asked when there is one.
+                let (mut zone, mut region) = (None, None);
                 for r in &role.bound_regions {
                     for (l, names) in listed.iter() {
                         let zonal = l
                             .strip_prefix("zones/")
                             .is_some_and(|z| z.starts_with(r.as_str()));
                         if zonal && names.iter().any(|n| n == group) {
-                            found = Some(l.clone());
+                            zone = Some(l.clone());
                         }
                     }
                     for (l, names) in listed.iter() {
                         if l.starts_with("regions/") && names.iter().any(|n| n == group) {
-                            found = Some(l.clone());
+                            region = Some(l.clone());
                         }
                     }
                 }
-                match found {
+                match zone.or(region) {
                     Some(l) => l,
                     None => {
                         return Err(format!(

@@ -612,6 +612,16 @@ async fn vault_gcp_iam_login_with_the_cli_audience_and_the_unique_id_alias() {
             "unable to get public key for signed JWT: could not parse claims from JWT: go-jose/go-jose/jwt: expected string or array value to unmarshal to Audience".into()
         )
     );
+    // A bool is kept while the rest decodes; a number where a string goes ends it there.
+    let mut c = v.iam_claims("app");
+    c["iss"] = json!(true);
+    assert_eq!(
+        err(v.login("app", &v.sign_as_app(&c).await).await),
+        (
+            400,
+            "unable to get public key for signed JWT: could not parse claims from JWT: json: cannot unmarshal bool into Go value of type string".into()
+        )
+    );
     let mut c = v.iam_claims("app");
     c["iss"] = json!(7);
     assert_eq!(

@@ -638,6 +638,11 @@ mod vault_auth_aws {
             400,
             "unable to resolve ARN \"arn:aws:iam::999988887777:user/bob\" to internal ID: unable to fetch client for account ID \"999988887777\" -- default client is for account \"111122223333\"",
         );
+        assert_err(
+            e.call(Operation::Update, "role/x", json!({"bound_iam_principal_arn": "arn:aws-mars:iam::111122223333:user/bob"})).await,
+            400,
+            "unable to resolve ARN \"arn:aws-mars:iam::111122223333:user/bob\" to internal ID: unable to resolve partition \"aws-mars\" to a region",
+        );
         // Without resolution nothing is looked up.
         e.ok("role/y", json!({"bound_iam_principal_arn": "arn:aws:iam::999988887777:user/bob", "resolve_aws_unique_ids": false})).await;
         assert_eq!(

@@ -447,6 +447,7 @@ impl AwsAuthBackend {
     /// A bound ARN's unique ID (`AIDA…`, `AROA…`, `AIPA…`) from IAM.
     async fn resolve_unique_id(&self, arn: &str) -> Result<String, String> {
         let e = IamEntity::parse(arn)?;
+        partition_known(&e)?;
         let (action, param, path) = match e.kind.as_str() {
             "user" => ("GetUser", "UserName", ["GetUserResult", "User", "UserId"]),
             "role" => ("GetRole", "RoleName", ["GetRoleResult", "Role", "RoleId"]),
@@ -482,7 +483,9 @@ impl AwsAuthBackend {
                 return Ok(arn.clone());
             }
         }
-        // Vault's `fullArn`: the client first, then the entity's type, each failure wrapped.
+        // Vault's `fullArn`: the partition, the client, then the entity's type, each failure
+        // wrapped.
+        partition_known(e)?;
         let keys = self
             .keys_for_account(&e.account)
             .await
@@ -519,7 +522,7 @@ impl AwsAuthBackend {
                 )
             })?;
         let arn = node.text_at(&path);
-        if !arn.is_empty() {
+        if !arn.is_empty() && !unique_id.is_empty() {
             self.state()
                 .arn_cache
                 .insert(unique_id.to_owned(), (arn.clone(), now + ARN_CACHE_TTL));
@@ -583,6 +586,20 @@ pub(crate) fn internal_str(internal: &Map<String, Value>, key: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Vault maps an ARN's partition to one of its regions before it makes an IAM client; the
+/// partitions aws-sdk-go knows.
+fn partition_known(e: &IamEntity) -> Result<(), String> {
+    const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"];
+    if PARTITIONS.contains(&e.partition.as_str()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unable to resolve partition {} to a region",
+            go_quote(&e.partition)
+        ))
+    }
 }
 
 /// Vault's `getMetadataValue`: a string the login stored, or why there is none.

@@ -426,10 +426,8 @@ impl GcpAuthBackend {
     ) -> Result<(), String> {
         for (k, v) in &role.bound_labels {
             if instance["labels"][k].as_str() != Some(v.as_str()) {
-                return Err(format!(
-                    "instance missing bound label {}",
-                    go_quote(&format!("{k}:{v}"))
-                ));
+                // Quotes written out in the plugin's format, not %q.
+                return Err(format!("instance missing bound label \"{k}:{v}\""));
             }
         }
         let zone_url = instance["zone"].as_str().unwrap_or_default();

@@ -5,21 +5,42 @@ use serde_json::Value;
 
 /// Go's `%v` of a decoded JSON value (`map[k:v]`, `[a b]`, `<nil>`).
 pub(crate) fn go_value(v: &Value) -> String {
-    match v {
+    render(v, &|scalar| match scalar {
         Value::Null => "<nil>".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// Go's `%s` of a decoded JSON value: as `%v`, but a value that is no string says so
+/// (`%!s(bool=true)`, `%!s(<nil>)`); numbers decoded with `UseNumber` are `json.Number` text.
+pub(crate) fn go_s(v: &Value) -> String {
+    render(v, &|scalar| match scalar {
+        Value::Null => "%!s(<nil>)".into(),
+        Value::Bool(b) => format!("%!s(bool={b})"),
+        other => other.to_string(),
+    })
+}
+
+/// Strings as they are, lists as `[a b]`, maps as `map[k:v]` in sorted key order (as Go
+/// prints maps); null, bools and numbers by `scalar`.
+fn render(v: &Value, scalar: &dyn Fn(&Value) -> String) -> String {
+    match v {
         Value::String(s) => s.clone(),
-        Value::Array(a) => format!("[{}]", a.iter().map(go_value).collect::<Vec<_>>().join(" ")),
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(|i| render(i, scalar)).collect();
+            format!("[{}]", items.join(" "))
+        }
         Value::Object(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
             keys.sort();
             let parts: Vec<String> = keys
                 .into_iter()
-                .map(|k| format!("{k}:{}", go_value(&o[k])))
+                .map(|k| format!("{k}:{}", render(&o[k], scalar)))
                 .collect();
             format!("map[{}]", parts.join(" "))
         }
+        other => scalar(other),
     }
 }
 

@@ -5,6 +5,7 @@
 use super::fields::go_quote;
 use super::role::Role;
 use super::AwsAuthBackend;
+use crate::vault::backend::VaultError;
 
 /// What an ec2 login remembers per instance (the `identity-accesslist`).
 #[derive(Debug, Clone, Default)]
@@ -123,6 +124,25 @@ impl AwsAuthBackend {
             Some("running") => Ok(desc),
             Some(_) => Err("instance is not in 'running' state".into()),
         }
+    }
+
+    /// A renewal's check that the instance still runs: `failed to verify instance ID %q: …`,
+    /// a plain error.
+    pub(super) async fn instance_still_runs(
+        &self,
+        account: &str,
+        region: &str,
+        instance: &str,
+    ) -> Result<(), VaultError> {
+        self.describe_instance(account, region, instance)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                VaultError::internal(format!(
+                    "failed to verify instance ID {}: {e}",
+                    go_quote(instance)
+                ))
+            })
     }
 
     /// The role's ec2 bindings against an instance, in Vault's order.

@@ -47,7 +47,7 @@ fn unconvertible(expected: &str, v: &Value) -> String {
     )
 }
 
-pub(crate) use crate::vault::go_fmt::{go_quote, go_value};
+pub(crate) use crate::vault::go_fmt::{go_quote, go_s, go_value};
 
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `x-vault-aws-iam-server-id` →
 /// `X-Vault-Aws-Iam-Server-Id`; a key with a byte outside the token set is left as it is.
@@ -305,26 +305,6 @@ pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultE
                 }
             }
             Ok(Some(h))
-        }
-    }
-}
-
-/// Go's `%s` of a value decoded from JSON with `UseNumber` (numbers are `json.Number` text).
-fn go_s(v: &Value) -> String {
-    match v {
-        Value::Null => "%!s(<nil>)".into(),
-        Value::Bool(b) => format!("%!s(bool={b})"),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => format!("[{}]", a.iter().map(go_s).collect::<Vec<_>>().join(" ")),
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{k}:{}", go_s(&o[k])))
-                .collect();
-            format!("map[{}]", parts.join(" "))
         }
     }
 }

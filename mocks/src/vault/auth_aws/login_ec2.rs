@@ -344,14 +344,8 @@ impl AwsAuthBackend {
         let instance = metadata_value(internal, "instance_id")?;
         let region = metadata_value(internal, "region")?;
         let account = metadata_value(internal, "account_id").unwrap_or_default();
-        self.describe_instance(&account, &region, &instance)
-            .await
-            .map_err(|e| {
-                VaultError::internal(format!(
-                    "failed to verify instance ID {}: {e}",
-                    go_quote(&instance)
-                ))
-            })?;
+        self.instance_still_runs(&account, &region, &instance)
+            .await?;
         let entry = self.state().access_list.get(&instance).cloned();
         let Some(entry) = entry else {
             return Err(VaultError::internal(format!(

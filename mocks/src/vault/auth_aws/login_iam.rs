@@ -761,14 +761,8 @@ impl AwsAuthBackend {
                 let instance = value("inferred_entity_id")?;
                 let region = value("inferred_aws_region")?;
                 let account = value("account_id").unwrap_or_default();
-                self.describe_instance(&account, &region, &instance)
-                    .await
-                    .map_err(|e| {
-                        VaultError::internal(format!(
-                            "failed to verify instance ID {}: {e}",
-                            go_quote(&instance)
-                        ))
-                    })?;
+                self.instance_still_runs(&account, &region, &instance)
+                    .await?;
             }
             other => {
                 return Err(VaultError::internal(format!(

@@ -78,7 +78,9 @@ pub(crate) fn internal_error(msg: impl Into<String>) -> VaultError {
 pub struct GcpAuthBackend {
     clock: Arc<dyn Clock>,
     google: google::GoogleClient,
-    config: RwLock<Option<Config>>,
+    /// Shared with the logins that read it: a login takes a reference, not a copy of the
+    /// credentials and endpoints.
+    config: RwLock<Option<Arc<Config>>>,
     /// By lower-cased name.
     roles: RwLock<BTreeMap<String, Role>>,
 }
@@ -93,7 +95,7 @@ impl GcpAuthBackend {
         }
     }
 
-    fn config_snapshot(&self) -> Config {
+    fn config_snapshot(&self) -> Arc<Config> {
         self.config
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -133,7 +135,7 @@ impl GcpAuthBackend {
             (["config"], Read) => Ok(config::read(&self.config_snapshot())),
             (["config"], Create | Update) => {
                 let next = config::write(&self.config_snapshot(), &req.data)?;
-                *self.config.write().unwrap_or_else(|p| p.into_inner()) = Some(next);
+                *self.config.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(next));
                 self.google.reset();
                 Ok(BackendResponse::NoContent)
             }

@@ -29,7 +29,7 @@ const VALID_STATUSES: &[&str] = &["PROVISIONING", "RUNNING", "STAGING"];
 /// What `parse` hands to the role type's login.
 #[derive(Debug)]
 struct Parsed {
-    config: Config,
+    config: std::sync::Arc<Config>,
     role: Role,
     /// The role name as sent (metadata, `aud` suffix, messages).
     role_name: String,
@@ -102,12 +102,15 @@ impl GcpAuthBackend {
         };
         let signed =
             jwt::parse_signed(token).map_err(|e| format!("unable to parse signed JWT: {e}"))?;
+        // Decoded once; the plugin decodes them twice (for the key's subject, then after the
+        // signature check), each failure reported where it decodes them.
+        let claims = jwt::claims(&signed);
         let cert = self
-            .signing_key(&config, role.role_type, &signed)
+            .signing_key(&config, role.role_type, &signed, &claims)
             .await
             .map_err(|e| format!("unable to get public key for signed JWT: {e}"))?;
         signed.verify(&cert)?;
-        let claims = jwt::claims(&signed)?;
+        let claims = claims?;
         self.validate_base_claims(&claims, role_name)?;
         if role.role_type == RoleType::Gce
             && claims.gce.as_ref().is_none_or(|g| g.instance_id.is_empty())
@@ -129,6 +132,7 @@ impl GcpAuthBackend {
         config: &Config,
         role_type: RoleType,
         signed: &SignedJwt,
+        claims: &Result<Claims, String>,
     ) -> Result<String, String> {
         let ep = Endpoints::from_config(config);
         let kid = &signed.kid;
@@ -144,9 +148,10 @@ impl GcpAuthBackend {
             return Ok(pem);
         }
         // `getJWTSubject`, for either role type.
-        let claims =
-            jwt::claims(signed).map_err(|e| format!("could not parse claims from JWT: {e}"))?;
-        let sub = claims.sub;
+        let claims = claims
+            .as_ref()
+            .map_err(|e| format!("could not parse claims from JWT: {e}"))?;
+        let sub = claims.sub.clone();
         if sub.is_empty() {
             return Err("expected 'sub' claim from JWT".into());
         }

@@ -1721,6 +1721,58 @@ mod vault_auth_aws_ec2 {
     }
 
     #[tokio::test]
+    async fn the_identity_access_list_is_read_listed_and_emptied_by_hand() {
+        let e = env().await;
+        let doc = e.imds("pkcs7").await.replace('\n', "");
+        let o = e.login(json!({"pkcs7": doc})).await.unwrap();
+        let call = |op: Operation, path: &str| {
+            e.vault.handle(BackendRequest {
+                operation: op,
+                path: path.into(),
+                data: serde_json::Map::new().into(),
+                mount: "aws".into(),
+            })
+        };
+        let path = format!("identity-accesslist/{INSTANCE}");
+        let BackendResponse::Data { data, .. } = call(Operation::Read, &path).await.unwrap() else {
+            panic!("read answered no data")
+        };
+        assert_eq!(data["role"], AMI);
+        assert_eq!(data["client_nonce"], o.metadata["nonce"].as_str());
+        assert_eq!(data["disallow_reauthentication"], false);
+        assert_eq!(data["creation_time"], "2023-11-14T22:13:20Z");
+        // Vault's system max lease TTL (768 h) on from the login.
+        assert_eq!(data["expiration_time"], "2023-12-16T22:13:20Z");
+        assert!(data["pending_time"].as_str().unwrap().ends_with('Z'));
+        let BackendResponse::Data { data, .. } =
+            call(Operation::List, "identity-accesslist").await.unwrap()
+        else {
+            panic!("list answered no data")
+        };
+        assert_eq!(data["keys"], json!([INSTANCE]));
+        // Deleted, the token no longer renews, and the instance logs in as the first time.
+        call(Operation::Delete, &path).await.unwrap();
+        let err = e.vault.renew(&o.internal).await.unwrap_err();
+        assert_eq!(
+            (err.status, err.errors[0].as_str()),
+            (
+                500,
+                format!("failed to verify the access list identity entry for instance ID: \"{INSTANCE}\"").as_str()
+            )
+        );
+        assert_eq!(call(Operation::Read, &path).await.unwrap_err().status, 404);
+        assert_eq!(
+            call(Operation::List, "identity-accesslist")
+                .await
+                .unwrap_err()
+                .status,
+            404
+        );
+        let again = e.login(json!({"pkcs7": doc})).await.unwrap();
+        assert!(again.metadata.contains_key("nonce"));
+    }
+
+    #[tokio::test]
     async fn ec2_documents_and_instances_that_do_not_verify() {
         let e = env().await;
         let doc = e.imds("pkcs7").await.replace('\n', "");

@@ -20,8 +20,8 @@
 //!
 //! **Not modelled:** `use_sts_region_from_client` endpoints other than the public
 //! `sts.<region>.amazonaws.com` names; the SDK credential chain beyond `config/client` keys;
-//! role tags (`role/<role>/tag`), the role-tag deny list, `tidy/*`, `config/tidy/*`; the
-//! `identity-accesslist` read/list/delete paths (the access list itself is kept for ec2 nonces);
+//! role tags (`role/<role>/tag`), the role-tag deny list, `tidy/*`, `config/tidy/*` (the
+//! `identity-accesslist` is read, listed and deleted by hand, never tidied);
 //! the V-new plugin-WIF and rotation fields of `config/client`; `token_explicit_max_ttl` in the
 //! [`LoginOutcome`] (it has no field there; it is stored and read back only); entity aliases'
 //! metadata (only the alias name is returned).
@@ -230,6 +230,22 @@ impl AwsAuthBackend {
                     _ => Err(VaultError::unsupported_operation()),
                 }
             }
+            ("identity-accesslist", "") if op == Operation::List => {
+                list_response(self.state().access_list.keys().cloned().collect())
+            }
+            ("identity-accesslist", id) if role::valid_name(id) => match op {
+                Operation::Read => self
+                    .state()
+                    .access_list
+                    .get(id)
+                    .map(|e| data_response(e.to_data()))
+                    .ok_or_else(VaultError::not_found),
+                Operation::Delete => {
+                    self.state().access_list.remove(id);
+                    Ok(BackendResponse::NoContent)
+                }
+                _ => Err(VaultError::unsupported_operation()),
+            },
             ("role" | "roles", "") if op == Operation::List => {
                 list_response(self.state().roles.keys().cloned().collect())
             }

@@ -2,6 +2,8 @@
 //! (reference aws.md §1.8), shared by the inferred-`ec2_instance` iam login and the `ec2` login
 //! (§3). The `ec2` login itself is in [`super::login_ec2`].
 
+use std::time::SystemTime;
+
 use super::fields::go_quote;
 use super::role::Role;
 use super::AwsAuthBackend;
@@ -15,6 +17,37 @@ pub(crate) struct AccessListEntry {
     pub client_nonce: String,
     pub pending_time: String,
     pub disallow_reauthentication: bool,
+    pub creation_time: Option<SystemTime>,
+    pub last_updated_time: Option<SystemTime>,
+    /// When a tidy would drop it: the last login or renewal plus the longest max TTL.
+    pub expiration_time: Option<SystemTime>,
+}
+
+impl AccessListEntry {
+    /// `identity-accesslist/<instance_id>` as Vault reads it.
+    pub(crate) fn to_data(&self) -> serde_json::Value {
+        let time = |t: Option<SystemTime>| {
+            crate::vault::fields::rfc3339_nano(t.unwrap_or(std::time::UNIX_EPOCH))
+        };
+        serde_json::json!({
+            "role": self.role,
+            "client_nonce": self.client_nonce,
+            "creation_time": time(self.creation_time),
+            "disallow_reauthentication": self.disallow_reauthentication,
+            "pending_time": self.pending_time,
+            "expiration_time": time(self.expiration_time),
+            "last_updated_time": time(self.last_updated_time),
+        })
+    }
+
+    /// A login or renewal at `now` for a role whose max TTL is `role_max_ttl`.
+    pub(crate) fn touch(&mut self, now: SystemTime, role_max_ttl: std::time::Duration) {
+        // Vault's system max lease TTL (768 h), or the role's when longer.
+        let longest = role_max_ttl.max(std::time::Duration::from_secs(768 * 3600));
+        self.creation_time.get_or_insert(now);
+        self.last_updated_time = Some(now);
+        self.expiration_time = Some(now + longest);
+    }
 }
 
 /// One instance from `DescribeInstances`.

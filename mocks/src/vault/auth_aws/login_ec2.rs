@@ -266,6 +266,7 @@ impl AwsAuthBackend {
         });
         stored.pending_time = doc.pending_time.clone();
         stored.disallow_reauthentication = disallow;
+        stored.touch(self.clock.now(), role.token.max_ttl);
         if disallow {
             stored.client_nonce.clear();
         }
@@ -347,7 +348,7 @@ impl AwsAuthBackend {
         self.instance_still_runs(&account, &region, &instance)
             .await?;
         let entry = self.state().access_list.get(&instance).cloned();
-        let Some(entry) = entry else {
+        let Some(mut entry) = entry else {
             return Err(VaultError::internal(format!(
                 "failed to verify the access list identity entry for instance ID: {}",
                 go_quote(&instance)
@@ -359,6 +360,9 @@ impl AwsAuthBackend {
             .get(&entry.role.to_lowercase())
             .cloned()
             .ok_or_else(|| VaultError::internal("role entry not found"))?;
+        // The renewal moves the entry's expiry on, as a login does.
+        entry.touch(self.clock.now(), role.token.max_ttl);
+        self.state().access_list.insert(instance, entry);
         Ok(self.ec2_outcome(&role, internal.clone()))
     }
 }

@@ -1,6 +1,6 @@
 //! Vault's AWS auth method, `auth/<mount>/…` (reference aws.md §1-3): `config/client`,
 //! `config/identity`, `config/sts/<account_id>`, `config/certificate/<cert_name>`, `role/<role>`,
-//! and `login` with the `iam` method (the client's signed `GetCallerIdentity`, checked and
+//! `identity-accesslist/<instance_id>`, and `login` with the `iam` method (the client's signed `GetCallerIdentity`, checked and
 //! forwarded to STS) and the `ec2` method (a signed instance identity document).
 //! Upstream: <https://developer.hashicorp.com/vault/api-docs/auth/aws>.
 //!
@@ -12,8 +12,9 @@
 //!
 //! [`LoginOutcome`] conventions: `policies` and `token_policies` already contain `default` unless
 //! the role sets `token_no_default_policy` (the core must not add it again); `internal` holds
-//! what [`AwsAuthBackend::renew`] needs (Vault's `InternalData` plus `auth_type` and
-//! `client_arn`), so the core stores it with the token and hands it back on renewal. A login's
+//! what [`AwsAuthBackend::renew`] needs (Vault's `InternalData`, `client_arn`, and `auth_type`
+//! when the configured metadata keeps it, since Vault routes a renewal by the token's metadata),
+//! so the core stores it with the token and hands it back on renewal. A login's
 //! remote address is only known through [`AwsAuthBackend::handle_from`]; through
 //! [`AwsAuthBackend::handle`] a role with `token_bound_cidrs` refuses every login, as Vault does
 //! without connection info.

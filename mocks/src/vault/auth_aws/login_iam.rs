@@ -627,11 +627,17 @@ impl AwsAuthBackend {
         ] {
             internal.insert(k.to_owned(), json!(v));
         }
-        Ok(self.iam_outcome(&role, internal))
+        Ok(self.iam_outcome(&role, internal, Some(&entity)))
     }
 
     /// The metadata, alias and display name of an iam login, from what it stored.
-    fn iam_outcome(&self, role: &Role, internal: Map<String, Value>) -> LoginOutcome {
+    /// `entity`: the client's ARN already parsed (a login has it; a renewal parses it here).
+    fn iam_outcome(
+        &self,
+        role: &Role,
+        internal: Map<String, Value>,
+        entity: Option<&IamEntity>,
+    ) -> LoginOutcome {
         let get = |k: &str| {
             internal
                 .get(k)
@@ -669,10 +675,18 @@ impl AwsAuthBackend {
             "canonical_arn" => get("canonical_arn"),
             _ => role.role_id.clone(),
         };
-        let display = match IamEntity::parse(&client_arn) {
-            Ok(e) if e.kind == "assumed-role" => format!("{}/{}", e.friendly_name, e.session),
-            Ok(e) => e.friendly_name,
-            Err(_) => String::new(),
+        let parsed;
+        let entity = match entity {
+            Some(e) => Some(e),
+            None => {
+                parsed = IamEntity::parse(&client_arn).ok();
+                parsed.as_ref()
+            }
+        };
+        let display = match entity {
+            Some(e) if e.kind == "assumed-role" => format!("{}/{}", e.friendly_name, e.session),
+            Some(e) => e.friendly_name.clone(),
+            None => String::new(),
         };
         outcome(role, metadata, display, alias, internal)
     }
@@ -790,7 +804,7 @@ impl AwsAuthBackend {
                 go_quote(&canonical)
             )));
         }
-        Ok(self.iam_outcome(&role, internal.clone()))
+        Ok(self.iam_outcome(&role, internal.clone(), None))
     }
 }
 

@@ -826,6 +826,13 @@ pub async fn apply(
             t.post(&format!("{base}/role/{name}"), Value::Object(r))
                 .await?;
             if let Some(s) = secret_id {
+                // Vault refuses a secret ID it already holds (500 `SecretID is already
+                // registered`): applying again replaces it (destroying an absent one is a 204).
+                t.post(
+                    &format!("{base}/role/{name}/secret-id/destroy"),
+                    json!({ "secret_id": s }),
+                )
+                .await?;
                 t.post(
                     &format!("{base}/role/{name}/custom-secret-id"),
                     json!({ "secret_id": s }),

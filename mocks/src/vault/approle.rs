@@ -91,23 +91,25 @@ impl AuthMethod for AppRole {
                 Ok(Resp::data(json!({ "role_id": r.role_id })).into())
             }
             (["role", name, "role-id"], _) if write => {
-                let id = cx.input.string("role_id")?;
+                // Vault's order: the role, the value, then whether another role has it.
+                let name = name.to_lowercase();
+                if !self.roles.contains_key(&name) {
+                    return Err(VaultError::unsupported_path());
+                }
+                let id = cx.input.string("role_id")?.trim().to_owned();
                 if id.is_empty() {
                     return Err(VaultError::bad("missing role_id"));
                 }
-                let name = name.to_lowercase();
                 if self
                     .roles
                     .iter()
                     .any(|(n, r)| *n != name && r.role_id == id)
                 {
-                    return Err(VaultError::bad("role_id already in use"));
+                    return Err(VaultError::multi(500, "role_id already in use"));
                 }
-                let r = self
-                    .roles
-                    .get_mut(&name)
-                    .ok_or_else(|| role_missing(&name))?;
-                r.role_id = id;
+                if let Some(r) = self.roles.get_mut(&name) {
+                    r.role_id = id;
+                }
                 Ok(Reply::NoContent.into())
             }
             (["role", name, "secret-id" | "custom-secret-id"], _) if write => {
@@ -118,19 +120,18 @@ impl AuthMethod for AppRole {
                 let r = self
                     .roles
                     .get(&name.to_lowercase())
-                    .ok_or_else(|| role_missing(name))?;
+                    .ok_or_else(|| VaultError::bad(format!("role {name:?} does not exist")))?;
                 let mut keys: Vec<String> =
                     r.secret_ids.values().map(|s| s.accessor.clone()).collect();
                 keys.sort();
                 Ok(Resp::list(keys).into())
             }
             (["role", name, "secret-id", action @ ("lookup" | "destroy")], _) if write => {
-                let name = name.to_lowercase();
                 let secret = cx.input.string("secret_id")?;
                 if secret.is_empty() {
                     return Err(VaultError::bad("missing secret_id"));
                 }
-                let r = self.roles.get_mut(&name).ok_or_else(|| {
+                let r = self.roles.get_mut(&name.to_lowercase()).ok_or_else(|| {
                     VaultError::multi(500, format!("role {name:?} does not exist"))
                 })?;
                 if *action == "destroy" {
@@ -143,12 +144,11 @@ impl AuthMethod for AppRole {
                 }
             }
             (["role", name, "secret-id-accessor", action @ ("lookup" | "destroy")], _) if write => {
-                let name = name.to_lowercase();
                 let acc = cx.input.string("secret_id_accessor")?;
                 if acc.is_empty() {
                     return Err(VaultError::bad("missing secret_id_accessor"));
                 }
-                let r = self.roles.get_mut(&name).ok_or_else(|| {
+                let r = self.roles.get_mut(&name.to_lowercase()).ok_or_else(|| {
                     VaultError::multi(500, format!("role {name:?} does not exist"))
                 })?;
                 let found = r
@@ -172,6 +172,20 @@ impl AuthMethod for AppRole {
             _ => Err(VaultError::unsupported_path()),
         }
     }
+}
+
+/// Vault's `cidrutil.ValidateCIDRListSlice`: each entry a CIDR with its mask; a plain error
+/// (500) naming the first that is not.
+fn validate_cidrs(list: &[String], what: &str) -> Result<(), VaultError> {
+    for c in list {
+        if !c.contains('/') || parse_cidrs(std::slice::from_ref(c)).is_none() {
+            return Err(VaultError::multi(
+                500,
+                format!("{what}: invalid CIDR address: {c}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn role_missing(name: &str) -> VaultError {
@@ -217,9 +231,7 @@ impl AppRole {
                     None => i.str_list("bound_cidr_list")?,
                 };
                 if let Some(c) = cidrs {
-                    if parse_cidrs(&c).is_none() {
-                        return Err(VaultError::bad("invalid CIDR blocks"));
-                    }
+                    validate_cidrs(&c, "failed to validate CIDR blocks")?;
                     r.secret_id_bound_cidrs = c;
                 }
                 if let Some(n) = i.int("secret_id_num_uses")? {
@@ -232,15 +244,22 @@ impl AppRole {
                     r.secret_id_ttl = t;
                 }
                 if let Some(l) = i.bool("local_secret_ids")? {
-                    if !creating && l != r.local_secret_ids {
+                    // Given at all on an update, even unchanged, it is refused.
+                    if !creating {
                         return Err(VaultError::bad(
                             "local_secret_ids can only be modified during role creation",
                         ));
                     }
                     r.local_secret_ids = l;
                 }
-                if let Some(id) = i.str("role_id")?.filter(|s| !s.is_empty()) {
-                    r.role_id = id;
+                match i.str("role_id")? {
+                    Some(id) if id.trim().is_empty() => {
+                        return Err(VaultError::bad(
+                            "invalid role_id supplied, or failed to generate a role_id",
+                        ))
+                    }
+                    Some(id) => r.role_id = id.trim().to_owned(),
+                    None => {}
                 }
                 if r.role_id.is_empty() {
                     r.role_id = core.uuid();
@@ -250,7 +269,9 @@ impl AppRole {
                     && r.secret_id_bound_cidrs.is_empty()
                     && r.token.bound_cidrs.is_empty()
                 {
-                    return Err(VaultError::bad(
+                    // A plain error of Vault's setRoleEntry: 500.
+                    return Err(VaultError::multi(
+                        500,
                         "at least one constraint should be enabled on the role",
                     ));
                 }
@@ -259,7 +280,7 @@ impl AppRole {
                     .iter()
                     .any(|(n, o)| n != name && o.role_id == r.role_id)
                 {
-                    return Err(VaultError::bad("role_id already in use"));
+                    return Err(VaultError::multi(500, "role_id already in use"));
                 }
                 self.roles.insert(name.to_owned(), r);
                 Ok(Reply::NoContent.into())
@@ -293,6 +314,27 @@ impl AppRole {
         if !r.bind_secret_id {
             return Err(VaultError::bad("bind_secret_id is not set on the role"));
         }
+        let cidr_list = i.str_list("cidr_list")?.unwrap_or_default();
+        validate_cidrs(&cidr_list, "failed to validate CIDR blocks")?;
+        let token_cidrs = i.str_list("token_bound_cidrs")?.unwrap_or_default();
+        validate_cidrs(&token_cidrs, "failed to validate token CIDR blocks")?;
+        let num_uses = match i.int("num_uses")? {
+            Some(n) if n < 0 => return Err(VaultError::bad("num_uses cannot be negative")),
+            Some(n) => n,
+            None => r.secret_id_num_uses,
+        };
+        if r.secret_id_num_uses > 0 && (num_uses == 0 || num_uses > r.secret_id_num_uses) {
+            return Err(VaultError::bad(
+                "num_uses cannot be higher than the role's secret_id_num_uses",
+            ));
+        }
+        let ttl = i.duration("ttl")?.unwrap_or(r.secret_id_ttl);
+        if r.secret_id_ttl > 0 && (ttl == 0 || ttl > r.secret_id_ttl) {
+            return Err(VaultError::bad(
+                "ttl cannot be longer than the role's secret_id_ttl",
+            ));
+        }
+        // The metadata is read last, as Vault does.
         let metadata = match i.raw("metadata") {
             None => BTreeMap::new(),
             Some(Value::String(s)) if s.is_empty() => BTreeMap::new(),
@@ -310,31 +352,16 @@ impl AppRole {
                 )))
             }
         };
-        let cidr_list = i.str_list("cidr_list")?.unwrap_or_default();
-        let token_cidrs = i.str_list("token_bound_cidrs")?.unwrap_or_default();
-        if parse_cidrs(&cidr_list).is_none() || parse_cidrs(&token_cidrs).is_none() {
-            return Err(VaultError::bad("invalid CIDR blocks"));
-        }
-        let num_uses = match i.int("num_uses")? {
-            Some(n) if n < 0 => return Err(VaultError::bad("num_uses cannot be negative")),
-            Some(n) => n,
-            None => r.secret_id_num_uses,
-        };
-        if r.secret_id_num_uses > 0 && (num_uses == 0 || num_uses > r.secret_id_num_uses) {
-            return Err(VaultError::bad(
-                "num_uses cannot be higher than the role's secret_id_num_uses",
-            ));
-        }
-        let ttl = i.duration("ttl")?.unwrap_or(r.secret_id_ttl);
-        if r.secret_id_ttl > 0 && (ttl == 0 || ttl > r.secret_id_ttl) {
-            return Err(VaultError::bad(
-                "ttl cannot be longer than the role's secret_id_ttl",
-            ));
-        }
         let secret = match secret {
             Some(s) => s,
             None => core.uuid(),
         };
+        if r.secret_ids.contains_key(&secret) {
+            return Err(VaultError::multi(
+                500,
+                "failed to store secret_id: SecretID is already registered",
+            ));
+        }
         let entry = SecretId {
             accessor: core.uuid(),
             cidr_list,
@@ -358,17 +385,23 @@ impl AppRole {
     }
 
     fn login(&mut self, core: &mut Core, cx: &Ctx<'_>) -> Result<Outcome, VaultError> {
-        let role_id = cx.input.string("role_id")?;
-        let secret = cx.input.string("secret_id")?;
+        let role_id = cx.input.string("role_id")?.trim().to_owned();
+        let secret = cx.input.string("secret_id")?.trim().to_owned();
         if role_id.is_empty() {
-            return Err(VaultError::bad("missing role_id"));
+            // With user lockout on (Vault's default), core first asks the login for its alias
+            // name, and that lookahead fails without a role_id: a bare 500 before the handler's
+            // own `missing role_id`.
+            return Err(VaultError::new(
+                500,
+                "failed to determine alias name from login request",
+            ));
         }
         let accessor = cx.mount.accessor.clone();
         if core.is_locked_out(&accessor, &role_id, cx.now) {
             return Err(VaultError::permission_denied());
         }
+        // An unknown role_id is an error response, not invalid credentials: not counted.
         let Some((name, role)) = self.roles.iter_mut().find(|(_, r)| r.role_id == role_id) else {
-            core.login_failed(&accessor, &role_id, cx.now);
             return Err(VaultError::bad("invalid role or secret ID"));
         };
         let name = name.clone();
@@ -392,6 +425,15 @@ impl AppRole {
                 core.login_failed(&accessor, &role_id, cx.now);
                 return Err(VaultError::bad("invalid role or secret ID"));
             };
+            // A secret with limited uses spends one before its CIDRs are checked.
+            if entry.num_uses > 0 {
+                if entry.num_uses == 1 {
+                    role.secret_ids.remove(&secret);
+                } else if let Some(e) = role.secret_ids.get_mut(&secret) {
+                    e.num_uses -= 1;
+                    e.last_updated = Some(cx.now);
+                }
+            }
             if !cidrs_allow(&entry.cidr_list, ip) {
                 return Err(VaultError::bad(if entry.num_uses == 0 {
                     format!(
@@ -405,14 +447,6 @@ impl AppRole {
                         ip.to_string()
                     )
                 }));
-            }
-            if entry.num_uses > 0 {
-                if entry.num_uses == 1 {
-                    role.secret_ids.remove(&secret);
-                } else if let Some(e) = role.secret_ids.get_mut(&secret) {
-                    e.num_uses -= 1;
-                    e.last_updated = Some(cx.now);
-                }
             }
             metadata = entry.metadata.clone();
             if !entry.token_bound_cidrs.is_empty() {

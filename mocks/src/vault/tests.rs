@@ -1476,6 +1476,27 @@ async fn vault_userpass_login_and_failures() {
     );
     v.advance(15 * 60 + 1);
     assert_eq!(login(json!("pw")).await.status, 200);
+    // Failures of a user that does not exist are not kept: never locked out, always 400.
+    for _ in 0..7 {
+        let r = v
+            .call(
+                "POST",
+                "/v1/auth/userpass/login/ghost",
+                None,
+                Some(json!({"password": "x"})),
+            )
+            .await;
+        assert_eq!((r.status, r.error()), (400, "invalid username or password"));
+    }
+    // An update that gives the password empty is refused, not ignored.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/bob",
+            Some(json!({"password": ""})),
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (400, "missing password"));
 }
 
 #[tokio::test]
@@ -1619,7 +1640,12 @@ async fn vault_approle_role_ids_secret_ids_and_login() {
     assert_eq!(a["renewable"], true);
     assert_eq!(r.body["mount_type"], "approle");
 
-    assert_eq!(login("", json!(secret)).await.error(), "missing role_id");
+    // With user lockout on (the default), core's alias lookahead fails first: a bare 500.
+    let r = login("", json!(secret)).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (500, "failed to determine alias name from login request")
+    );
     assert_eq!(
         login("nope", json!(secret)).await.error(),
         "invalid role or secret ID"
@@ -1684,6 +1710,109 @@ async fn vault_approle_role_ids_secret_ids_and_login() {
 }
 
 #[tokio::test]
+async fn vault_approle_lockout_counting_role_id_writes_and_secret_ids_as_vault() {
+    let v = approle_vault().await;
+    v.root(
+        "POST",
+        "/v1/auth/approle/role/web",
+        Some(json!({"token_policies": "web", "role_id": "rid-web"})),
+    )
+    .await;
+    let login = |role_id: &str, secret_id: &str| {
+        v.call(
+            "POST",
+            "/v1/auth/approle/login",
+            None,
+            Some(json!({"role_id": role_id, "secret_id": secret_id})),
+        )
+    };
+    // An unknown role_id is an error response, not counted toward the lockout.
+    for _ in 0..7 {
+        let r = login("nope", "x").await;
+        assert_eq!((r.status, r.error()), (400, "invalid role or secret ID"));
+    }
+    // role-id: the role first (404), then the value (400), then whether it is taken (500).
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/ghost/role-id",
+            Some(json!({"role_id": ""})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (404, "1 error occurred:\n\t* unsupported path\n\n")
+    );
+    v.root(
+        "POST",
+        "/v1/auth/approle/role/other",
+        Some(json!({"token_policies": "x"})),
+    )
+    .await;
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/other/role-id",
+            Some(json!({"role_id": "rid-web"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (500, "1 error occurred:\n\t* role_id already in use\n\n")
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/other",
+            Some(json!({"role_id": ""})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            400,
+            "invalid role_id supplied, or failed to generate a role_id"
+        )
+    );
+    // A custom secret_id registered twice.
+    let custom = |id: &str| {
+        v.root(
+            "POST",
+            "/v1/auth/approle/role/web/custom-secret-id",
+            Some(json!({"secret_id": id, "num_uses": 1, "cidr_list": "10.0.0.0/8"})),
+        )
+    };
+    assert_eq!(custom("s-1").await.status, 200);
+    let r = custom("s-1").await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            500,
+            "1 error occurred:\n\t* failed to store secret_id: SecretID is already registered\n\n"
+        )
+    );
+    // A one-use secret tried from outside its CIDRs is spent all the same.
+    let r = login("rid-web", "s-1").await;
+    assert_eq!(r.status, 400, "{}", r.raw);
+    assert!(
+        r.error()
+            .contains("unauthorized by CIDR restrictions on the secret ID"),
+        "{}",
+        r.raw
+    );
+    let r = login("rid-web", "s-1").await;
+    assert_eq!((r.status, r.error()), (400, "invalid role or secret ID"));
+    // Listing the secret IDs of a role that does not exist.
+    let r = v
+        .root("LIST", "/v1/auth/approle/role/Ghost/secret-id", None)
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "role \"Ghost\" does not exist")
+    );
+}
+
+#[tokio::test]
 async fn vault_approle_num_uses_cidrs_and_constraints() {
     let v = approle_vault().await;
     let r = v
@@ -1693,18 +1822,30 @@ async fn vault_approle_num_uses_cidrs_and_constraints() {
             Some(json!({"bind_secret_id": false})),
         )
         .await;
+    // Plain errors of Vault's role write: 500, in a go-multierror.
     assert_eq!(
-        r.error(),
-        "at least one constraint should be enabled on the role"
-    );
-    let r = v
-        .root(
-            "POST",
-            "/v1/auth/approle/role/r",
-            Some(json!({"secret_id_bound_cidrs": "nope"})),
+        (r.status, r.error()),
+        (
+            500,
+            "1 error occurred:\n\t* at least one constraint should be enabled on the role\n\n"
         )
-        .await;
-    assert_eq!(r.error(), "invalid CIDR blocks");
+    );
+    for (cidrs, bad) in [("nope", "nope"), ("10.0.0.0/8,10.0.0.1", "10.0.0.1")] {
+        let r = v
+            .root(
+                "POST",
+                "/v1/auth/approle/role/r",
+                Some(json!({ "secret_id_bound_cidrs": cidrs })),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (
+                500,
+                format!("1 error occurred:\n\t* failed to validate CIDR blocks: invalid CIDR address: {bad}\n\n").as_str()
+            )
+        );
+    }
     let r = v
         .root(
             "POST",

@@ -102,7 +102,10 @@ impl Userpass {
             }
             Op::Create | Op::Update => {
                 let password = cx.input.string("password")?;
+                // A password given empty is refused on an update too (Vault's GetOk).
+                let given_empty = cx.input.raw("password").is_some() && password.is_empty();
                 let mut user = match self.users.get(name) {
+                    Some(_) if given_empty => return Err(VaultError::bad("missing password")),
                     Some(u) => u.clone(),
                     None => {
                         if password.is_empty() {
@@ -141,7 +144,10 @@ impl Userpass {
             .get(&name)
             .filter(|u| bool::from(u.password_hash.ct_eq(&hash(&name, &password))));
         let Some(user) = ok else {
-            core.login_failed(accessor, &name, cx.now);
+            // Vault keeps failed logins of existing users only.
+            if self.users.contains_key(&name) {
+                core.login_failed(accessor, &name, cx.now);
+            }
             return Err(VaultError::bad("invalid username or password"));
         };
         if !cidrs_allow(&user.token.bound_cidrs, cx.remote) {

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::envelope::{Reply, Resp};
 use super::error::VaultError;
-use super::fields::{add_secs, cidrs_allow, parse_cidrs, rfc3339_nano};
+use super::fields::{add_secs, cidrs_allow, rfc3339_nano, Cidr};
 use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings};
 
 #[derive(Debug, Clone)]
@@ -178,7 +178,7 @@ impl AuthMethod for AppRole {
 /// (500) naming the first that is not.
 fn validate_cidrs(list: &[String], what: &str) -> Result<(), VaultError> {
     for c in list {
-        if !c.contains('/') || parse_cidrs(std::slice::from_ref(c)).is_none() {
+        if !c.contains('/') || Cidr::parse(c).is_none() {
             return Err(VaultError::multi(
                 500,
                 format!("{what}: invalid CIDR address: {c}"),

@@ -152,14 +152,13 @@ impl AwsAuthBackend {
         let get = |k: &str| -> Result<String, VaultError> {
             Ok(fields::string(data, k)?.unwrap_or_default())
         };
-        let decode = fields::go_base64;
         // `pathLoginEc2GetRoleNameAndIdentityDoc`: the identity and the signature decoded first,
         // then which of the two ways was taken.
         let identity = get("identity")?;
         let identity = if identity.is_empty() {
             Vec::new()
         } else {
-            match decode(&identity) {
+            match fields::go_base64(&identity) {
                 Ok(bytes) if !bytes.is_empty() => bytes,
                 _ => {
                     return Err(bad(
@@ -172,7 +171,7 @@ impl AwsAuthBackend {
         let signature = if signature.is_empty() {
             Vec::new()
         } else {
-            decode(&signature).map_err(|_| {
+            fields::go_base64(&signature).map_err(|_| {
                 bad("failed to base64 decode the SHA256 RSA signature of the instance identity document")
             })?
         };

@@ -531,23 +531,25 @@ impl GcpAuthBackend {
                 // Zonal groups in a zone named after a bound region, and regional groups in any
                 // region (the plugin's loop shadows the bound region); the last of each found,
                 // and the zone asked when there is one.
-                let (mut zone, mut region) = (None, None);
+                let mut zone = None;
                 for r in &role.bound_regions {
                     for (l, names) in listed.iter() {
                         let zonal = l
                             .strip_prefix("zones/")
                             .is_some_and(|z| z.starts_with(r.as_str()));
                         if zonal && names.iter().any(|n| n == group) {
-                            zone = Some(l.clone());
-                        }
-                    }
-                    for (l, names) in listed.iter() {
-                        if l.starts_with("regions/") && names.iter().any(|n| n == group) {
-                            region = Some(l.clone());
+                            zone = Some(l);
                         }
                     }
                 }
-                match zone.or(region) {
+                let region = listed
+                    .iter()
+                    .filter(|(l, names)| {
+                        l.starts_with("regions/") && names.iter().any(|n| n == group)
+                    })
+                    .map(|(l, _)| l)
+                    .next_back();
+                match zone.or(region).cloned() {
                     Some(l) => l,
                     None => {
                         return Err(format!(

@@ -264,6 +264,17 @@ impl V {
             .expect("role write");
     }
 
+    /// Changes the demo instance `app-vm-1` in the world.
+    pub(crate) fn vm(&self, change: impl FnOnce(&mut authsim_mocks::world::gcp::Instance)) {
+        let mut w = self.sim.world_mut();
+        change(
+            w.gcp
+                .instances
+                .get_mut("app-vm-1")
+                .expect("the demo instance"),
+        );
+    }
+
     pub(crate) async fn gce_role(&self, name: &str, extra: Value) {
         let mut data = json!({
             "type": "gce",
@@ -899,13 +910,7 @@ async fn vault_gcp_gce_renew_rechecks_the_instance() {
         .await
         .unwrap();
     v.vault.renew(&o.internal).await.unwrap();
-    v.sim
-        .world_mut()
-        .gcp
-        .instances
-        .get_mut("app-vm-1")
-        .unwrap()
-        .status = "TERMINATED".into();
+    v.vm(|i| i.status = "TERMINATED".into());
     assert_eq!(
         err(v.vault.renew(&o.internal).await),
         (

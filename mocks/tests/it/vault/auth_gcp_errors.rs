@@ -562,13 +562,7 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
         let secs =
             |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         // Recreated with the same name an hour later.
-        v.sim
-            .world_mut()
-            .gcp
-            .instances
-            .get_mut("app-vm-1")
-            .unwrap()
-            .creation_timestamp = created + Duration::from_secs(3600);
+        v.vm(|i| i.creation_timestamp = created + Duration::from_secs(3600));
         t.row(
             CATALOGUE[26],
             "instance recreated after the token was issued",
@@ -583,14 +577,10 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
         );
         // Compared in fractions of a second, one second of slack: 1.5 s later is too late.
         let token_secs = secs(created);
-        v.sim
-            .world_mut()
-            .gcp
-            .instances
-            .get_mut("app-vm-1")
-            .unwrap()
-            .creation_timestamp =
-            std::time::UNIX_EPOCH + Duration::from_millis((token_secs + 1) * 1000 + 500);
+        v.vm(|i| {
+            i.creation_timestamp =
+                std::time::UNIX_EPOCH + Duration::from_millis((token_secs + 1) * 1000 + 500)
+        });
         t.row(
             CATALOGUE[26],
             "instance created 1.5 s after the token's creation time",
@@ -602,20 +592,8 @@ async fn vault_gcp_login_error_catalogue_in_processing_order() {
             ),
             Cmp::Exact,
         );
-        v.sim
-            .world_mut()
-            .gcp
-            .instances
-            .get_mut("app-vm-1")
-            .unwrap()
-            .creation_timestamp = created;
-        v.sim
-            .world_mut()
-            .gcp
-            .instances
-            .get_mut("app-vm-1")
-            .unwrap()
-            .status = "TERMINATED".into();
+        v.vm(|i| i.creation_timestamp = created);
+        v.vm(|i| i.status = "TERMINATED".into());
         t.row(
             CATALOGUE[26],
             "instance stopped",

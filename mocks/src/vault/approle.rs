@@ -14,7 +14,8 @@ use serde_json::{json, Map, Value};
 
 use super::envelope::{Reply, Resp};
 use super::error::VaultError;
-use super::fields::{add_secs, cidrs_allow, rfc3339_nano, Cidr};
+use super::fields::{add_secs, cidrs_allow, go_duration, rfc3339_nano, Cidr};
+use super::go_fmt::go_quote;
 use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings};
 
 #[derive(Debug, Clone)]
@@ -223,6 +224,39 @@ impl AppRole {
                     token: TokenSettings::default(),
                     secret_ids: BTreeMap::new(),
                 });
+                // pathRoleCreateUpdate's order. Two token types that mean nothing here are
+                // adjusted with a warning before the token fields are parsed.
+                let mut warnings = Vec::new();
+                let adjusted = match i.str("token_type")?.as_deref() {
+                    Some("default-service") => Some("service"),
+                    Some("default-batch") => Some("batch"),
+                    _ => None,
+                };
+                if let Some(t) = adjusted {
+                    warnings.push(format!(
+                        "default-{t} has no useful meaning; adjusting to {t}"
+                    ));
+                }
+                r.token.parse_typed(i, adjusted)?;
+                if let Some(l) = i.bool("local_secret_ids")? {
+                    // Given at all on an update, even unchanged, it is refused.
+                    if !creating {
+                        return Err(VaultError::bad(
+                            "local_secret_ids can only be modified during role creation",
+                        ));
+                    }
+                    r.local_secret_ids = l;
+                }
+                match i.str("role_id")? {
+                    Some(id) => r.role_id = id,
+                    None if creating => r.role_id = core.uuid(),
+                    None => {}
+                }
+                if r.role_id.is_empty() {
+                    return Err(VaultError::bad(
+                        "invalid role_id supplied, or failed to generate a role_id",
+                    ));
+                }
                 if let Some(v) = i.bool("bind_secret_id")? {
                     r.bind_secret_id = v;
                 }
@@ -235,36 +269,26 @@ impl AppRole {
                     r.secret_id_bound_cidrs = c;
                 }
                 if let Some(n) = i.int("secret_id_num_uses")? {
-                    if n < 0 {
-                        return Err(VaultError::bad("secret_id_num_uses cannot be negative"));
-                    }
                     r.secret_id_num_uses = n;
+                }
+                if r.secret_id_num_uses < 0 {
+                    return Err(VaultError::bad("secret_id_num_uses cannot be negative"));
                 }
                 if let Some(t) = i.duration("secret_id_ttl")? {
                     r.secret_id_ttl = t;
                 }
-                if let Some(l) = i.bool("local_secret_ids")? {
-                    // Given at all on an update, even unchanged, it is refused.
-                    if !creating {
-                        return Err(VaultError::bad(
-                            "local_secret_ids can only be modified during role creation",
-                        ));
-                    }
-                    r.local_secret_ids = l;
+                r.token.upgrade(i, &["policies", "period"])?;
+                let max = cx.mount.max_ttl();
+                if r.token.legacy.contains("period") && r.token.period > max {
+                    return Err(VaultError::bad(format!(
+                        "period of {} is greater than the backend's maximum lease TTL of {}",
+                        go_quote(&go_duration(r.token.period)),
+                        go_quote(&go_duration(max))
+                    )));
                 }
-                match i.str("role_id")? {
-                    Some(id) if id.trim().is_empty() => {
-                        return Err(VaultError::bad(
-                            "invalid role_id supplied, or failed to generate a role_id",
-                        ))
-                    }
-                    Some(id) => r.role_id = id.trim().to_owned(),
-                    None => {}
+                if r.token.max_ttl > max {
+                    warnings.push("token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max TTL value will be truncated".into());
                 }
-                if r.role_id.is_empty() {
-                    r.role_id = core.uuid();
-                }
-                r.token.parse(i, &["policies", "period"])?;
                 if !r.bind_secret_id
                     && r.secret_id_bound_cidrs.is_empty()
                     && r.token.bound_cidrs.is_empty()
@@ -283,7 +307,14 @@ impl AppRole {
                     return Err(VaultError::multi(500, "role_id already in use"));
                 }
                 self.roles.insert(name.to_owned(), r);
-                Ok(Reply::NoContent.into())
+                if warnings.is_empty() {
+                    return Ok(Reply::NoContent.into());
+                }
+                Ok(Resp {
+                    warnings,
+                    ..Resp::default()
+                }
+                .into())
             }
             Op::Delete => {
                 self.roles.remove(name);

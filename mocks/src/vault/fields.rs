@@ -162,7 +162,21 @@ impl Input {
     }
 
     /// A duration in seconds (`3600`, `"3600"`, `"1h"`, `"90m"`, `"2d"`).
+    /// A `TypeDurationSecond` field in seconds: a negative value fails the field validation
+    /// (`cannot provide negative value '-5'`).
     pub fn duration(&self, key: &str) -> Result<Option<i64>, VaultError> {
+        match self.signed_duration(key)? {
+            Some(n) if n < 0 => Err(VaultError::field(
+                go_value(self.raw(key).unwrap_or(&Value::Null)),
+                key,
+                format!("cannot provide negative value '{n}'"),
+            )),
+            d => Ok(d),
+        }
+    }
+
+    /// A `TypeSignedDurationSecond` field in seconds (KV's `delete_version_after`).
+    pub fn signed_duration(&self, key: &str) -> Result<Option<i64>, VaultError> {
         match self.raw(key) {
             None => Ok(None),
             Some(v) => parse_duration_value(v)
@@ -327,6 +341,19 @@ pub fn parse_duration_str(s: &str) -> Result<i64, String> {
     Ok(if neg { -secs } else { secs })
 }
 
+/// `framework`'s `humanDuration`: Go's duration text without zero minutes and seconds
+/// (`1000h`, `1h30m`, `1h5s`, `1m30s`).
+pub fn human_duration(secs: i64) -> String {
+    let mut s = go_duration(secs);
+    if s.ends_with("m0s") {
+        s.truncate(s.len() - 2);
+    }
+    if let Some(i) = s.find("h0m").filter(|i| *i > 0) {
+        s.replace_range(i + 1..i + 3, "");
+    }
+    s
+}
+
 /// Go's `time.Duration.String()` for whole seconds: `768h0m0s`, `1m30s`, `45s`, `0s`.
 pub fn go_duration(secs: i64) -> String {
     if secs == 0 {
@@ -449,6 +476,21 @@ pub fn parse_cidrs(list: &[String]) -> Option<Vec<Cidr>> {
     list.iter().map(|s| Cidr::parse(s)).collect()
 }
 
+/// `parseutil.ParseAddrs`' error for one address, `None` when go-sockaddr's `NewSockAddr` takes
+/// it: an IP, an IP with a prefix, an IPv4 `ip:port`, or anything it reads as a UNIX socket path
+/// (longer than one byte, starting with `.` or `/` or holding a `/`: `10.0.0.0/33` is accepted as
+/// a path, as in Vault). Host names with a port, which Go would resolve, are refused here.
+pub fn sockaddr_error(a: &str) -> Option<String> {
+    let ok = Cidr::parse(a).is_some()
+        || a.parse::<std::net::SocketAddrV4>().is_ok()
+        || a.parse::<std::net::SocketAddrV6>().is_ok()
+        || (a.len() > 1 && (a.starts_with(['.', '/']) || a.contains('/')));
+    let q = super::go_fmt::go_quote(a);
+    (!ok).then(|| {
+        format!("error parsing address {q}: Unable to convert {q} to an IPv4 or IPv6 address, or a UNIX Socket")
+    })
+}
+
 /// True when `list` is empty or one of its blocks holds `ip`.
 pub fn cidrs_allow(list: &[String], ip: IpAddr) -> bool {
     list.is_empty()
@@ -462,6 +504,15 @@ pub fn cidrs_allow(list: &[String], ip: IpAddr) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn human_durations_drop_zero_units_as_frameworks() {
+        let h = |s| human_duration(s);
+        assert_eq!(
+            [h(3_600_000), h(5400), h(3605), h(90), h(2400), h(0), h(45)],
+            ["1000h", "1h30m", "1h5s", "1m30s", "40m", "0s", "45s"]
+        );
+    }
 
     #[test]
     fn durations_are_weakly_typed_like_parseutil() {

@@ -333,7 +333,7 @@ impl Kv2 {
                 let i = cx.input;
                 let max_versions = i.int("max_versions")?;
                 let cas_required = i.bool("cas_required")?;
-                let dva = i.duration("delete_version_after")?;
+                let dva = i.signed_duration("delete_version_after")?;
                 let custom = i.str_map("custom_metadata")?;
                 let now = cx.now;
                 let m = self.keys.entry(key.to_owned()).or_insert_with(|| KeyMeta {
@@ -423,7 +423,7 @@ impl Kv2 {
                 if let Some(v) = cx.input.bool("cas_required")? {
                     self.config.cas_required = v;
                 }
-                if let Some(v) = cx.input.duration("delete_version_after")? {
+                if let Some(v) = cx.input.signed_duration("delete_version_after")? {
                     self.config.delete_version_after = v;
                 }
                 Ok(Reply::NoContent)

@@ -159,7 +159,7 @@ impl AuthMethod for Ldap {
                 let _ = cx.input.raw("bindpass");
                 let _ = cx.input.raw("client_tls_key");
                 let mut t = self.token.clone();
-                t.parse(cx.input, &["policies", "ttl", "max_ttl", "bound_cidrs"])?;
+                t.parse(cx.input)?;
                 self.token = t;
                 Ok(Reply::NoContent.into())
             }

@@ -448,7 +448,7 @@ async fn vault_token_renewal_moves_expiry_and_caps_at_max_ttl() {
     assert_eq!(r.body["auth"]["lease_duration"], 2400);
     assert_eq!(
         r.body["warnings"],
-        json!(["TTL of \"1h0m0s\" exceeded the effective max_ttl of \"40m0s\"; TTL value is capped accordingly"])
+        json!(["TTL of \"1h\" exceeded the effective max_ttl of \"40m\"; TTL value is capped accordingly"])
     );
     v.advance(2400);
     assert_eq!(
@@ -489,7 +489,33 @@ async fn vault_ttl_over_the_max_is_capped_with_a_warning() {
     assert_eq!(r.body["auth"]["lease_duration"], 2764800);
     assert_eq!(
         r.body["warnings"],
-        json!(["TTL of \"1000h0m0s\" exceeded the effective max_ttl of \"768h0m0s\"; TTL value is capped accordingly"])
+        json!(["TTL of \"1000h\" exceeded the effective max_ttl of \"768h\"; TTL value is capped accordingly"])
+    );
+    // The explicit max is part of the effective max: capped with the same warning.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"ttl": "2h", "explicit_max_ttl": "1h30m", "policies": ["default"]})),
+        )
+        .await;
+    assert_eq!(r.body["auth"]["lease_duration"], 5400);
+    assert_eq!(
+        r.body["warnings"],
+        json!(["TTL of \"2h\" exceeded the effective max_ttl of \"1h30m\"; TTL value is capped accordingly"])
+    );
+    // A period above the max is capped with its own warning.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"period": "1000h", "policies": ["default"]})),
+        )
+        .await;
+    assert_eq!(r.body["auth"]["lease_duration"], 2764800);
+    assert_eq!(
+        r.body["warnings"],
+        json!(["period of \"1000h\" exceeded the effective max_ttl of \"768h\"; period value is capped accordingly"])
     );
 }
 
@@ -1110,6 +1136,12 @@ async fn vault_kv2_versions_cas_and_metadata() {
     assert!(!r.raw.ends_with('\n'));
     assert_eq!(r.headers["content-type"], "application/json");
     assert_eq!(r.body["data"]["data"], Value::Null);
+    // Marshalled in the backend, before the router sets the mount type.
+    assert!(
+        r.raw.ends_with(r#""auth":null,"mount_type":""}"#),
+        "{}",
+        r.raw
+    );
     assert!(r.body["data"]["metadata"]["deletion_time"]
         .as_str()
         .unwrap()
@@ -2597,4 +2629,198 @@ async fn vault_listener_over_a_real_socket() {
     assert_eq!(last.header("x-vault-token"), Some(crate::journal::REDACTED));
     assert!(!entries.iter().any(|e| e.body.contains(&tok)));
     cloud.shutdown().await;
+}
+
+/// `tokenutil.ParseTokenFields` as userpass and AppRole run it: its order, its texts (400), the
+/// checks on the merged entry, and legacy names applied afterwards without those checks.
+#[tokio::test]
+async fn vault_token_fields_parse_in_tokenutils_order_with_its_texts() {
+    let v = approle_vault().await;
+    v.root(
+        "POST",
+        "/v1/sys/auth/userpass",
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
+    let bad_addr = "error parsing address \"nope\": Unable to convert \"nope\" to an IPv4 or IPv6 address, or a UNIX Socket";
+    let cases = [
+        (json!({"password": "pw", "token_type": "default-service"}), "invalid 'token_type' value \"default-service\""),
+        // Negative durations fail the field validation (TypeDurationSecond) before the handler.
+        (json!({"password": "pw", "token_ttl": -5}), "Field validation failed: error converting input -5 for field \"token_ttl\": cannot provide negative value '-5'"),
+        (json!({"password": "pw", "token_max_ttl": "-1s"}), "Field validation failed: error converting input -1s for field \"token_max_ttl\": cannot provide negative value '-1'"),
+        (json!({"password": "pw", "token_period": -1}), "Field validation failed: error converting input -1 for field \"token_period\": cannot provide negative value '-1'"),
+        (json!({"password": "pw", "token_num_uses": -1}), "'token_num_uses' cannot be negative"),
+        (json!({"password": "pw", "token_type": "batch", "token_period": 60}), "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens"),
+        (json!({"password": "pw", "token_type": "batch", "token_num_uses": 3}), "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count"),
+        (json!({"password": "pw", "token_bound_cidrs": "10.0.0.0/8,nope"}), bad_addr),
+        (json!({"password": "pw", "bound_cidrs": ["nope"]}), bad_addr),
+        // Order: the cidrs first, token_type before num_uses, the batch checks after both.
+        (json!({"password": "pw", "token_type": "x", "token_bound_cidrs": "nope"}), bad_addr),
+        (json!({"password": "pw", "token_num_uses": -1, "token_type": "x"}), "invalid 'token_type' value \"x\""),
+        (json!({"password": "pw", "token_num_uses": -1, "token_type": "batch"}), "'token_num_uses' cannot be negative"),
+        (json!({"password": "pw", "token_ttl": 100, "token_max_ttl": 50}), "'token_ttl' cannot be greater than 'token_max_ttl'"),
+        // A create without a password fails before the token fields.
+        (json!({"token_type": "x"}), "missing password"),
+    ];
+    for (body, want) in cases {
+        let r = v
+            .root("POST", "/v1/auth/userpass/users/u", Some(body.clone()))
+            .await;
+        assert_eq!((r.status, r.error()), (400, want), "{body}");
+    }
+    // A socket path and an address with a port are addresses to go-sockaddr.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/u",
+            Some(json!({"password": "pw", "token_bound_cidrs": ["/run/x.sock", "127.0.0.1:8200", "::1"]})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    // An update: the token fields are parsed before the empty password is refused, and checked
+    // against the stored values.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/u",
+            Some(json!({"password": "", "token_type": "x"})),
+        )
+        .await;
+    assert_eq!(r.error(), "invalid 'token_type' value \"x\"");
+    let ok = |body: Value| {
+        let v = &v;
+        async move {
+            let r = v
+                .root("POST", "/v1/auth/userpass/users/u", Some(body))
+                .await;
+            assert_eq!(r.status, 204, "{}", r.raw);
+        }
+    };
+    ok(json!({"token_ttl": 100})).await;
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/u",
+            Some(json!({"token_max_ttl": 50})),
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        "'token_ttl' cannot be greater than 'token_max_ttl'"
+    );
+    // Legacy names land after the checks: Vault accepts ttl above max_ttl given so.
+    ok(json!({"ttl": 300, "max_ttl": 60, "policies": "B, a"})).await;
+    let d = v.root("GET", "/v1/auth/userpass/users/u", None).await.body["data"].clone();
+    assert_eq!(
+        (
+            &d["ttl"],
+            &d["token_ttl"],
+            &d["max_ttl"],
+            &d["token_max_ttl"]
+        ),
+        (&json!(300), &json!(300), &json!(60), &json!(60))
+    );
+    // `policies` is sanitised (ParsePolicies); `token_policies` is kept as given.
+    assert_eq!(
+        (&d["policies"], &d["token_policies"]),
+        (&json!(["a", "b"]), &json!(["a", "b"]))
+    );
+    ok(json!({"token_ttl": 30, "token_policies": "B"})).await;
+    let d = v.root("GET", "/v1/auth/userpass/users/u", None).await.body["data"].clone();
+    assert_eq!((d.get("ttl"), &d["token_ttl"]), (None, &json!(30)));
+    assert_eq!(
+        (d.get("policies"), &d["token_policies"]),
+        (None, &json!(["B"]))
+    );
+
+    // AppRole: the two meaningless types are adjusted with a warning, before the parse.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/t",
+            Some(json!({"token_type": "default-service"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(
+        r.body["warnings"],
+        json!(["default-service has no useful meaning; adjusting to service"])
+    );
+    let d = v.root("GET", "/v1/auth/approle/role/t", None).await.body["data"].clone();
+    assert_eq!(d["token_type"], "service");
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/t",
+            Some(json!({"token_type": "default-batch", "token_period": 10})),
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens"
+    );
+    // Token fields come before AppRole's own: an empty role_id is not reached.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/t",
+            Some(json!({"role_id": "", "token_type": "x"})),
+        )
+        .await;
+    assert_eq!(r.error(), "invalid 'token_type' value \"x\"");
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/t",
+            Some(json!({"secret_id_num_uses": -1})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "secret_id_num_uses cannot be negative")
+    );
+    // The legacy period is held to the mount's max lease TTL; token_period is not.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/t",
+            Some(json!({"period": "800h"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "period of \"800h0m0s\" is greater than the backend's maximum lease TTL of \"768h0m0s\"")
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/t",
+            Some(json!({"token_period": "800h"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/t",
+            Some(json!({"token_max_ttl": "800h"})),
+        )
+        .await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max TTL value will be truncated"])
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/t",
+            Some(json!({"period": "1h"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let d = v.root("GET", "/v1/auth/approle/role/t", None).await.body["data"].clone();
+    assert_eq!(
+        (&d["period"], &d["token_period"]),
+        (&json!(3600), &json!(3600))
+    );
 }

@@ -24,7 +24,10 @@ use serde_json::{json, Map, Value};
 
 use super::envelope::{AuthBlock, Reply, Resp};
 use super::error::VaultError;
-use super::fields::{add_secs, go_duration, parse_cidrs, rfc3339_nano, secs_until, unix, Input};
+use super::fields::{
+    add_secs, human_duration, rfc3339_nano, secs_until, sockaddr_error, unix, Input,
+};
+use super::go_fmt::go_quote;
 use super::{Core, Ctx, LoginSuccess, MountInfo, Op, SYSTEM_MAX_TTL};
 
 /// A token as the store keeps it.
@@ -162,82 +165,139 @@ const LEGACY: &[(&str, &str)] = &[
 ];
 
 impl TokenSettings {
-    /// Reads the `token_*` fields (and the legacy names in `legacy`) from `input`.
-    pub fn parse(&mut self, input: &Input, legacy: &[&'static str]) -> Result<(), VaultError> {
-        let pick = |name: &str| -> Option<&'static str> {
-            LEGACY
-                .iter()
-                .find(|(_, t)| *t == name)
-                .and_then(|(l, _)| legacy.iter().find(|x| *x == l).copied())
-        };
-        // `token_x` wins; a legacy name is used only when `token_x` is absent.
-        let src = |s: &mut Self, name: &'static str| -> &'static str {
-            if input.raw(name).is_some() {
-                if let Some(l) = pick(name) {
-                    s.legacy.remove(l);
-                    let _ = input.raw(l);
-                }
-                return name;
+    /// `tokenutil.ParseTokenFields`: the `token_*` fields in Vault's order, each check on the
+    /// merged entry (an update that sets `token_max_ttl` below a stored `token_ttl` is refused).
+    /// Legacy names are [`TokenSettings::upgrade`]'s, applied after the backend's own fields.
+    pub fn parse(&mut self, input: &Input) -> Result<(), VaultError> {
+        self.parse_typed(input, None)
+    }
+
+    /// [`TokenSettings::parse`] with `token_type` replaced by `token_type` when given (AppRole
+    /// rewrites `default-service` and `default-batch` before parsing).
+    pub fn parse_typed(
+        &mut self,
+        input: &Input,
+        token_type: Option<&str>,
+    ) -> Result<(), VaultError> {
+        if let Some(v) = input.str_list("token_bound_cidrs")? {
+            if let Some(e) = v.iter().find_map(|a| sockaddr_error(a)) {
+                return Err(VaultError::bad(e));
             }
-            match pick(name) {
-                Some(l) if input.raw(l).is_some() => {
-                    s.legacy.insert(l);
-                    l
-                }
-                _ => name,
-            }
-        };
-        let k = src(self, "token_policies");
-        if let Some(p) = input.str_list(k)? {
-            self.policies = p;
-        }
-        let k = src(self, "token_ttl");
-        if let Some(v) = input.duration(k)? {
-            self.ttl = v;
-        }
-        let k = src(self, "token_max_ttl");
-        if let Some(v) = input.duration(k)? {
-            self.max_ttl = v;
+            self.bound_cidrs = v;
         }
         if let Some(v) = input.duration("token_explicit_max_ttl")? {
             self.explicit_max_ttl = v;
         }
-        let k = src(self, "token_period");
-        if let Some(v) = input.duration(k)? {
-            self.period = v;
+        if let Some(v) = input.duration("token_max_ttl")? {
+            self.max_ttl = v;
         }
-        if let Some(v) = input.int("token_num_uses")? {
-            if v < 0 {
-                return Err(VaultError::bad("'token_num_uses' cannot be negative"));
-            }
-            self.num_uses = v;
+        if self.max_ttl < 0 {
+            return Err(VaultError::bad("'token_max_ttl' cannot be negative"));
         }
         if let Some(v) = input.bool("token_no_default_policy")? {
             self.no_default_policy = v;
         }
-        let k = src(self, "token_bound_cidrs");
-        if let Some(v) = input.str_list(k)? {
-            if parse_cidrs(&v).is_none() {
-                return Err(VaultError::bad("invalid CIDR blocks"));
-            }
-            self.bound_cidrs = v;
+        if let Some(v) = input.duration("token_period")? {
+            self.period = v;
         }
-        if let Some(t) = input.str("token_type")? {
-            if !matches!(
-                t.as_str(),
-                "default" | "service" | "batch" | "default-service" | "default-batch"
-            ) {
-                return Err(VaultError::bad("invalid 'token_type' value"));
+        if self.period < 0 {
+            return Err(VaultError::bad("'token_period' cannot be negative"));
+        }
+        if let Some(p) = input.str_list("token_policies")? {
+            self.policies = p;
+        }
+        let given = match token_type {
+            Some(t) => Some(t.to_owned()),
+            None => input.str("token_type")?,
+        };
+        if let Some(t) = given {
+            self.token_type = match t.as_str() {
+                "" | "default" => "default",
+                "service" => "service",
+                "batch" => "batch",
+                _ => {
+                    return Err(VaultError::bad(format!(
+                        "invalid 'token_type' value {}",
+                        go_quote(&t)
+                    )))
+                }
             }
-            self.token_type = t;
+            .into();
+        }
+        if let Some(v) = input.int("token_num_uses")? {
+            self.num_uses = v;
+        }
+        if self.num_uses < 0 {
+            return Err(VaultError::bad("'token_num_uses' cannot be negative"));
+        }
+        if matches!(self.token_type.as_str(), "batch" | "default-batch") {
+            if self.period != 0 {
+                return Err(VaultError::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens"));
+            }
+            if self.num_uses != 0 {
+                return Err(VaultError::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count"));
+            }
         }
         if self.token_type.is_empty() {
             self.token_type = "default".into();
         }
-        if self.max_ttl > 0 && self.ttl > self.max_ttl {
+        if let Some(v) = input.duration("token_ttl")? {
+            self.ttl = v;
+        }
+        if self.ttl < 0 {
+            return Err(VaultError::bad("'token_ttl' cannot be negative"));
+        }
+        if self.ttl > 0 && self.max_ttl > 0 && self.ttl > self.max_ttl {
             return Err(VaultError::bad(
                 "'token_ttl' cannot be greater than 'token_max_ttl'",
             ));
+        }
+        Ok(())
+    }
+
+    /// `tokenutil.UpgradeValue` for each legacy name in `legacy`, in that order, run by a backend
+    /// after its own fields: a legacy value applies only when its `token_*` name is absent, and
+    /// skips [`TokenSettings::parse`]'s checks (a user written with `ttl` above `max_ttl` is
+    /// accepted, as in Vault). The read shows a legacy key while its stored value is set.
+    pub fn upgrade(&mut self, input: &Input, legacy: &[&'static str]) -> Result<(), VaultError> {
+        for &old in legacy {
+            let new = LEGACY
+                .iter()
+                .find(|(l, _)| *l == old)
+                .map(|(_, t)| *t)
+                .expect("a legacy token field");
+            if input.raw(new).is_some() {
+                // Both given: the legacy copy follows the new value; only the new: it is cleared.
+                if input.raw(old).is_some() {
+                    self.legacy.insert(old);
+                } else {
+                    self.legacy.remove(old);
+                }
+                continue;
+            }
+            let set = match old {
+                // `policyutil.ParsePolicies`: sanitised, unlike `token_policies`.
+                "policies" => input
+                    .str_list(old)?
+                    .map(|p| self.policies = sanitize_policies(&p, false)),
+                "period" => input.duration(old)?.map(|v| self.period = v),
+                "ttl" => input.duration(old)?.map(|v| self.ttl = v),
+                "max_ttl" => input.duration(old)?.map(|v| self.max_ttl = v),
+                "bound_cidrs" => match input.str_list(old)? {
+                    None => None,
+                    Some(v) => {
+                        if let Some(e) = v.iter().find_map(|a| sockaddr_error(a)) {
+                            return Err(VaultError::bad(e));
+                        }
+                        self.bound_cidrs = v;
+                        Some(())
+                    }
+                },
+                _ => None,
+            };
+            if set.is_some() {
+                self.legacy.insert(old);
+            }
         }
         Ok(())
     }
@@ -266,13 +326,14 @@ impl TokenSettings {
                 &self.token_type
             }),
         );
+        // Vault's reads add a legacy key while its stored copy is non-zero / non-empty.
         for l in &self.legacy {
             let v = match *l {
-                "policies" => json!(&*self.policies),
-                "period" => json!(self.period),
-                "ttl" => json!(self.ttl),
-                "max_ttl" => json!(self.max_ttl),
-                "bound_cidrs" => json!(self.bound_cidrs),
+                "policies" if !self.policies.is_empty() => json!(&*self.policies),
+                "period" if self.period != 0 => json!(self.period),
+                "ttl" if self.ttl > 0 => json!(self.ttl),
+                "max_ttl" if self.max_ttl > 0 => json!(self.max_ttl),
+                "bound_cidrs" if !self.bound_cidrs.is_empty() => json!(self.bound_cidrs),
                 _ => continue,
             };
             m.insert((*l).into(), v);
@@ -608,6 +669,15 @@ impl Core {
     }
 }
 
+/// framework.CalculateTTL's warning, durations printed by its `humanDuration` (Vault 1.3 on).
+fn ttl_capped(ttl: i64, max: i64) -> String {
+    format!(
+        "TTL of {} exceeded the effective max_ttl of {}; TTL value is capped accordingly",
+        go_quote(&human_duration(ttl)),
+        go_quote(&human_duration(max))
+    )
+}
+
 /// What a new token gets.
 #[derive(Debug, Clone, Default)]
 struct NewToken {
@@ -637,31 +707,37 @@ struct NewToken {
 fn create_token(core: &mut Core, t: NewToken, now: SystemTime) -> (AuthBlock, Vec<String>) {
     let mut warnings = Vec::new();
     let root = t.policies.iter().any(|p| p == "root");
-    let mut ttl = if t.period > 0 {
-        t.period
-    } else if t.ttl > 0 {
-        t.ttl
-    } else if root {
-        0
-    } else {
-        t.default_ttl.min(t.max_ttl).min(SYSTEM_MAX_TTL)
-    };
-    if t.explicit_max_ttl > 0 && (ttl == 0 || ttl > t.explicit_max_ttl) {
-        ttl = t.explicit_max_ttl;
+    // framework.CalculateTTL: the effective max is the least of the mount's and the explicit
+    // max; a period above it, or a TTL above it, is capped with a warning. Root tokens without
+    // TTL or period skip it (and are still bound by an explicit max).
+    let mut max = t.max_ttl;
+    if t.explicit_max_ttl > 0 && (max <= 0 || t.explicit_max_ttl < max) {
+        max = t.explicit_max_ttl;
     }
-    let max = if t.explicit_max_ttl > 0 {
-        t.explicit_max_ttl
-            .min(if t.period > 0 { i64::MAX } else { t.max_ttl })
-    } else {
-        t.max_ttl
-    };
-    if t.period == 0 && ttl > max && max > 0 {
-        warnings.push(format!(
-            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-            go_duration(ttl),
-            go_duration(max)
-        ));
-        ttl = max;
+    let mut ttl = 0;
+    if t.period > 0 {
+        ttl = t.period;
+        if max > 0 && ttl > max {
+            warnings.push(format!(
+                "period of {} exceeded the effective max_ttl of {}; period value is capped accordingly",
+                go_quote(&human_duration(ttl)),
+                go_quote(&human_duration(max))
+            ));
+            ttl = max;
+        }
+    } else if t.ttl > 0 || !root {
+        ttl = if t.ttl > 0 {
+            t.ttl
+        } else {
+            t.default_ttl.min(t.max_ttl).min(SYSTEM_MAX_TTL)
+        };
+        if max > 0 && ttl > max {
+            warnings.push(ttl_capped(ttl, max));
+            ttl = max;
+        }
+    }
+    if ttl == 0 && t.explicit_max_ttl > 0 {
+        ttl = t.explicit_max_ttl;
     }
     let max_expire = if ttl == 0 {
         None
@@ -989,11 +1065,7 @@ pub fn renew_entry(
             return Err(VaultError::bad("lease expired"));
         }
         if ttl > left {
-            warnings.push(format!(
-                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                go_duration(ttl),
-                go_duration(left)
-            ));
+            warnings.push(ttl_capped(ttl, left));
             ttl = left;
         }
     }
@@ -1276,7 +1348,7 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
             if let Some(v) = i.duration("period")? {
                 r.token.period = v;
             }
-            r.token.parse(i, &[])?;
+            r.token.parse(i)?;
             let _ = i.raw("allowed_entity_aliases");
             core.tokens.roles.insert(name.to_owned(), r);
             Ok(Reply::NoContent)

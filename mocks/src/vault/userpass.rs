@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 use super::envelope::{Reply, Resp};
 use super::error::VaultError;
 use super::fields::cidrs_allow;
+use super::token::sanitize_policies;
 use super::{AuthMethod, Input};
 use super::{Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings};
 
@@ -78,9 +79,25 @@ impl AuthMethod for Userpass {
                     .users
                     .get_mut(&name.to_lowercase())
                     .ok_or_else(|| VaultError::multi(500, "username does not exist"))?;
-                let mut t = user.token.clone();
-                t.parse(cx.input, &["policies"])?;
-                user.token = t;
+                // pathUserPoliciesUpdate: `token_policies` or else `policies`, both sanitised.
+                let t = &mut user.token;
+                let i = cx.input;
+                match i.str_list("token_policies")? {
+                    Some(p) => {
+                        t.policies = sanitize_policies(&p, false);
+                        if i.raw("policies").is_some() {
+                            t.legacy.insert("policies");
+                        } else {
+                            t.legacy.remove("policies");
+                        }
+                    }
+                    None => {
+                        if let Some(p) = i.str_list("policies")? {
+                            t.policies = sanitize_policies(&p, false);
+                            t.legacy.insert("policies");
+                        }
+                    }
+                }
                 Ok(Reply::NoContent.into())
             }
             (["login", _] | ["users", _] | ["users", _, "password" | "policies"], _) => {
@@ -101,26 +118,25 @@ impl Userpass {
                 Ok(Resp::data(Value::Object(m)).into())
             }
             Op::Create | Op::Update => {
+                // pathUserWrite, then userCreateUpdate: token fields, password, legacy names.
                 let password = cx.input.string("password")?;
-                // A password given empty is refused on an update too (Vault's GetOk).
-                let given_empty = cx.input.raw("password").is_some() && password.is_empty();
                 let mut user = match self.users.get(name) {
-                    Some(_) if given_empty => return Err(VaultError::bad("missing password")),
                     Some(u) => u.clone(),
-                    None => {
-                        if password.is_empty() {
-                            return Err(VaultError::bad("missing password"));
-                        }
-                        User {
-                            password_hash: [0; 32],
-                            token: TokenSettings::default(),
-                        }
-                    }
+                    None if password.is_empty() => return Err(VaultError::bad("missing password")),
+                    None => User {
+                        password_hash: [0; 32],
+                        token: TokenSettings::default(),
+                    },
                 };
-                if !password.is_empty() {
+                user.token.parse(cx.input)?;
+                // A password given empty is refused on an update too (Vault's GetOk).
+                if cx.input.raw("password").is_some() {
+                    if password.is_empty() {
+                        return Err(VaultError::bad("missing password"));
+                    }
                     user.password_hash = hash(name, &password);
                 }
-                user.token.parse(cx.input, LEGACY)?;
+                user.token.upgrade(cx.input, LEGACY)?;
                 self.users.insert(name.to_owned(), user);
                 Ok(Reply::NoContent.into())
             }

@@ -1,11 +1,14 @@
 //! `auth/approle` (reference vault-core.md §6): roles, role IDs, secret IDs (TTL, use counts, CIDR
 //! restrictions, metadata), custom secret IDs, lookup/destroy by secret ID or accessor, and login.
 //!
-//! Expired secret IDs are refused at login and removed (Vault 1.14 relies on its periodic tidy to
-//! delete them; the login answer is the same).
+//! Expired secret IDs: Vault's login never looks at the expiry; its tidy pass, once a minute,
+//! deletes them, so a real Vault may still accept one for up to a minute after it expires. The
+//! mock refuses one as soon as it has expired, with the answer Vault gives after that pass
+//! (400 `invalid role or secret ID`, counted toward lockout), and drops expired ones from lookups
+//! and lists before each request.
 //!
 //! **Not modelled:** `tidy/secret-id`, the per-field role endpoints (`role/:name/policies`…),
-//! `secret_id_bound_cidrs` subset checks on secret-ID CIDRs, response wrapping of secret IDs.
+//! response wrapping of secret IDs.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -14,8 +17,10 @@ use serde_json::{json, Map, Value};
 
 use super::envelope::{Reply, Resp};
 use super::error::VaultError;
-use super::fields::{add_secs, cidrs_allow, go_duration, rfc3339_nano, Cidr};
-use super::go_fmt::go_quote;
+use super::fields::{
+    add_secs, cidrs_allow, generic_name, go_base64, go_duration, rfc3339_nano, Cidr,
+};
+use super::go_fmt::{go_quote, go_quoted_list};
 use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings};
 
 #[derive(Debug, Clone)]
@@ -51,7 +56,8 @@ impl SecretId {
 struct Role {
     role_id: String,
     bind_secret_id: bool,
-    secret_id_bound_cidrs: Vec<String>,
+    /// `None` until given: Vault reads it back as `null`.
+    secret_id_bound_cidrs: Option<Vec<String>>,
     secret_id_num_uses: i64,
     secret_id_ttl: i64,
     local_secret_ids: bool,
@@ -80,6 +86,15 @@ impl AuthMethod for AppRole {
     fn handle(&mut self, core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Outcome, VaultError> {
         let write = cx.op.is_write();
         let segs: Vec<&str> = rel.split('/').collect();
+        // Role names match framework.GenericNameRegex; others are no path of the backend.
+        if let ["role", name, ..] = segs[..] {
+            if !name.is_empty() && !generic_name(name) {
+                return Err(VaultError::unsupported_path());
+            }
+        }
+        if rel != "login" {
+            self.tidy(cx.now);
+        }
         match (segs.as_slice(), cx.op) {
             (["login"], _) if write => self.login(core, cx),
             (["role", ""], Op::List) => Ok(Resp::list(self.roles.keys().cloned().collect()).into()),
@@ -115,13 +130,12 @@ impl AuthMethod for AppRole {
             }
             (["role", name, "secret-id" | "custom-secret-id"], _) if write => {
                 let custom = segs[2] == "custom-secret-id";
-                self.generate(core, cx, &name.to_lowercase(), custom)
+                self.generate(core, cx, name, custom)
             }
             (["role", name, "secret-id", ""], Op::List) => {
-                let r = self
-                    .roles
-                    .get(&name.to_lowercase())
-                    .ok_or_else(|| VaultError::bad(format!("role {name:?} does not exist")))?;
+                let r = self.roles.get(&name.to_lowercase()).ok_or_else(|| {
+                    VaultError::bad(format!("role {} does not exist", go_quote(name)))
+                })?;
                 let mut keys: Vec<String> =
                     r.secret_ids.values().map(|s| s.accessor.clone()).collect();
                 keys.sort();
@@ -133,7 +147,7 @@ impl AuthMethod for AppRole {
                     return Err(VaultError::bad("missing secret_id"));
                 }
                 let r = self.roles.get_mut(&name.to_lowercase()).ok_or_else(|| {
-                    VaultError::multi(500, format!("role {name:?} does not exist"))
+                    VaultError::multi(500, format!("role {} does not exist", go_quote(name)))
                 })?;
                 if *action == "destroy" {
                     r.secret_ids.remove(&secret);
@@ -149,26 +163,48 @@ impl AuthMethod for AppRole {
                 if acc.is_empty() {
                     return Err(VaultError::bad("missing secret_id_accessor"));
                 }
-                let r = self.roles.get_mut(&name.to_lowercase()).ok_or_else(|| {
-                    VaultError::multi(500, format!("role {name:?} does not exist"))
-                })?;
-                let found = r
-                    .secret_ids
-                    .iter()
-                    .find(|(_, s)| s.accessor == acc)
-                    .map(|(k, _)| k.clone());
-                // authsim wording: the reference does not give the unknown-accessor message.
-                let Some(key) = found else {
+                let lower = name.to_lowercase();
+                if !self.roles.contains_key(&lower) {
                     return Err(VaultError::multi(
-                        400,
-                        format!("failed to find accessor entry for secret_id_accessor: {acc:?}"),
+                        500,
+                        format!("role {} does not exist", go_quote(name)),
                     ));
-                };
-                if *action == "destroy" {
-                    r.secret_ids.remove(&key);
-                    return Ok(Reply::NoContent.into());
                 }
-                Ok(Resp::data(r.secret_ids[&key].lookup_json()).into())
+                // The accessor index is the mount's: an accessor of another role is found, but
+                // its secret ID is not under this role.
+                let owner = self.roles.iter().find_map(|(n, r)| {
+                    r.secret_ids
+                        .iter()
+                        .find(|(_, s)| s.accessor == acc)
+                        .map(|(k, _)| (n.clone(), k.clone()))
+                });
+                let Some((owner, key)) = owner else {
+                    let text = format!(
+                        "failed to find accessor entry for secret_id_accessor: {}",
+                        go_quote(&acc)
+                    );
+                    if *action == "destroy" {
+                        return Err(VaultError::multi(500, text));
+                    }
+                    // logical.RespondWithStatusCode: a whole envelope with `data.error`, 404.
+                    return Ok(Resp {
+                        data: Some(json!({ "error": text })),
+                        status: Some(404),
+                        raw_status_body: true,
+                        ..Resp::default()
+                    }
+                    .into());
+                };
+                let r = self.roles.get_mut(&lower).expect("checked above");
+                match (*action, owner == lower) {
+                    ("destroy", true) => {
+                        r.secret_ids.remove(&key);
+                        Ok(Reply::NoContent.into())
+                    }
+                    ("destroy", false) => Err(VaultError::new(403, "invalid secret id accessor")),
+                    (_, true) => Ok(Resp::data(r.secret_ids[&key].lookup_json()).into()),
+                    (_, false) => Ok(Reply::NoContent.into()),
+                }
             }
             _ => Err(VaultError::unsupported_path()),
         }
@@ -189,11 +225,107 @@ fn validate_cidrs(list: &[String], what: &str) -> Result<(), VaultError> {
     Ok(())
 }
 
+/// `verifyCIDRRoleSecretIDSubset`: every block of a secret ID inside one of the role's (role
+/// entries without a mask taken as `/32`); a plain error (500) otherwise.
+fn verify_cidr_subset(secret: &[String], role: &[String]) -> Result<(), VaultError> {
+    if secret.is_empty() || role.is_empty() {
+        return Ok(());
+    }
+    let role: Vec<String> = role
+        .iter()
+        .map(|b| {
+            if b.contains('/') {
+                b.clone()
+            } else {
+                format!("{b}/32")
+            }
+        })
+        .collect();
+    let inside = |outer: &str, inner: &str| match (Cidr::parse(outer), Cidr::parse(inner)) {
+        (Some(o), Some(i)) => o.prefix() <= i.prefix() && o.contains(i.addr()),
+        _ => false,
+    };
+    if secret.iter().all(|s| role.iter().any(|r| inside(r, s))) {
+        return Ok(());
+    }
+    // code-read: Go's `%w` of a nil error
+    Err(VaultError::multi(
+        500,
+        format!(
+            "failed to verify subset relationship between CIDR blocks on the role {} and CIDR blocks on the secret ID {}: %!w(<nil>)",
+            go_quoted_list(&role),
+            go_quoted_list(secret)
+        ),
+    ))
+}
+
+/// go-secure-stdlib's `strutil.ParseArbitraryKeyValues`: the trimmed input, base64-decoded when
+/// it decodes, as a JSON object of strings or else as `k=v,k2=v2` (lower-cased, sorted, with
+/// `ParseKeyValues`' texts); an empty value is refused.
+fn parse_arbitrary_key_values(input: &str) -> Result<BTreeMap<String, String>, String> {
+    let input = input.trim();
+    let mut out = BTreeMap::new();
+    if input.is_empty() {
+        return Ok(out);
+    }
+    let decoded;
+    let input = match go_base64(input) {
+        Ok(bytes) => {
+            decoded = String::from_utf8_lossy(&bytes).into_owned();
+            decoded.as_str()
+        }
+        Err(_) => input,
+    };
+    match serde_json::from_str::<Option<BTreeMap<String, Option<String>>>>(input) {
+        Ok(m) => out.extend(
+            m.unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default())),
+        ),
+        Err(_) => {
+            // ParseDedupLowercaseAndSortStrings, then each pair split at `=`.
+            let pairs: std::collections::BTreeSet<String> = input
+                .split(',')
+                .map(|p| p.trim().to_lowercase())
+                .filter(|p| !p.is_empty())
+                .collect();
+            for pair in pairs {
+                let shards: Vec<&str> = pair.split('=').collect();
+                let [k, v] = shards[..] else {
+                    return Err("failed to parse the input: invalid <key,value> format".into());
+                };
+                let (k, v) = (k.trim(), v.trim());
+                if k.is_empty() || v.is_empty() {
+                    return Err(format!(
+                        "failed to parse the input: invalid <key,value> pair: key: {} value: {}",
+                        go_quote(k),
+                        go_quote(v)
+                    ));
+                }
+                out.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+    match out.iter().find(|(k, v)| !k.is_empty() && v.is_empty()) {
+        Some((k, _)) => Err(format!("invalid value for key {}", go_quote(k))),
+        None => Ok(out),
+    }
+}
+
 fn role_missing(name: &str) -> VaultError {
-    VaultError::new(404, format!("role {name:?} does not exist"))
+    VaultError::new(404, format!("role {} does not exist", go_quote(name)))
 }
 
 impl AppRole {
+    /// Vault's periodic tidy, run before any other request: expired secret IDs leave lookups and
+    /// lists (a real Vault removes them within a minute of expiry, in a pass once a minute).
+    fn tidy(&mut self, now: SystemTime) {
+        for r in self.roles.values_mut() {
+            r.secret_ids
+                .retain(|_, s| s.expiration.is_none_or(|x| x > now));
+        }
+    }
+
     fn role(&mut self, core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Outcome, VaultError> {
         match cx.op {
             Op::Read => {
@@ -217,7 +349,7 @@ impl AppRole {
                 let mut r = existing.unwrap_or_else(|| Role {
                     role_id: String::new(),
                     bind_secret_id: true,
-                    secret_id_bound_cidrs: Vec::new(),
+                    secret_id_bound_cidrs: None,
                     secret_id_num_uses: 0,
                     secret_id_ttl: 0,
                     local_secret_ids: false,
@@ -266,7 +398,7 @@ impl AppRole {
                 };
                 if let Some(c) = cidrs {
                     validate_cidrs(&c, "failed to validate CIDR blocks")?;
-                    r.secret_id_bound_cidrs = c;
+                    r.secret_id_bound_cidrs = Some(c);
                 }
                 if let Some(n) = i.int("secret_id_num_uses")? {
                     r.secret_id_num_uses = n;
@@ -290,7 +422,7 @@ impl AppRole {
                     warnings.push("token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max TTL value will be truncated".into());
                 }
                 if !r.bind_secret_id
-                    && r.secret_id_bound_cidrs.is_empty()
+                    && r.secret_id_bound_cidrs.as_ref().is_none_or(Vec::is_empty)
                     && r.token.bound_cidrs.is_empty()
                 {
                     // A plain error of Vault's setRoleEntry: 500.
@@ -341,14 +473,20 @@ impl AppRole {
         } else {
             None
         };
-        let r = self.roles.get(name).ok_or_else(|| role_missing(name))?;
+        let lower = name.to_lowercase();
+        let r = self.roles.get(&lower).ok_or_else(|| role_missing(name))?;
         if !r.bind_secret_id {
             return Err(VaultError::bad("bind_secret_id is not set on the role"));
         }
         let cidr_list = i.str_list("cidr_list")?.unwrap_or_default();
         validate_cidrs(&cidr_list, "failed to validate CIDR blocks")?;
+        verify_cidr_subset(
+            &cidr_list,
+            r.secret_id_bound_cidrs.as_deref().unwrap_or_default(),
+        )?;
         let token_cidrs = i.str_list("token_bound_cidrs")?.unwrap_or_default();
         validate_cidrs(&token_cidrs, "failed to validate token CIDR blocks")?;
+        verify_cidr_subset(&token_cidrs, &r.token.bound_cidrs)?;
         let num_uses = match i.int("num_uses")? {
             Some(n) if n < 0 => return Err(VaultError::bad("num_uses cannot be negative")),
             Some(n) => n,
@@ -366,23 +504,12 @@ impl AppRole {
             ));
         }
         // The metadata is read last, as Vault does.
-        let metadata = match i.raw("metadata") {
-            None => BTreeMap::new(),
-            Some(Value::String(s)) if s.is_empty() => BTreeMap::new(),
-            Some(Value::String(s)) => match serde_json::from_str::<BTreeMap<String, String>>(s) {
-                Ok(m) => m,
-                Err(e) => return Err(VaultError::bad(format!("failed to parse metadata: {e}"))),
-            },
-            Some(Value::Object(o)) => o
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_owned)))
-                .collect(),
-            Some(other) => {
-                return Err(VaultError::bad(format!(
-                    "failed to parse metadata: {other} is not a JSON object string"
-                )))
-            }
-        };
+        let metadata = parse_arbitrary_key_values(&i.string("metadata")?)
+            .map_err(|e| VaultError::bad(format!("failed to parse metadata: {e}")))?;
+        // deriveSecretIDTTL: the expiry and the answer use the mount's max lease TTL when the
+        // stored TTL is above it; lookups show the stored one.
+        let max = cx.mount.max_ttl();
+        let effective_ttl = if ttl < 0 || ttl > max { max } else { ttl };
         let secret = match secret {
             Some(s) => s,
             None => core.uuid(),
@@ -401,16 +528,16 @@ impl AppRole {
             num_uses,
             ttl,
             creation: cx.now,
-            expiration: (ttl > 0).then(|| add_secs(cx.now, ttl)),
+            expiration: (effective_ttl > 0).then(|| add_secs(cx.now, effective_ttl)),
             last_updated: Some(cx.now),
         };
         let data = json!({
             "secret_id": secret,
             "secret_id_accessor": entry.accessor,
             "secret_id_num_uses": num_uses,
-            "secret_id_ttl": ttl,
+            "secret_id_ttl": effective_ttl,
         });
-        let r = self.roles.get_mut(name).expect("role checked above");
+        let r = self.roles.get_mut(&lower).expect("role checked above");
         r.secret_ids.insert(secret, entry);
         Ok(Resp::data(data).into())
     }
@@ -456,6 +583,10 @@ impl AppRole {
                 core.login_failed(&accessor, &role_id, cx.now);
                 return Err(VaultError::bad("invalid role or secret ID"));
             };
+            let role_cidrs = role.secret_id_bound_cidrs.as_deref().unwrap_or_default();
+            if entry.num_uses == 0 {
+                verify_cidr_subset(&entry.cidr_list, role_cidrs)?;
+            }
             // A secret with limited uses spends one before its CIDRs are checked.
             if entry.num_uses > 0 {
                 if entry.num_uses == 1 {
@@ -464,6 +595,7 @@ impl AppRole {
                     e.num_uses -= 1;
                     e.last_updated = Some(cx.now);
                 }
+                verify_cidr_subset(&entry.cidr_list, role_cidrs)?;
             }
             if !cidrs_allow(&entry.cidr_list, ip) {
                 return Err(VaultError::bad(if entry.num_uses == 0 {
@@ -484,7 +616,10 @@ impl AppRole {
                 token.bound_cidrs = entry.token_bound_cidrs.clone();
             }
         }
-        if !cidrs_allow(&role.secret_id_bound_cidrs, ip) {
+        if !cidrs_allow(
+            role.secret_id_bound_cidrs.as_deref().unwrap_or_default(),
+            ip,
+        ) {
             // code-read: Go's `%w` of a nil error
             return Err(VaultError::bad(format!(
                 "source address {:?} unauthorized by CIDR restrictions on the role: %!w(<nil>)",

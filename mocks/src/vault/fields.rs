@@ -441,6 +441,14 @@ impl Cidr {
         Some(Self { addr, prefix })
     }
 
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match (self.addr, ip) {
             (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
@@ -474,6 +482,33 @@ impl Cidr {
 /// Parses every block, or `None` if one is invalid.
 pub fn parse_cidrs(list: &[String]) -> Option<Vec<Cidr>> {
     list.iter().map(|s| Cidr::parse(s)).collect()
+}
+
+/// Go's `base64.StdEncoding.DecodeString`: line breaks (`\r`, `\n`) are skipped, as in the
+/// wrapped output of `base64`; nothing else is.
+pub fn go_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    if s.contains(['\r', '\n']) {
+        let clean: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        engine.decode(clean)
+    } else {
+        engine.decode(s)
+    }
+}
+
+/// `framework.GenericNameRegex` (`\w(([\w-.]+)?\w)?`, anchored, ASCII): the names of roles and
+/// users in Vault's paths.
+pub fn generic_name(s: &str) -> bool {
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let b = s.as_bytes();
+    match b {
+        [] => false,
+        [c] => word(*c),
+        [first, mid @ .., last] => {
+            word(*first) && word(*last) && mid.iter().all(|&c| word(c) || c == b'-' || c == b'.')
+        }
+    }
 }
 
 /// `parseutil.ParseAddrs`' error for one address, `None` when go-sockaddr's `NewSockAddr` takes

@@ -2824,3 +2824,256 @@ async fn vault_token_fields_parse_in_tokenutils_order_with_its_texts() {
         (&json!(3600), &json!(3600))
     );
 }
+
+/// AppRole's secret-ID endpoints as Vault answers them: accessors looked up in the mount-wide
+/// index (404 raw body, 500, 204, 403), metadata in every form `ParseArbitraryKeyValues` takes,
+/// the TTL capped at the mount's max, CIDR subset checks, names, and expired IDs tidied.
+#[tokio::test]
+async fn vault_approle_secret_ids_accessors_metadata_and_names_as_vault() {
+    let v = approle_vault().await;
+    for role in ["a", "b"] {
+        let r = v
+            .root(
+                "POST",
+                &format!("/v1/auth/approle/role/{role}"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.raw);
+    }
+    let d = v.root("GET", "/v1/auth/approle/role/a", None).await.body["data"].clone();
+    assert_eq!(d["secret_id_bound_cidrs"], Value::Null, "never given");
+    let gen = |role: &'static str, body: Value| {
+        let v = &v;
+        async move {
+            v.root(
+                "POST",
+                &format!("/v1/auth/approle/role/{role}/secret-id"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let acc_of = |r: &R| {
+        r.body["data"]["secret_id_accessor"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let b_acc = acc_of(&gen("b", json!({})).await);
+    let acc = |role: &str, action: &str, accessor: &str| {
+        let (v, path) = (
+            &v,
+            format!("/v1/auth/approle/role/{role}/secret-id-accessor/{action}"),
+        );
+        let body = json!({ "secret_id_accessor": accessor });
+        async move { v.root("POST", &path, Some(body)).await }
+    };
+    // Unknown: lookup answers a whole envelope as a raw 404, destroy a plain error.
+    let r = acc("a", "lookup", "nope").await;
+    assert_eq!(r.status, 404);
+    assert!(r.raw.starts_with("{\"request_id\":\""), "{}", r.raw);
+    assert!(r.raw.ends_with(",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,\"data\":{\"error\":\"failed to find accessor entry for secret_id_accessor: \\\"nope\\\"\"},\"wrap_info\":null,\"warnings\":null,\"auth\":null,\"mount_type\":\"\"}"), "{}", r.raw);
+    let r = acc("a", "destroy", "nope").await;
+    assert_eq!(
+        (r.status, r.error()),
+        (500, "1 error occurred:\n\t* failed to find accessor entry for secret_id_accessor: \"nope\"\n\n")
+    );
+    // Another role's accessor is in the index, its secret ID not under this role.
+    assert_eq!(acc("a", "lookup", &b_acc).await.status, 204);
+    let r = acc("a", "destroy", &b_acc).await;
+    assert_eq!((r.status, r.error()), (403, "invalid secret id accessor"));
+    assert_eq!(acc("b", "lookup", &b_acc).await.status, 200);
+    let r = acc("Nobody", "lookup", &b_acc).await;
+    assert_eq!(
+        r.error(),
+        "1 error occurred:\n\t* role \"Nobody\" does not exist\n\n"
+    );
+
+    // Metadata: a JSON string, base64 of one, or k=v pairs (lower-cased); Vault's texts.
+    let lookup_meta = |r: R| {
+        let v = &v;
+        async move {
+            assert_eq!(r.status, 200, "{}", r.raw);
+            let sid = r.body["data"]["secret_id"].as_str().unwrap().to_owned();
+            v.root(
+                "POST",
+                "/v1/auth/approle/role/a/secret-id/lookup",
+                Some(json!({ "secret_id": sid })),
+            )
+            .await
+            .body["data"]["metadata"]
+                .clone()
+        }
+    };
+    let meta = [
+        (json!("{\"Team\":\"Red\"}"), json!({"Team": "Red"})),
+        (json!("eyJ0IjoidiJ9"), json!({"t": "v"})),
+        (json!(" Env=Prod , b=2 "), json!({"b": "2", "env": "prod"})),
+        (json!(""), json!({})),
+    ];
+    for (given, want) in meta {
+        let got = lookup_meta(gen("a", json!({ "metadata": given })).await).await;
+        assert_eq!(got, want, "{given}");
+    }
+    for (given, want) in [
+        (json!("{\"a\":1}"), "failed to parse metadata: failed to parse the input: invalid <key,value> format"),
+        // "null" is valid base64: its bytes are neither JSON nor pairs.
+        (json!("null"), "failed to parse metadata: failed to parse the input: invalid <key,value> format"),
+        (json!("a=,b=c"), "failed to parse metadata: failed to parse the input: invalid <key,value> pair: key: \"a\" value: \"\""),
+        (json!("{\"a\":\"\"}"), "failed to parse metadata: invalid value for key \"a\""),
+    ] {
+        let r = gen("a", json!({ "metadata": given })).await;
+        assert_eq!((r.status, r.error()), (400, want), "{given}");
+    }
+
+    // The TTL is capped at the mount's max in the answer and the expiry, not in the lookup.
+    let r = gen("a", json!({"ttl": "1000h"})).await;
+    assert_eq!(r.body["data"]["secret_id_ttl"], 2_764_800);
+    let sid = r.body["data"]["secret_id"].as_str().unwrap().to_owned();
+    let l = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/a/secret-id/lookup",
+            Some(json!({ "secret_id": sid })),
+        )
+        .await;
+    assert_eq!(l.body["data"]["secret_id_ttl"], 3_600_000);
+    let r = gen("a", json!({"ttl": -5})).await;
+    assert_eq!(
+        r.error(),
+        "Field validation failed: error converting input -5 for field \"ttl\": cannot provide negative value '-5'"
+    );
+
+    // CIDRs of a secret ID must sit inside the role's (hosts without a mask are /32).
+    v.root(
+        "POST",
+        "/v1/auth/approle/role/a",
+        Some(json!({"secret_id_bound_cidrs": "10.0.0.0/8", "token_bound_cidrs": "127.0.0.1"})),
+    )
+    .await;
+    let r = gen("a", json!({"cidr_list": "10.1.0.0/16"})).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = gen("a", json!({"cidr_list": "10.1.0.0/16,192.168.0.0/24"})).await;
+    assert_eq!(r.error(), "1 error occurred:\n\t* failed to verify subset relationship between CIDR blocks on the role [\"10.0.0.0/8\"] and CIDR blocks on the secret ID [\"10.1.0.0/16\" \"192.168.0.0/24\"]: %!w(<nil>)\n\n");
+    let r = gen("a", json!({"token_bound_cidrs": "127.0.0.0/8"})).await;
+    assert_eq!(r.error(), "1 error occurred:\n\t* failed to verify subset relationship between CIDR blocks on the role [\"127.0.0.1/32\"] and CIDR blocks on the secret ID [\"127.0.0.0/8\"]: %!w(<nil>)\n\n");
+    let d = v.root("GET", "/v1/auth/approle/role/a", None).await.body["data"].clone();
+    assert_eq!(d["secret_id_bound_cidrs"], json!(["10.0.0.0/8"]));
+
+    // Role names outside framework.GenericNameRegex are no path; names keep their case in texts.
+    for bad in ["-x", "a.", "a%20b", "x@y"] {
+        let r = v
+            .root(
+                "POST",
+                &format!("/v1/auth/approle/role/{bad}"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (404, "1 error occurred:\n\t* unsupported path\n\n"),
+            "{bad}"
+        );
+    }
+    let r = v
+        .root("POST", "/v1/auth/approle/role/a.b-c_d", Some(json!({})))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = gen("b", json!({})).await;
+    assert_eq!(r.status, 200);
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/Ghost/secret-id",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (404, "role \"Ghost\" does not exist")
+    );
+
+    // An expired secret ID leaves lookups and lists, as after Vault's tidy.
+    let r = gen("b", json!({"ttl": 60})).await;
+    let sid = r.body["data"]["secret_id"].as_str().unwrap().to_owned();
+    v.advance(61);
+    let l = v
+        .root(
+            "POST",
+            "/v1/auth/approle/role/b/secret-id/lookup",
+            Some(json!({ "secret_id": sid })),
+        )
+        .await;
+    assert_eq!(l.status, 204);
+    let keys = v
+        .root("LIST", "/v1/auth/approle/role/b/secret-id", None)
+        .await
+        .body["data"]["keys"]
+        .clone();
+    assert_eq!(keys.as_array().map(Vec::len), Some(2), "{keys}");
+}
+
+/// userpass names: other names than framework.GenericNameRegex are no path for users, and a
+/// login under one fails in user lockout's lookahead; lockout counts the name as written.
+#[tokio::test]
+async fn vault_userpass_names_and_case_sensitive_lockout_keys() {
+    let v = vault();
+    v.root(
+        "POST",
+        "/v1/sys/auth/userpass",
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/bob@x",
+            Some(json!({"password": "pw"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (404, "1 error occurred:\n\t* unsupported path\n\n")
+    );
+    for path in [
+        "/v1/auth/userpass/login/bob@x",
+        "/v1/auth/userpass/login/-bob",
+    ] {
+        let r = v
+            .call("POST", path, None, Some(json!({"password": "pw"})))
+            .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (500, "failed to determine alias name from login request"),
+            "{path}"
+        );
+    }
+    v.root(
+        "POST",
+        "/v1/auth/userpass/users/bob",
+        Some(json!({"password": "pw"})),
+    )
+    .await;
+    let login = |name: &'static str, pw: &'static str| {
+        let v = &v;
+        async move {
+            v.call(
+                "POST",
+                &format!("/v1/auth/userpass/login/{name}"),
+                None,
+                Some(json!({ "password": pw })),
+            )
+            .await
+        }
+    };
+    // Five failures (Vault's default threshold) as "Bob" lock "Bob" out, not "bob".
+    for _ in 0..5 {
+        assert_eq!(
+            login("Bob", "wrong").await.error(),
+            "invalid username or password"
+        );
+    }
+    assert_eq!(login("Bob", "pw").await.status, 403);
+    assert_eq!(login("bob", "pw").await.status, 200);
+}

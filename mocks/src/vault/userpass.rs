@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::envelope::{Reply, Resp};
 use super::error::VaultError;
-use super::fields::cidrs_allow;
+use super::fields::{cidrs_allow, generic_name};
 use super::token::sanitize_policies;
 use super::{AuthMethod, Input};
 use super::{Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings};
@@ -55,8 +55,22 @@ impl AuthMethod for Userpass {
     fn handle(&mut self, core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Outcome, VaultError> {
         let write = cx.op.is_write();
         let segs: Vec<&str> = rel.split('/').collect();
+        // User names match framework.GenericNameRegex. A login under any other name fails in
+        // user lockout's alias lookahead (on by default), which core answers with a bare 500.
+        match segs[..] {
+            ["login", name] if write && !generic_name(name) => {
+                return Err(VaultError::new(
+                    500,
+                    "failed to determine alias name from login request",
+                ))
+            }
+            ["users", name, ..] if !name.is_empty() && !generic_name(name) => {
+                return Err(VaultError::unsupported_path())
+            }
+            _ => {}
+        }
         match (segs.as_slice(), cx.op) {
-            (["login", name], _) if write && !name.is_empty() => self.login(core, cx, name),
+            (["login", name], _) if write => self.login(core, cx, name),
             (["users", ""], Op::List) => {
                 Ok(Resp::list(self.users.keys().cloned().collect()).into())
             }
@@ -151,7 +165,9 @@ impl Userpass {
     fn login(&mut self, core: &mut Core, cx: &Ctx<'_>, raw: &str) -> Result<Outcome, VaultError> {
         let name = raw.to_lowercase();
         let accessor = &cx.mount.accessor;
-        if core.is_locked_out(accessor, &name, cx.now) {
+        // Lockout is keyed by the name as the path gives it (the alias lookahead does not
+        // lower-case it); a success clears the lower-cased alias name's count, as in Vault.
+        if core.is_locked_out(accessor, raw, cx.now) {
             return Err(VaultError::permission_denied());
         }
         let password = password_arg(cx.input)?;
@@ -162,7 +178,7 @@ impl Userpass {
         let Some(user) = ok else {
             // Vault keeps failed logins of existing users only.
             if self.users.contains_key(&name) {
-                core.login_failed(accessor, &name, cx.now);
+                core.login_failed(accessor, raw, cx.now);
             }
             return Err(VaultError::bad("invalid username or password"));
         };

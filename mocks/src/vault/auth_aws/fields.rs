@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::vault::backend::VaultError;
@@ -88,17 +87,7 @@ pub(crate) fn header_add(h: &mut Headers, k: &str, v: String) {
     }
 }
 
-/// Go's `base64.StdEncoding.DecodeString`: line breaks (`\r`, `\n`) are skipped, as in the
-/// wrapped output of `base64`; nothing else is.
-pub(crate) fn go_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    let engine = base64::engine::general_purpose::STANDARD;
-    if s.contains(['\r', '\n']) {
-        let clean: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-        engine.decode(clean)
-    } else {
-        engine.decode(s)
-    }
-}
+pub(crate) use crate::vault::fields::go_base64;
 
 /// A value that is present and not JSON `null`.
 pub(crate) fn present<'a>(data: &'a Data, name: &str) -> Option<&'a Value> {
@@ -479,6 +468,7 @@ impl<'de> serde::Deserialize<'de> for HeaderValues {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use serde_json::json;
 
     #[test]

@@ -107,6 +107,31 @@ def test_hvac_approle_login(endpoints):
     assert read_secret(client, endpoints)["username"] == "app"
 
 
+def test_hvac_approle_secret_id_lifecycle(endpoints):
+    """A role and secret IDs written through hvac: metadata travels to the token, an unknown
+    accessor is Vault's raw 404 (InvalidPath), a destroyed secret ID no longer logs in."""
+    mount = endpoints["vault"]["approle"]["mount"]
+    root = vault(endpoints, token=endpoints["vault"]["token"]).auth.approle
+    root.create_or_update_approle("interop", token_policies=["app"], mount_point=mount)
+    role_id = root.read_role_id("interop", mount_point=mount)["data"]["role_id"]
+    made = root.generate_secret_id("interop", metadata={"team": "red"}, mount_point=mount)["data"]
+    looked = root.read_secret_id("interop", made["secret_id"], mount_point=mount)["data"]
+    assert looked["metadata"] == {"team": "red"}
+    assert looked["secret_id_accessor"] == made["secret_id_accessor"]
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        root.read_secret_id_accessor("interop", "no-such-accessor", mount_point=mount)
+
+    client = vault(endpoints)
+    auth = client.auth.approle.login(role_id=role_id, secret_id=made["secret_id"], mount_point=mount)
+    assert auth["auth"]["metadata"] == {"role_name": "interop", "team": "red"}
+    assert read_secret(client, endpoints)["username"] == "app"
+
+    root.destroy_secret_id_accessor("interop", made["secret_id_accessor"], mount_point=mount)
+    with pytest.raises(hvac.exceptions.InvalidRequest) as e:
+        vault(endpoints).auth.approle.login(role_id=role_id, secret_id=made["secret_id"], mount_point=mount)
+    assert e.value.errors == ["invalid role or secret ID"]
+
+
 def test_hvac_userpass_login(endpoints):
     u = endpoints["vault"]["userpass"]
     client = vault(endpoints)

@@ -21,6 +21,7 @@ use super::fields::{
     add_secs, cidrs_allow, generic_name, go_base64, go_duration, rfc3339_nano, Cidr,
 };
 use super::go_fmt::{go_quote, go_quoted_list};
+use super::token::TypeField;
 use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings};
 
 #[derive(Debug, Clone)]
@@ -369,7 +370,8 @@ impl AppRole {
                         "default-{t} has no useful meaning; adjusting to {t}"
                     ));
                 }
-                r.token.parse_typed(i, adjusted)?;
+                r.token
+                    .parse_typed(i, adjusted.map_or(TypeField::Input, TypeField::As))?;
                 if let Some(l) = i.bool("local_secret_ids")? {
                     // Given at all on an update, even unchanged, it is refused.
                     if !creating {

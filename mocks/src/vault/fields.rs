@@ -57,6 +57,101 @@ impl Input {
         self.map.clone()
     }
 
+    /// The value of `key`, `null` included; marks it read.
+    pub fn given(&self, key: &str) -> Option<&Value> {
+        self.used.borrow_mut().insert(key.to_owned());
+        self.map.get(key)
+    }
+
+    /// A `TypeStringSlice` field: a list (numbers printed), or a single string as a list of one
+    /// (no comma split; `""` is the empty list), each item trimmed.
+    pub fn string_slice(&self, key: &str) -> Result<Option<Vec<String>>, VaultError> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(Some(Vec::new())),
+            Some(Value::String(s)) => Ok(Some(vec![s.trim().to_owned()])),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|item| match item {
+                    Value::String(s) => Ok(s.trim().to_owned()),
+                    Value::Number(n) => Ok(n.to_string()),
+                    Value::Bool(b) => Ok(if *b { "1" } else { "0" }.to_owned()),
+                    other => Err(VaultError::field(
+                        go_value(&Value::Array(a.clone())),
+                        key,
+                        format!(
+                            "'' expected type 'string', got unconvertible type '{}'",
+                            go_type(other)
+                        ),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(other) => Ok(Some(vec![go_value(other)])),
+        }
+    }
+
+    /// A `TypeKVPairs` field (token `meta`): a JSON object of scalars (weakly printed: `true` is
+    /// `"1"`), or a string or list of `k=v` pairs split at the first `=` (`invalid key pair %q`
+    /// otherwise: a JSON object inside a string is one such bad pair).
+    pub fn kv_pairs(&self, key: &str) -> Result<Option<BTreeMap<String, String>>, VaultError> {
+        let Some(v) = self.raw(key) else {
+            return Ok(None);
+        };
+        let weak = |x: &Value| match x {
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Null => Some(String::new()),
+            _ => None,
+        };
+        let field_err = |e: String| VaultError::field(go_value(v), key, e);
+        let items: Vec<String> = match v {
+            Value::Object(o) => {
+                let mut out = BTreeMap::new();
+                for (k, x) in o {
+                    let s = weak(x).ok_or_else(|| {
+                        field_err(format!(
+                            "'[0]' expected type 'string', got unconvertible type '{}', value: '{}'",
+                            go_type(v),
+                            go_value(v)
+                        ))
+                    })?;
+                    out.insert(k.clone(), s);
+                }
+                return Ok(Some(out));
+            }
+            Value::Array(a) => a
+                .iter()
+                .map(|x| {
+                    weak(x).ok_or_else(|| {
+                        field_err(format!(
+                            "'[0]' expected type 'string', got unconvertible type '{}', value: '{}'",
+                            go_type(x),
+                            go_value(x)
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            other => vec![weak(other).unwrap_or_default()],
+        };
+        let mut out = BTreeMap::new();
+        for pair in items {
+            match pair.split_once('=') {
+                Some((k, val)) if !k.is_empty() => {
+                    out.insert(k.to_owned(), val.to_owned());
+                }
+                _ => {
+                    return Err(field_err(format!(
+                        "invalid key pair {}",
+                        super::go_fmt::go_quote(&pair)
+                    )))
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// The value of `key` (`null` counts as absent); marks it read.
     pub fn raw(&self, key: &str) -> Option<&Value> {
         self.used.borrow_mut().insert(key.to_owned());

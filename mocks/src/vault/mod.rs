@@ -827,7 +827,7 @@ const ROOT_PATHS: &[&str] = &[
     "sys/seal",
     "sys/step-down",
     "auth/token/accessors*",
-    "auth/token/revoke-orphan/*",
+    "auth/token/revoke-orphan",
 ];
 
 fn needs_sudo(path: &str) -> bool {

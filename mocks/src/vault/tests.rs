@@ -82,9 +82,11 @@ impl V {
         self.call(method, path, Some("root"), body).await
     }
 
-    /// A token with `policies` (and no `default` unless listed).
+    /// A token with `policies` (and no `default` unless listed: `no_default_policy` would strip
+    /// even a listed one, as in Vault).
     async fn token(&self, policies: &[&str], extra: Value) -> String {
-        let mut body = json!({ "policies": policies, "no_default_policy": true });
+        let no_default = !policies.contains(&"default");
+        let mut body = json!({ "policies": policies, "no_default_policy": no_default });
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
@@ -324,10 +326,7 @@ async fn vault_malformed_requests_are_answered_in_the_envelope() {
         .await;
     assert_eq!(
         (r.status, r.error()),
-        (
-            400,
-            "Field validation failed: error converting input forever for field \"ttl\": time: invalid duration \"forever\""
-        )
+        (400, "time: invalid duration \"forever\"")
     );
 }
 
@@ -558,7 +557,7 @@ async fn vault_revoke_self_revokes_children_and_revoke_orphan_keeps_them() {
         403
     );
 
-    let parent = v.token(&["creator"], json!({})).await;
+    let parent = v.token(&["creator", "default"], json!({})).await;
     let r = v
         .call(
             "POST",
@@ -709,11 +708,9 @@ async fn vault_token_create_validation() {
         (r.status, r.error()),
         (400, "child policies must be subset of parent")
     );
+    // The subset check comes before the root check.
     let r = create(json!({"policies": ["root"]})).await;
-    assert_eq!(
-        r.error(),
-        "root tokens may not be created without parent token being root"
-    );
+    assert_eq!(r.error(), "child policies must be subset of parent");
     let r = create(json!({"no_parent": true})).await;
     assert_eq!(
         r.error(),
@@ -3076,4 +3073,248 @@ async fn vault_userpass_names_and_case_sensitive_lockout_keys() {
     }
     assert_eq!(login("Bob", "pw").await.status, 403);
     assert_eq!(login("bob", "pw").await.status, 200);
+}
+
+/// `handleCreateCommon` and token roles as Vault has them: role policy rules and texts, role
+/// token types and batch checks, `entity_alias`, custom ids, display names, durations parsed in
+/// the handler, the lesser of role and request values, and `revoke-orphan` as a root path.
+#[tokio::test]
+async fn vault_token_create_and_roles_follow_the_token_store() {
+    let v = vault();
+    let role = |name: &'static str, body: Value| {
+        let v = &v;
+        async move {
+            v.root("POST", &format!("/v1/auth/token/roles/{name}"), Some(body))
+                .await
+        }
+    };
+    let create = |path: &'static str, body: Value| {
+        let v = &v;
+        async move {
+            v.root("POST", &format!("/v1/auth/token/{path}"), Some(body))
+                .await
+        }
+    };
+    // Role writes.
+    let r = role("r", json!({"path_suffix": "v1"})).await;
+    assert_eq!(
+        r.error(),
+        "given role path suffix contains invalid characters; must match \\w[\\w-.]+\\w"
+    );
+    let r = role("r", json!({"token_type": "default"})).await;
+    assert_eq!(r.error(), "invalid 'token_type' value \"default\"");
+    let r = role("r", json!({"token_type": null})).await;
+    assert_eq!(r.error(), "Invalid 'token_type' value: null");
+    let r = role("r", json!({"token_bound_cidrs": "nope"})).await;
+    assert_eq!(r.error(), "error parsing role fields: error parsing address \"nope\": Unable to convert \"nope\" to an IPv4 or IPv6 address, or a UNIX Socket");
+    let r = role("r", json!({"bound_cidrs": "nope"})).await;
+    assert_eq!(r.error(), "error parsing bound_cidrs: error parsing address \"nope\": Unable to convert \"nope\" to an IPv4 or IPv6 address, or a UNIX Socket");
+    for (body, why) in [
+        (json!({"token_type": "batch"}), "non-orphan tokens"),
+        (
+            json!({"token_type": "batch", "orphan": true, "period": 60}),
+            "periodic tokens",
+        ),
+        (
+            json!({"token_type": "batch", "orphan": true}),
+            "renewable tokens",
+        ),
+        (
+            json!({"token_type": "batch", "orphan": true, "renewable": false, "token_explicit_max_ttl": 60}),
+            "tokens with an explicit max TTL",
+        ),
+    ] {
+        let r = role("b", body).await;
+        assert_eq!(
+            (r.status, r.error()),
+            (
+                400,
+                format!("'token_type' cannot be 'batch' when role is set to generate {why}")
+                    .as_str()
+            )
+        );
+    }
+    let r = role(
+        "b",
+        json!({"token_type": "batch", "orphan": true, "renewable": false}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = role("r", json!({"period": 60, "token_period": 120})).await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["Both 'token_period' and deprecated 'period' value supplied, ignoring the deprecated value"])
+    );
+    let d = v.root("GET", "/v1/auth/token/roles/r", None).await.body["data"].clone();
+    assert_eq!((&d["period"], &d["token_period"]), (&json!(0), &json!(120)));
+    assert_eq!(d["token_type"], "default-service");
+    assert_eq!(d.get("token_num_uses"), None, "shown only above 0");
+    assert_eq!(d.get("token_bound_cidrs"), None, "shown only when set");
+
+    // Role policies: the allowed list with globs, the disallowed list, their texts.
+    role(
+        "p",
+        json!({"allowed_policies": "app,web", "allowed_policies_glob": "team-*", "disallowed_policies": "web"}),
+    )
+    .await;
+    let r = create("create/p", json!({"policies": ["app", "team-a"]})).await;
+    assert_eq!(
+        r.body["auth"]["policies"],
+        json!(["app", "default", "team-a"]),
+        "{}",
+        r.raw
+    );
+    let r = create("create/p", json!({"policies": ["app", "ops"]})).await;
+    assert_eq!(r.error(), "token policies ([\"app\" \"default\" \"ops\"]) must be subset of the role's allowed policies ([\"app\" \"default\" \"web\"]) or glob policies ([\"team-*\"])");
+    let r = create("create/p", json!({"policies": ["web"]})).await;
+    assert_eq!(r.error(), "token policy \"web\" is disallowed by this role");
+    // Without asked policies the role's allowed ones, where one is disallowed.
+    let r = create("create/p", json!({})).await;
+    assert_eq!(r.error(), "token policy \"web\" is disallowed by this role");
+
+    // Tokens against roles: the lesser period and explicit max, role num_uses, path suffix.
+    role(
+        "lim",
+        json!({"token_period": "1h", "token_explicit_max_ttl": "2h", "token_num_uses": 3, "path_suffix": "rev-2"}),
+    )
+    .await;
+    let r = create(
+        "create/lim",
+        json!({"period": "2h", "explicit_max_ttl": "90m", "num_uses": 5}),
+    )
+    .await;
+    assert_eq!(
+        r.body["warnings"],
+        json!([
+            "Explicit max TTL specified both during creation call and in role; using the lesser value of 5400 seconds",
+            "Period specified both during creation call and in role; using the lesser value of 3600 seconds"
+        ])
+    );
+    let tok = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let l = v
+        .call("GET", "/v1/auth/token/lookup-self", Some(&tok), None)
+        .await;
+    assert_eq!(l.body["data"]["path"], "auth/token/create/lim/rev-2");
+    assert_eq!(
+        l.body["data"]["num_uses"], 2,
+        "3 from the role, one spent by this lookup"
+    );
+    // A batch role gives batch tokens (never root ones: root's own policies are inherited).
+    let r = create("create/b", json!({})).await;
+    assert_eq!(r.error(), "batch tokens cannot be root tokens");
+    let r = create("create/b", json!({"policies": ["default"]})).await;
+    assert_eq!(r.body["auth"]["token_type"], "batch", "{}", r.raw);
+
+    // entity_alias needs a role that allows it.
+    let r = create("create", json!({"entity_alias": "svc"})).await;
+    assert_eq!(
+        r.error(),
+        "'entity_alias' is only allowed in combination with token role"
+    );
+    let r = create("create/r", json!({"entity_alias": "svc"})).await;
+    assert_eq!(r.error(), "invalid 'entity_alias' value");
+    role("r", json!({"allowed_entity_aliases": "svc-*"})).await;
+    let a = create("create/r", json!({"entity_alias": "SVC-1"})).await;
+    let b = create("create/r", json!({"entity_alias": "svc-1"})).await;
+    let e = &a.body["auth"]["entity_id"];
+    assert!(e.as_str().is_some_and(|e| !e.is_empty()), "{}", a.raw);
+    assert_eq!(e, &b.body["auth"]["entity_id"], "one entity per alias");
+
+    // create-orphan takes no role from the body.
+    let r = create("create-orphan", json!({"role_name": "b"})).await;
+    assert_eq!(r.body["auth"]["token_type"], "service");
+    assert_eq!(
+        r.body["warnings"],
+        json!(["Endpoint ignored these unrecognized parameters: [role_name]"])
+    );
+
+    // Custom ids, checked last, with Vault's warning; display names trimmed of one dash.
+    for (id, want) in [
+        ("s.abc", "custom token ID cannot have the 's.' prefix"),
+        ("a.b", "custom token ID cannot have a '.' in the value"),
+    ] {
+        assert_eq!(create("create", json!({ "id": id })).await.error(), want);
+    }
+    let r = create("create", json!({"id": "mine", "display_name": "ci test!"})).await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups."])
+    );
+    let r = create("create", json!({"id": "mine"})).await;
+    assert_eq!(r.error(), "cannot create a token with a duplicate ID");
+    let l = v
+        .call("GET", "/v1/auth/token/lookup-self", Some("mine"), None)
+        .await;
+    assert_eq!(l.body["data"]["display_name"], "token-ci-test");
+
+    // Durations are strings parsed in the handler.
+    for (body, want) in [
+        (json!({"ttl": "-1h"}), "ttl must be positive"),
+        (json!({"lease": "-1h"}), "lease must be positive"),
+        (
+            json!({"explicit_max_ttl": "-1"}),
+            "explicit_max_ttl must be positive",
+        ),
+        (json!({"period": "-1"}), "period must be positive"),
+        (json!({"period": "x"}), "time: invalid duration \"x\""),
+    ] {
+        assert_eq!(create("create", body.clone()).await.error(), want, "{body}");
+    }
+    // An expiring root token cannot make a non-expiring one.
+    let r = create("create", json!({"ttl": "1h"})).await;
+    let expiring_root = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/token/create",
+            Some(&expiring_root),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        "expiring root tokens cannot create non-expiring root tokens"
+    );
+
+    // `meta` is TypeKVPairs; `policies` a string slice (a string is one policy).
+    let r = create(
+        "create",
+        json!({"meta": {"ok": true, "n": 5, "s": "x"}, "policies": "a,b"}),
+    )
+    .await;
+    assert_eq!(
+        r.body["auth"]["metadata"],
+        json!({"n": "5", "ok": "1", "s": "x"})
+    );
+    assert_eq!(r.body["auth"]["policies"], json!(["a,b", "default"]));
+    let r = create("create", json!({"meta": ["team=red=x", "env=prod"]})).await;
+    assert_eq!(
+        r.body["auth"]["metadata"],
+        json!({"env": "prod", "team": "red=x"})
+    );
+    let r = create("create", json!({"meta": "{\"a\":\"b\"}"})).await;
+    assert_eq!(
+        r.error(),
+        "Field validation failed: error converting input {\"a\":\"b\"} for field \"meta\": invalid key pair \"{\\\"a\\\":\\\"b\\\"}\""
+    );
+
+    // revoke-orphan is a root path: update without sudo is a 403 from core.
+    v.policy(
+        "orph",
+        r#"path "auth/token/revoke-orphan" { capabilities = ["update"] }"#,
+    )
+    .await;
+    let t = v.token(&["orph"], json!({})).await;
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/token/revoke-orphan",
+            Some(&t),
+            Some(json!({"token": t})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "1 error occurred:\n\t* permission denied\n\n")
+    );
 }

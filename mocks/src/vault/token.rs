@@ -25,9 +25,10 @@ use serde_json::{json, Map, Value};
 use super::envelope::{AuthBlock, Reply, Resp};
 use super::error::VaultError;
 use super::fields::{
-    add_secs, human_duration, rfc3339_nano, secs_until, sockaddr_error, unix, Input,
+    add_secs, human_duration, parse_duration_value, rfc3339_nano, secs_until, sockaddr_error, unix,
+    Input,
 };
-use super::go_fmt::go_quote;
+use super::go_fmt::{go_quote, go_quoted_list};
 use super::{Core, Ctx, LoginSuccess, MountInfo, Op, SYSTEM_MAX_TTL};
 
 /// A token as the store keeps it.
@@ -155,6 +156,17 @@ pub struct TokenSettings {
     pub legacy: BTreeSet<&'static str>,
 }
 
+/// How [`TokenSettings::parse_typed`] reads `token_type`.
+#[derive(Debug, Clone, Copy)]
+pub enum TypeField<'a> {
+    /// From the input.
+    Input,
+    /// As if the input held this value.
+    As(&'a str),
+    /// Not at all: the settings' type stays (and is what the batch checks look at).
+    Skip,
+}
+
 /// Legacy name → token field name.
 const LEGACY: &[(&str, &str)] = &[
     ("policies", "token_policies"),
@@ -169,15 +181,16 @@ impl TokenSettings {
     /// merged entry (an update that sets `token_max_ttl` below a stored `token_ttl` is refused).
     /// Legacy names are [`TokenSettings::upgrade`]'s, applied after the backend's own fields.
     pub fn parse(&mut self, input: &Input) -> Result<(), VaultError> {
-        self.parse_typed(input, None)
+        self.parse_typed(input, TypeField::Input)
     }
 
-    /// [`TokenSettings::parse`] with `token_type` replaced by `token_type` when given (AppRole
-    /// rewrites `default-service` and `default-batch` before parsing).
+    /// [`TokenSettings::parse`] with the `token_type` field read as `token_type` says (AppRole
+    /// rewrites `default-service` and `default-batch` before parsing; token roles take the field
+    /// out and check it themselves).
     pub fn parse_typed(
         &mut self,
         input: &Input,
-        token_type: Option<&str>,
+        token_type: TypeField<'_>,
     ) -> Result<(), VaultError> {
         if let Some(v) = input.str_list("token_bound_cidrs")? {
             if let Some(e) = v.iter().find_map(|a| sockaddr_error(a)) {
@@ -207,8 +220,9 @@ impl TokenSettings {
             self.policies = p;
         }
         let given = match token_type {
-            Some(t) => Some(t.to_owned()),
-            None => input.str("token_type")?,
+            TypeField::Input => input.str("token_type")?,
+            TypeField::As(t) => Some(t.to_owned()),
+            TypeField::Skip => None,
         };
         if let Some(t) = given {
             self.token_type = match t.as_str() {
@@ -363,9 +377,21 @@ pub fn sanitize_policies(policies: &[String], add_default: bool) -> Vec<String> 
 pub struct TokenRole {
     pub allowed_policies: Vec<String>,
     pub disallowed_policies: Vec<String>,
+    pub allowed_policies_glob: Vec<String>,
+    pub disallowed_policies_glob: Vec<String>,
+    /// `None` until given (read back as `null`).
+    pub allowed_entity_aliases: Option<Vec<String>>,
     pub orphan: bool,
     pub renewable: bool,
     pub path_suffix: String,
+    /// `service`, `batch`, `default-service` (when never set) or `default-batch`.
+    pub token_type: String,
+    /// The deprecated `period`, `explicit_max_ttl` and `bound_cidrs` as given (read back).
+    pub period: i64,
+    pub explicit_max_ttl: i64,
+    pub bound_cidrs: Vec<String>,
+    /// `token_period`, `token_explicit_max_ttl`, `token_bound_cidrs`, `token_num_uses`,
+    /// `token_no_default_policy` (the token fields a role takes).
     pub token: TokenSettings,
 }
 
@@ -414,6 +440,8 @@ pub struct TokenStore {
     /// entry here says and goes back in; a revoked one is skipped.
     expiry: BinaryHeap<Reverse<(SystemTime, Id)>>,
     pub roles: BTreeMap<String, TokenRole>,
+    /// Entity ids made for `entity_alias` names (lower-cased), one entity per name.
+    entity_aliases: BTreeMap<String, String>,
     /// Token metadata maps already held by some token: logins of one principal carry the very
     /// same map, and a load test keeps hundreds of thousands of their tokens alive.
     shared_meta: Interned<BTreeMap<String, String>>,
@@ -465,6 +493,14 @@ fn gen_base62(rng: &mut ChaCha20Rng, n: usize) -> String {
 }
 
 impl TokenStore {
+    /// The entity of an `entity_alias` name: made on first use (`fresh`), the same after.
+    pub fn entity_for_alias(&mut self, alias: &str, fresh: String) -> String {
+        self.entity_aliases
+            .entry(alias.to_owned())
+            .or_insert(fresh)
+            .clone()
+    }
+
     /// `meta` behind an `Arc`, the one already held by another token when it is equal.
     pub fn share_meta(&mut self, meta: BTreeMap<String, String>) -> Arc<BTreeMap<String, String>> {
         self.shared_meta.share(meta)
@@ -935,14 +971,14 @@ pub fn handle(core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Reply, VaultEr
             }
         }
         ("revoke-orphan", None, _) if write => {
+            // A root path: core has checked sudo before the handler runs.
             let t = token_arg(cx)?;
-            if !cx.has_sudo() {
-                return Err(VaultError::bad(
-                    "root or sudo privileges required to revoke and orphan",
-                ));
-            }
-            if core.tokens.get_valid(&t, cx.now).is_none() {
-                return Err(VaultError::bad("token to revoke not found"));
+            match core.tokens.get_valid(&t, cx.now) {
+                None => return Err(VaultError::bad("token to revoke not found")),
+                Some(e) if e.batch => {
+                    return Err(VaultError::bad("batch tokens cannot be revoked"))
+                }
+                Some(_) => {}
             }
             core.tokens.revoke_orphan(&t);
             Ok(Reply::NoContent)
@@ -1097,9 +1133,14 @@ fn display_name(name: &str) -> String {
             }
         })
         .collect();
-    format!("token-{clean}")
+    // `strings.TrimSuffix(full, "-")`: one dash.
+    let full = format!("token-{clean}");
+    full.strip_suffix('-').map_or(full.clone(), str::to_owned)
 }
 
+/// `handleCreateCommon`: `create`, `create-orphan` and `create/:role`, with Vault's checks in
+/// its order. `ttl`, `lease`, `explicit_max_ttl` and `period` are strings parsed in the handler
+/// (bare `time: …` errors, `… must be positive`); `policies` is a string slice (no comma split).
 fn create(
     core: &mut Core,
     cx: &Ctx<'_>,
@@ -1109,7 +1150,13 @@ fn create(
 ) -> Result<Reply, VaultError> {
     let parent = &caller.token;
     let input = cx.input;
-    let sudo = cx.has_sudo();
+    let role = match role_name {
+        Some(r) => match core.tokens.roles.get(r) {
+            Some(role) => Some((r.to_owned(), role.clone())),
+            None => return Err(VaultError::bad(format!("unknown role {r}"))),
+        },
+        None => None,
+    };
     if parent.batch {
         return Err(VaultError::bad("batch tokens cannot create more tokens"));
     }
@@ -1118,61 +1165,287 @@ fn create(
             "restricted use token cannot generate child tokens",
         ));
     }
-    let role = match role_name.map(str::to_owned).or(input.str("role_name")?) {
-        Some(r) if !r.is_empty() => match core.tokens.roles.get(&r) {
-            Some(role) => Some((r, role.clone())),
-            None => return Err(VaultError::bad(format!("unknown role {r}"))),
-        },
-        _ => None,
-    };
-    let id = input.str("id")?.filter(|s| !s.is_empty());
-    let policies = input.str_list("policies")?;
-    let meta = input.str_map("meta")?;
-    let no_parent = input.bool_or("no_parent", false)?;
-    let no_default = input.bool_or("no_default_policy", false)?;
-    let renewable = input.bool_or("renewable", true)?;
-    let ttl = match input.duration("ttl")? {
-        Some(t) => Some(t),
-        None => input.duration("lease")?,
-    };
-    let explicit_max_ttl = input.duration("explicit_max_ttl")?.unwrap_or(0);
-    let period = input.duration("period")?.unwrap_or(0);
-    let name = input.string("display_name")?;
+    let sudo = cx.has_sudo();
+    let policies = input.string_slice("policies")?.unwrap_or_default();
+    let mut kind = input.string("type")?;
+    if let Some((_, r)) = &role {
+        match r.token_type.as_str() {
+            "default-batch" if kind.is_empty() => kind = "batch".into(),
+            "service" => kind = "service".into(),
+            "batch" => kind = "batch".into(),
+            _ => {}
+        }
+    }
+    let mut renewable = input.bool_or("renewable", true)?;
+    let explicit_raw = input.string("explicit_max_ttl")?;
     let num_uses = input.int("num_uses")?.unwrap_or(0);
-    let kind = input.string("type")?;
-    let _ = input.raw("entity_alias");
+    let period_raw = input.string("period")?;
     let batch = match kind.as_str() {
-        "" | "service" => role
-            .as_ref()
-            .is_some_and(|(_, r)| r.token.token_type == "batch"),
-        "batch" => true,
+        "" | "service" => false,
+        "batch" => {
+            // One `switch` in Vault: only the first field given is looked at.
+            let bad = if !explicit_raw.is_empty() {
+                let d =
+                    parse_duration_value(&Value::String(explicit_raw.clone())).map_err(|_| {
+                        VaultError::bad("\"explicit_max_ttl\" value could not be parsed")
+                    })?;
+                (d != 0).then_some("explicit_max_ttl")
+            } else if num_uses != 0 {
+                Some("num_uses")
+            } else if !period_raw.is_empty() {
+                let d = parse_duration_value(&Value::String(period_raw.clone()))
+                    .map_err(|_| VaultError::bad("\"period\" value could not be parsed"))?;
+                (d != 0).then_some("period")
+            } else {
+                None
+            };
+            if let Some(f) = bad {
+                return Err(VaultError::bad(format!(
+                    "batch tokens cannot have {f:?} set"
+                )));
+            }
+            renewable = false;
+            true
+        }
         _ => return Err(VaultError::bad("invalid 'token_type' value")),
     };
     if num_uses < 0 {
         return Err(VaultError::bad("number of uses cannot be negative"));
     }
-    if batch {
-        for (set, f) in [
-            (num_uses != 0, "num_uses"),
-            (period != 0, "period"),
-            (explicit_max_ttl != 0, "explicit_max_ttl"),
-        ] {
-            if set {
+    let mut entity_id = None;
+    let alias = input.string("entity_alias")?;
+    if !alias.is_empty() {
+        let Some((_, r)) = &role else {
+            return Err(VaultError::bad(
+                "'entity_alias' is only allowed in combination with token role",
+            ));
+        };
+        let lower = alias.to_lowercase();
+        if !r
+            .allowed_entity_aliases
+            .iter()
+            .flatten()
+            .any(|a| *a == lower || glob_match(a, &lower))
+        {
+            return Err(VaultError::bad("invalid 'entity_alias' value"));
+        }
+        let fresh = core.uuid();
+        entity_id = Some(core.tokens.entity_for_alias(&lower, fresh));
+    }
+    let meta = input.kv_pairs("meta")?;
+    let mut path = format!("auth/token/{endpoint}");
+    let mut num_uses = num_uses;
+    if let Some((name, r)) = &role {
+        path = format!("auth/token/create/{name}");
+        if renewable && !r.renewable {
+            renewable = false;
+        }
+        if r.token.num_uses != 0 && (num_uses == 0 || r.token.num_uses < num_uses) {
+            num_uses = r.token.num_uses;
+        }
+        if !r.path_suffix.is_empty() {
+            path = format!("{path}/{}", r.path_suffix);
+        }
+    }
+    let name = input.string("display_name")?;
+    let id = input.string("id")?;
+    if !id.is_empty() && !sudo {
+        return Err(VaultError::bad(
+            "root or sudo privileges required to specify token id",
+        ));
+    }
+    let no_default = input.bool_or("no_default_policy", false)?;
+    let parent_policies = parent.policies.to_vec();
+    let mut add_default = false;
+    let chosen = match &role {
+        Some((_, r))
+            if !r.allowed_policies.is_empty()
+                || !r.disallowed_policies.is_empty()
+                || !r.allowed_policies_glob.is_empty()
+                || !r.disallowed_policies_glob.is_empty() =>
+        {
+            let local_default = !no_default
+                && !r.token.no_default_policy
+                && !r.disallowed_policies.iter().any(|d| d == "default")
+                && !r
+                    .disallowed_policies_glob
+                    .iter()
+                    .any(|g| glob_match(g, "default"));
+            let mut fin = if policies.is_empty() {
+                Vec::new()
+            } else {
+                sanitize_policies(&policies, local_default)
+            };
+            if !r.allowed_policies.is_empty() || !r.allowed_policies_glob.is_empty() {
+                let allowed = sanitize_policies(&r.allowed_policies, local_default);
+                if fin.is_empty() {
+                    fin = allowed;
+                } else {
+                    let globs = sanitize_policies(&r.allowed_policies_glob, false);
+                    if fin
+                        .iter()
+                        .any(|p| !allowed.contains(p) && !globs.iter().any(|g| glob_match(g, p)))
+                    {
+                        return Err(VaultError::bad(format!(
+                            "token policies ({}) must be subset of the role's allowed policies ({}) or glob policies ({})",
+                            go_quoted_list(&fin),
+                            go_quoted_list(&allowed),
+                            go_quoted_list(&globs)
+                        )));
+                    }
+                }
+            } else if fin.is_empty() {
+                fin = sanitize_policies(&parent_policies, local_default);
+            }
+            let denied = dedup_lower(&r.disallowed_policies);
+            let denied_globs = dedup_lower(&r.disallowed_policies_glob);
+            if let Some(p) = fin
+                .iter()
+                .find(|p| denied.contains(p) || denied_globs.iter().any(|g| glob_match(g, p)))
+            {
                 return Err(VaultError::bad(format!(
-                    "batch tokens cannot have {f:?} set"
+                    "token policy {} is disallowed by this role",
+                    go_quote(p)
                 )));
+            }
+            fin
+        }
+        _ if policies.is_empty() => sanitize_policies(&parent_policies, false),
+        _ if !sudo => {
+            let asked = sanitize_policies(&policies, false);
+            let have = sanitize_policies(&parent_policies, false);
+            if !asked.iter().all(|p| have.contains(p)) {
+                return Err(VaultError::bad("child policies must be subset of parent"));
+            }
+            add_default = !no_default && parent_policies.iter().any(|p| p == "default");
+            policies
+        }
+        _ => {
+            add_default = !no_default;
+            policies
+        }
+    };
+    let mut final_policies = sanitize_policies(&chosen, add_default);
+    if no_default {
+        final_policies.retain(|p| p != "default");
+    }
+    if let Some(p) = final_policies
+        .iter()
+        .find(|p| matches!(p.as_str(), "response-wrapping" | "control-group"))
+    {
+        return Err(VaultError::bad(format!(
+            "cannot assign policy {}",
+            go_quote(p)
+        )));
+    }
+    let is_root = final_policies.iter().any(|p| p == "root");
+    if is_root {
+        if !parent.policies.iter().any(|p| p == "root") {
+            return Err(VaultError::bad(
+                "root tokens may not be created without parent token being root",
+            ));
+        }
+        if batch {
+            return Err(VaultError::bad("batch tokens cannot be root tokens"));
+        }
+    }
+    let mut bound_cidrs = Vec::new();
+    let orphan = match &role {
+        Some((_, r)) => {
+            bound_cidrs.clone_from(&r.token.bound_cidrs);
+            r.orphan
+        }
+        None if input.bool_or("no_parent", false)? => {
+            if !sudo {
+                return Err(VaultError::bad(
+                    "root or sudo privileges required to create orphan token",
+                ));
+            }
+            true
+        }
+        None => endpoint == "create-orphan",
+    };
+    let entity_id = match entity_id {
+        Some(e) => e,
+        None if !orphan => {
+            if role.is_none() {
+                bound_cidrs.clone_from(&parent.bound_cidrs);
+            }
+            parent.entity_id.to_string()
+        }
+        None => String::new(),
+    };
+    let parse = |raw: &str, negative: &'static str| -> Result<i64, VaultError> {
+        let d = parse_duration_value(&Value::String(raw.to_owned())).map_err(VaultError::bad)?;
+        if d < 0 {
+            return Err(VaultError::bad(negative));
+        }
+        Ok(d)
+    };
+    let mut explicit = 0;
+    if !explicit_raw.is_empty() {
+        explicit = parse(&explicit_raw, "explicit_max_ttl must be positive")?;
+    }
+    let mut period = 0;
+    if !period_raw.is_empty() {
+        period = parse(&period_raw, "period must be positive")?;
+        if period > 0 && !sudo {
+            return Err(VaultError::bad(
+                "root or sudo privileges required to create periodic token",
+            ));
+        }
+    }
+    let ttl_raw = input.string("ttl")?;
+    let ttl = if !ttl_raw.is_empty() {
+        parse(&ttl_raw, "ttl must be positive")?
+    } else {
+        let lease = input.string("lease")?;
+        if lease.is_empty() {
+            0
+        } else {
+            parse(&lease, "lease must be positive")?
+        }
+    };
+    let mut warnings = Vec::new();
+    if let Some((_, r)) = role.as_ref().filter(|_| !batch) {
+        if r.token.explicit_max_ttl != 0 {
+            if explicit == 0 {
+                explicit = r.token.explicit_max_ttl;
+            } else {
+                explicit = explicit.min(r.token.explicit_max_ttl);
+                warnings.push(format!("Explicit max TTL specified both during creation call and in role; using the lesser value of {explicit} seconds"));
+            }
+        }
+        if r.token.period != 0 {
+            if period == 0 {
+                period = r.token.period;
+            } else {
+                period = period.min(r.token.period);
+                warnings.push(format!("Period specified both during creation call and in role; using the lesser value of {period} seconds"));
             }
         }
     }
-    if let Some(id) = &id {
-        if !sudo {
+    // Without a TTL or period only a root token is non-expiring, and only under a parent that
+    // does not expire itself.
+    let non_expiring = period == 0 && ttl == 0 && is_root && explicit == 0;
+    if non_expiring {
+        if parent.expire.is_some() {
             return Err(VaultError::bad(
-                "root or sudo privileges required to specify token id",
+                "expiring root tokens cannot create non-expiring root tokens",
             ));
         }
+        renewable = false;
+        bound_cidrs.clear();
+    }
+    if !id.is_empty() && !batch {
         if id.starts_with("hvs.") {
             return Err(VaultError::bad(
                 "custom token ID cannot have the 'hvs.' prefix",
+            ));
+        }
+        if id.starts_with("s.") {
+            return Err(VaultError::bad(
+                "custom token ID cannot have the 's.' prefix",
             ));
         }
         if id.contains('.') {
@@ -1180,121 +1453,85 @@ fn create(
                 "custom token ID cannot have a '.' in the value",
             ));
         }
-    }
-    if ttl.is_some_and(|t| t < 0) {
-        return Err(VaultError::bad("ttl must be positive"));
-    }
-    let parent_root = parent.policies.iter().any(|p| p == "root");
-    let mut requested = match (&policies, &role) {
-        (Some(p), _) => p.clone(),
-        (None, Some((_, r))) if !r.allowed_policies.is_empty() => r.allowed_policies.clone(),
-        _ => parent.policies.to_vec(),
-    };
-    if requested.iter().any(|p| p == "response-wrapping") {
-        return Err(VaultError::bad(
-            "cannot assign policy \"response-wrapping\"",
-        ));
-    }
-    requested = sanitize_policies(&requested, false);
-    if requested.iter().any(|p| p == "root") && !parent_root {
-        return Err(VaultError::bad(
-            "root tokens may not be created without parent token being root",
-        ));
-    }
-    if let Some((_, r)) = &role {
-        // authsim wording: the reference does not give the role-policy violation messages.
-        let allowed = sanitize_policies(&r.allowed_policies, true);
-        if !r.allowed_policies.is_empty() && requested.iter().any(|p| !allowed.contains(p)) {
-            return Err(VaultError::bad(format!(
-                "token policies ({:?}) must be subset of the role's allowed policies ({:?})",
-                requested, r.allowed_policies
-            )));
-        }
-        if requested
-            .iter()
-            .any(|p| r.disallowed_policies.iter().any(|d| d == p))
-        {
-            return Err(VaultError::bad(format!(
-                "token policy ({requested:?}) is disallowed by this role"
-            )));
-        }
-    } else if !sudo && !parent_root {
-        let parent_set: BTreeSet<&String> = parent.policies.iter().collect();
-        if requested
-            .iter()
-            .any(|p| p != "default" && !parent_set.contains(p))
-        {
-            return Err(VaultError::bad("child policies must be subset of parent"));
+        if core.tokens.get(&id).is_some() {
+            return Err(VaultError::bad("cannot create a token with a duplicate ID"));
         }
     }
-    let orphan =
-        endpoint == "create-orphan" || role.as_ref().is_some_and(|(_, r)| r.orphan) || no_parent;
-    if no_parent && endpoint != "create-orphan" && !sudo {
-        return Err(VaultError::bad(
-            "root or sudo privileges required to create orphan token",
-        ));
-    }
-    if period > 0 && !sudo && role.is_none() {
-        return Err(VaultError::bad(
-            "root or sudo privileges required to create periodic token",
-        ));
-    }
-    let is_root = requested.iter().any(|p| p == "root");
-    let add_default = !no_default && !is_root;
-    let final_policies = sanitize_policies(&requested, add_default);
-    let mut warnings: Vec<String> = final_policies
+    let missing: Vec<String> = final_policies
         .iter()
         .filter(|p| *p != "root" && !core.policies.contains_key(*p))
-        .map(|p| format!("Policy {p:?} does not exist"))
+        .map(|p| format!("Policy {} does not exist", go_quote(p)))
         .collect();
-    let mount_max = cx.mount.max_ttl();
-    let (role_period, role_explicit) = role
-        .as_ref()
-        .map(|(_, r)| (r.token.period, r.token.explicit_max_ttl))
-        .unwrap_or((0, 0));
-    let explicit = match (explicit_max_ttl, role_explicit) {
-        (0, r) => r,
-        (e, 0) => e,
-        (e, r) => e.min(r),
-    };
-    let role_renewable = role.as_ref().is_none_or(|(_, r)| r.renewable);
-    let path = match role_name {
-        Some(r) => format!("auth/token/create/{r}"),
-        None => format!("auth/token/{endpoint}"),
-    };
     let (auth, cap_warnings) = create_token(
         core,
         NewToken {
-            id,
+            id: (!id.is_empty() && !batch).then_some(id.clone()),
             policies: final_policies,
             meta: meta.map(Arc::new),
             display_name: display_name(&name),
             path,
-            ttl: ttl.unwrap_or(0).max(0),
+            ttl,
             default_ttl: cx.mount.default_ttl(),
-            max_ttl: mount_max,
+            max_ttl: cx.mount.max_ttl(),
             explicit_max_ttl: explicit,
-            period: if period > 0 { period } else { role_period },
+            period,
             num_uses,
             orphan,
             parent: Some(parent.id.to_string()),
-            renewable: renewable && role_renewable,
+            renewable,
             batch,
-            entity_id: parent.entity_id.to_string(),
+            entity_id,
             role: role.map(|(n, _)| n),
-            bound_cidrs: Vec::new(),
+            bound_cidrs,
         },
         cx.now,
     );
     warnings.extend(cap_warnings);
-    let mut resp = Resp {
+    if !id.is_empty() && !batch {
+        warnings.push("Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.".into());
+    }
+    warnings.extend(missing);
+    Ok(Resp {
         auth: Some(auth),
+        warnings,
         ..Resp::default()
-    };
-    resp.warnings = warnings;
-    Ok(resp.into())
+    }
+    .into())
 }
 
+/// `strutil.RemoveDuplicates(list, true)`: trimmed, lower-cased, sorted, without duplicates.
+fn dedup_lower(list: &[String]) -> Vec<String> {
+    let set: BTreeSet<String> = list
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    set.into_iter().collect()
+}
+
+/// ryanuber/go-glob's `Glob` (what `strutil.StrListContainsGlob` uses): `*` matches any run of
+/// characters, anywhere in the pattern.
+fn glob_match(pattern: &str, s: &str) -> bool {
+    if pattern.is_empty() {
+        return s.is_empty();
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return s == pattern;
+    };
+    let Some(mut rest) = s.strip_prefix(first) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+/// `roles/:name`: `tokenStoreRoleRead` / `tokenStoreRoleCreateUpdate` in Vault's order.
 fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, VaultError> {
     match cx.op {
         Op::Read => {
@@ -1304,35 +1541,54 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
                 .get(name)
                 .ok_or_else(VaultError::not_found)?;
             let mut m = Map::new();
-            m.insert("allowed_entity_aliases".into(), Value::Null);
+            m.insert(
+                "allowed_entity_aliases".into(),
+                json!(r.allowed_entity_aliases),
+            );
             m.insert("allowed_policies".into(), json!(r.allowed_policies));
-            m.insert("allowed_policies_glob".into(), json!([]));
+            m.insert(
+                "allowed_policies_glob".into(),
+                json!(r.allowed_policies_glob),
+            );
+            if !r.bound_cidrs.is_empty() {
+                m.insert("bound_cidrs".into(), json!(r.bound_cidrs));
+            }
             m.insert("disallowed_policies".into(), json!(r.disallowed_policies));
-            m.insert("disallowed_policies_glob".into(), json!([]));
-            m.insert("explicit_max_ttl".into(), json!(r.token.explicit_max_ttl));
+            m.insert(
+                "disallowed_policies_glob".into(),
+                json!(r.disallowed_policies_glob),
+            );
+            m.insert("explicit_max_ttl".into(), json!(r.explicit_max_ttl));
             m.insert("name".into(), json!(name));
             m.insert("orphan".into(), json!(r.orphan));
             m.insert("path_suffix".into(), json!(r.path_suffix));
-            m.insert("period".into(), json!(r.token.period));
+            m.insert("period".into(), json!(r.period));
             m.insert("renewable".into(), json!(r.renewable));
-            r.token.write_json(&mut m);
-            m.remove("token_max_ttl");
-            m.remove("token_ttl");
-            m.remove("token_policies");
+            if !r.token.bound_cidrs.is_empty() {
+                m.insert("token_bound_cidrs".into(), json!(r.token.bound_cidrs));
+            }
+            m.insert(
+                "token_explicit_max_ttl".into(),
+                json!(r.token.explicit_max_ttl),
+            );
+            m.insert(
+                "token_no_default_policy".into(),
+                json!(r.token.no_default_policy),
+            );
+            if r.token.num_uses > 0 {
+                m.insert("token_num_uses".into(), json!(r.token.num_uses));
+            }
+            m.insert("token_period".into(), json!(r.token.period));
+            m.insert("token_type".into(), json!(r.token_type));
             Ok(Resp::data(Value::Object(m)).into())
         }
         Op::Create | Op::Update => {
+            let i = cx.input;
+            let creating = !core.tokens.roles.contains_key(name);
             let mut r = core.tokens.roles.get(name).cloned().unwrap_or(TokenRole {
                 renewable: true,
                 ..TokenRole::default()
             });
-            let i = cx.input;
-            if let Some(v) = i.str_list("allowed_policies")? {
-                r.allowed_policies = sanitize_policies(&v, false);
-            }
-            if let Some(v) = i.str_list("disallowed_policies")? {
-                r.disallowed_policies = sanitize_policies(&v, false);
-            }
             if let Some(v) = i.bool("orphan")? {
                 r.orphan = v;
             }
@@ -1340,18 +1596,145 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
                 r.renewable = v;
             }
             if let Some(v) = i.str("path_suffix")? {
+                if !v.is_empty() && !path_suffix_matches(&v) {
+                    return Err(VaultError::bad(
+                        "given role path suffix contains invalid characters; must match \\w[\\w-.]+\\w",
+                    ));
+                }
                 r.path_suffix = v;
             }
-            if let Some(v) = i.duration("explicit_max_ttl")? {
-                r.token.explicit_max_ttl = v;
+            if r.path_suffix.contains("..") {
+                return Err(VaultError::bad(
+                    "error registering path suffix: path cannot contain parent references",
+                ));
             }
-            if let Some(v) = i.duration("period")? {
-                r.token.period = v;
+            if let Some(v) = i.str_list("allowed_policies")? {
+                r.allowed_policies = sanitize_policies(&v, false);
             }
-            r.token.parse(i)?;
-            let _ = i.raw("allowed_entity_aliases");
+            if let Some(v) = i.str_list("disallowed_policies")? {
+                r.disallowed_policies = dedup_lower(&v);
+            }
+            if let Some(v) = i.str_list("allowed_policies_glob")? {
+                r.allowed_policies_glob = sanitize_policies(&v, false);
+            }
+            if let Some(v) = i.str_list("disallowed_policies_glob")? {
+                r.disallowed_policies_glob = dedup_lower(&v);
+            }
+            // token_type is taken out before the token fields are parsed (they then see
+            // `default` when it was given, the stored type when not) and checked after.
+            let given_type = match i.given("token_type") {
+                None => None,
+                Some(Value::Null) => {
+                    return Err(VaultError::bad("Invalid 'token_type' value: null"))
+                }
+                Some(_) => Some(i.string("token_type")?),
+            };
+            let mut t = r.token.clone();
+            t.token_type = if given_type.is_some() {
+                "default".into()
+            } else {
+                r.token_type.clone()
+            };
+            t.parse_typed(i, TypeField::Skip)
+                .map_err(|e| match e.message.as_deref() {
+                    // The framework's field validation runs before the handler: not prefixed.
+                    Some(m) if !m.starts_with("Field validation failed") => {
+                        VaultError::bad(format!("error parsing role fields: {m}"))
+                    }
+                    _ => e,
+                })?;
+            r.token = t;
+            if r.token_type.is_empty() || r.token_type == "default" {
+                r.token_type = "default-service".into();
+            }
+            if let Some(g) = given_type {
+                r.token_type = match g.as_str() {
+                    "service" | "batch" | "default-service" | "default-batch" => g,
+                    _ => {
+                        return Err(VaultError::bad(format!(
+                            "invalid 'token_type' value {}",
+                            go_quote(&g)
+                        )))
+                    }
+                };
+            }
+            let mut warnings = Vec::new();
+            let both = |new: &str, old: &str| {
+                format!("Both '{new}' and deprecated '{old}' value supplied, ignoring the deprecated value")
+            };
+            if i.raw("token_period").is_none() {
+                if let Some(v) = i.duration("period")? {
+                    r.period = v;
+                    r.token.period = v;
+                }
+            } else {
+                if i.raw("period").is_some() {
+                    warnings.push(both("token_period", "period"));
+                }
+                r.period = 0;
+            }
+            if i.raw("token_bound_cidrs").is_none() {
+                if let Some(v) = i.str_list("bound_cidrs")? {
+                    if let Some(e) = v.iter().find_map(|a| sockaddr_error(a)) {
+                        return Err(VaultError::bad(format!("error parsing bound_cidrs: {e}")));
+                    }
+                    r.bound_cidrs.clone_from(&v);
+                    r.token.bound_cidrs = v;
+                }
+            } else {
+                if i.raw("bound_cidrs").is_some() {
+                    warnings.push(both("token_bound_cidrs", "bound_cidrs"));
+                }
+                r.bound_cidrs.clear();
+            }
+            let explicit = if i.raw("token_explicit_max_ttl").is_none() {
+                if let Some(v) = i.duration("explicit_max_ttl")? {
+                    r.explicit_max_ttl = v;
+                    r.token.explicit_max_ttl = v;
+                }
+                r.explicit_max_ttl
+            } else {
+                if i.raw("explicit_max_ttl").is_some() {
+                    warnings.push(both("token_explicit_max_ttl", "explicit_max_ttl"));
+                }
+                r.explicit_max_ttl = 0;
+                r.token.explicit_max_ttl
+            };
+            let max = cx.mount.max_ttl();
+            if explicit != 0 && max != 0 && explicit > max {
+                warnings.push(format!("Given explicit max TTL of {explicit} is greater than system/mount allowed value of {max} seconds; until this is fixed attempting to create tokens against this role will result in an error"));
+            }
+            if r.token_type == "batch" {
+                let why = if !r.orphan {
+                    Some("non-orphan tokens")
+                } else if r.period != 0 || r.token.period != 0 {
+                    Some("periodic tokens")
+                } else if r.renewable {
+                    Some("renewable tokens")
+                } else if r.explicit_max_ttl != 0 || r.token.explicit_max_ttl != 0 {
+                    Some("tokens with an explicit max TTL")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(VaultError::bad(format!(
+                        "'token_type' cannot be 'batch' when role is set to generate {why}"
+                    )));
+                }
+            }
+            if let Some(v) = i.str_list("allowed_entity_aliases")? {
+                r.allowed_entity_aliases = Some(dedup_lower(&v));
+            }
+            let _ = creating;
             core.tokens.roles.insert(name.to_owned(), r);
-            Ok(Reply::NoContent)
+            if warnings.is_empty() {
+                return Ok(Reply::NoContent);
+            }
+            Ok(Resp {
+                warnings,
+                ..Resp::default()
+            }
+            .into())
         }
         Op::Delete => {
             core.tokens.roles.remove(name);
@@ -1359,6 +1742,22 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
         }
         _ => Err(VaultError::unsupported_operation()),
     }
+}
+
+/// `pathSuffixSanitize.MatchString`: somewhere in the suffix, a word character, one or more of
+/// word characters, `-` and `.`, and a word character (the pattern is not anchored).
+fn path_suffix_matches(s: &str) -> bool {
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let b = s.as_bytes();
+    (0..b.len()).any(|start| {
+        word(b[start])
+            && (start + 2..b.len()).any(|end| {
+                word(b[end])
+                    && b[start + 1..end]
+                        .iter()
+                        .all(|&c| word(c) || c == b'-' || c == b'.')
+            })
+    })
 }
 
 /// Existence check of `roles/:name` (create vs update).

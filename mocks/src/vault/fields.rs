@@ -25,13 +25,7 @@ pub struct Input {
     all_used: RefCell<bool>,
 }
 
-/// Go's `%v` of a JSON value, for field validation messages.
-fn go_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
+use super::go_fmt::go_value;
 
 impl Input {
     pub fn new(map: Map<String, Value>) -> Self {
@@ -66,29 +60,18 @@ impl Input {
     /// A `TypeStringSlice` field: a list (numbers printed), or a single string as a list of one
     /// (no comma split; `""` is the empty list), each item trimmed.
     pub fn string_slice(&self, key: &str) -> Result<Option<Vec<String>>, VaultError> {
-        match self.raw(key) {
-            None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(Some(Vec::new())),
-            Some(Value::String(s)) => Ok(Some(vec![s.trim().to_owned()])),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|item| match item {
-                    Value::String(s) => Ok(s.trim().to_owned()),
-                    Value::Number(n) => Ok(n.to_string()),
-                    Value::Bool(b) => Ok(if *b { "1" } else { "0" }.to_owned()),
-                    other => Err(VaultError::field(
-                        go_value(&Value::Array(a.clone())),
-                        key,
-                        format!(
-                            "'' expected type 'string', got unconvertible type '{}'",
-                            go_type(other)
-                        ),
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(other) => Ok(Some(vec![go_value(other)])),
-        }
+        let Some(v) = self.raw(key) else {
+            return Ok(None);
+        };
+        let items = match v {
+            Value::String(s) if s.is_empty() => return Ok(Some(Vec::new())),
+            Value::Object(o) if o.is_empty() => return Ok(Some(Vec::new())),
+            Value::Array(a) => weak::strings(a),
+            other => weak::strings(std::slice::from_ref(other)),
+        };
+        items
+            .map(|list| Some(list.into_iter().map(|s| s.trim().to_owned()).collect()))
+            .map_err(|e| VaultError::field(go_value(v), key, e))
     }
 
     /// A `TypeKVPairs` field (token `meta`): a JSON object of scalars (weakly printed: `true` is
@@ -174,21 +157,9 @@ impl Input {
         keys
     }
 
+    /// A `TypeString` field (mapstructure's weak decode: numbers printed, bools `1`/`0`).
     pub fn str(&self, key: &str) -> Result<Option<String>, VaultError> {
-        match self.raw(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(v) => Err(VaultError::field(
-                go_value(v),
-                key,
-                format!(
-                    "'' expected type 'string', got unconvertible type '{}'",
-                    go_type(v)
-                ),
-            )),
-        }
+        self.weak(key, weak::string)
     }
 
     /// A string, `""` when absent.
@@ -196,67 +167,33 @@ impl Input {
         Ok(self.str(key)?.unwrap_or_default())
     }
 
+    /// A `TypeBool` field (`strconv.ParseBool` of strings and numbers, `""` is false).
     pub fn bool(&self, key: &str) -> Result<Option<bool>, VaultError> {
-        match self.raw(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) => parse_bool(s).map(Some).ok_or_else(|| {
-                VaultError::field(
-                    s,
-                    key,
-                    format!("strconv.ParseBool: parsing {s:?}: invalid syntax"),
-                )
-            }),
-            Some(Value::Number(n)) => Ok(Some(n.as_f64() != Some(0.0))),
-            Some(v) => Err(VaultError::field(
-                go_value(v),
-                key,
-                format!(
-                    "'' expected type 'bool', got unconvertible type '{}'",
-                    go_type(v)
-                ),
-            )),
-        }
+        self.weak(key, weak::bool)
     }
 
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, VaultError> {
         Ok(self.bool(key)?.unwrap_or(default))
     }
 
+    /// A `TypeInt` field (`strconv.ParseInt` with base prefixes, `""` is 0).
     pub fn int(&self, key: &str) -> Result<Option<i64>, VaultError> {
+        self.weak(key, weak::int)
+    }
+
+    fn weak<T>(
+        &self,
+        key: &str,
+        decode: fn(&Value) -> Result<T, String>,
+    ) -> Result<Option<T>, VaultError> {
         match self.raw(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) => Ok(Some(i)),
-                None => match n.as_f64() {
-                    Some(f) if f.fract() == 0.0 => Ok(Some(f as i64)),
-                    _ => Err(VaultError::field(
-                        n,
-                        key,
-                        format!("strconv.ParseInt: parsing \"{n}\": invalid syntax"),
-                    )),
-                },
-            },
-            Some(Value::String(s)) if s.is_empty() => Ok(Some(0)),
-            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
-                VaultError::field(
-                    s,
-                    key,
-                    format!("strconv.ParseInt: parsing {s:?}: invalid syntax"),
-                )
-            }),
-            Some(v) => Err(VaultError::field(
-                go_value(v),
-                key,
-                format!(
-                    "'' expected type 'int', got unconvertible type '{}'",
-                    go_type(v)
-                ),
-            )),
+            Some(v) => decode(v)
+                .map(Some)
+                .map_err(|e| VaultError::field(go_value(v), key, e)),
         }
     }
 
-    /// A duration in seconds (`3600`, `"3600"`, `"1h"`, `"90m"`, `"2d"`).
     /// A `TypeDurationSecond` field in seconds: a negative value fails the field validation
     /// (`cannot provide negative value '-5'`).
     pub fn duration(&self, key: &str) -> Result<Option<i64>, VaultError> {
@@ -282,38 +219,28 @@ impl Input {
 
     /// A list of strings: a JSON array or a comma-separated string (trimmed, empties dropped).
     pub fn str_list(&self, key: &str) -> Result<Option<Vec<String>>, VaultError> {
-        match self.raw(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(comma_list(s))),
-            Some(Value::Array(a)) => {
-                let mut out = Vec::new();
-                for item in a {
-                    match item {
-                        Value::String(s) => out.extend(comma_list(s)),
-                        Value::Number(n) => out.push(n.to_string()),
-                        other => {
-                            return Err(VaultError::field(
-                                go_value(&Value::Array(a.clone())),
-                                key,
-                                format!(
-                                    "'' expected type 'string', got unconvertible type '{}'",
-                                    go_type(other)
-                                ),
-                            ))
-                        }
-                    }
-                }
-                Ok(Some(out))
-            }
-            Some(v) => Err(VaultError::field(
-                go_value(v),
-                key,
-                format!(
-                    "'' expected type '[]string', got unconvertible type '{}'",
-                    go_type(v)
-                ),
-            )),
-        }
+        // parseutil.ParseCommaStringSlice: a string (or number) split at commas; a list decoded
+        // item by item, not split; anything else lifted into a list of one.
+        let Some(v) = self.raw(key) else {
+            return Ok(None);
+        };
+        let items = match v {
+            Value::String(s) => return Ok(Some(comma_list(s))),
+            Value::Number(n) => return Ok(Some(comma_list(&n.to_string()))),
+            Value::Object(o) if o.is_empty() => return Ok(Some(Vec::new())),
+            Value::Array(a) => weak::strings(a),
+            other => weak::strings(std::slice::from_ref(other)),
+        };
+        items
+            .map(|list| {
+                Some(
+                    list.into_iter()
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                )
+            })
+            .map_err(|e| VaultError::field(go_value(v), key, e))
     }
 
     /// A string → string map (`meta`, `custom_metadata`); also accepts a JSON string of one.
@@ -342,6 +269,148 @@ impl Input {
             out.insert(k, go_value(&v));
         }
         Ok(Some(out))
+    }
+}
+
+/// mapstructure v1.5.0's `WeakDecode` (what the framework's `TypeString`, `TypeBool` and `TypeInt`
+/// use) of a request value. Vault decodes request bodies with `UseNumber`, so a number arrives
+/// as `json.Number`, a string kind: it takes the string paths. Each error is mapstructure's text.
+pub mod weak {
+    use serde_json::Value;
+
+    use super::{go_type, parse_bool};
+    use crate::vault::go_fmt::{go_quote, go_value};
+
+    /// `'' expected type 'T', got unconvertible type 'U', value: 'V'`.
+    pub fn unconvertible(expected: &str, v: &Value) -> String {
+        named_unconvertible("", expected, v)
+    }
+
+    fn named_unconvertible(name: &str, expected: &str, v: &Value) -> String {
+        format!(
+            "'{name}' expected type '{expected}', got unconvertible type '{}', value: '{}'",
+            go_type(v),
+            go_value(v)
+        )
+    }
+
+    /// The items of a JSON list decoded into `[]string`: each as [`string`], the failures
+    /// gathered as mapstructure's `Error` (`1 error(s) decoding:\n\n* '[1]' expected type …`).
+    pub fn strings(items: &[Value]) -> Result<Vec<String>, String> {
+        let mut errors = Vec::new();
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::Array(_) | Value::Object(_) => errors.push(format!(
+                    "* {}",
+                    named_unconvertible(&format!("[{i}]"), "string", item)
+                )),
+                _ => out.push(string(item).unwrap_or_default()),
+            }
+        }
+        if errors.is_empty() {
+            return Ok(out);
+        }
+        errors.sort();
+        Err(format!(
+            "{} error(s) decoding:\n\n{}",
+            errors.len(),
+            errors.join("\n")
+        ))
+    }
+
+    fn text(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn string(v: &Value) -> Result<String, String> {
+        match v {
+            Value::Bool(b) => Ok(if *b { "1" } else { "0" }.to_owned()),
+            Value::Null => Ok(String::new()),
+            _ => text(v).ok_or_else(|| unconvertible("string", v)),
+        }
+    }
+
+    pub fn bool(v: &Value) -> Result<bool, String> {
+        match v {
+            Value::Bool(b) => Ok(*b),
+            Value::Null => Ok(false),
+            _ => match text(v) {
+                Some(s) if s.is_empty() => Ok(false),
+                Some(s) => parse_bool(&s).ok_or_else(|| {
+                    format!(
+                        "cannot parse '' as bool: strconv.ParseBool: parsing {}: invalid syntax",
+                        go_quote(&s)
+                    )
+                }),
+                None => Err(unconvertible("bool", v)),
+            },
+        }
+    }
+
+    pub fn int(v: &Value) -> Result<i64, String> {
+        match v {
+            Value::Bool(b) => Ok(i64::from(*b)),
+            Value::Null => Ok(0),
+            _ => match text(v) {
+                Some(s) if s.is_empty() => Ok(0),
+                Some(s) => go_parse_int(&s).map_err(|why| {
+                    format!(
+                        "cannot parse '' as int: strconv.ParseInt: parsing {}: {why}",
+                        go_quote(&s)
+                    )
+                }),
+                None => Err(unconvertible("int", v)),
+            },
+        }
+    }
+
+    /// `strconv.ParseInt(s, 0, 64)`: a sign, then `0x`, `0o`, `0b` or a leading `0` (octal)
+    /// choose the base; `_` may sit between digits.
+    pub fn go_parse_int(s: &str) -> Result<i64, &'static str> {
+        let (neg, body) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let lower = body.to_ascii_lowercase();
+        let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
+            (16, d.to_owned(), true)
+        } else if let Some(d) = lower.strip_prefix("0o") {
+            (8, d.to_owned(), true)
+        } else if let Some(d) = lower.strip_prefix("0b") {
+            (2, d.to_owned(), true)
+        } else if lower.len() > 1 && lower.starts_with('0') {
+            (8, lower[1..].to_owned(), true)
+        } else {
+            (10, lower.clone(), false)
+        };
+        // Underscores only between digits (or right after a base prefix).
+        let bytes = digits.as_bytes();
+        let underscores_ok = bytes.iter().enumerate().all(|(i, &c)| {
+            c != b'_'
+                || ((i > 0 || prefixed)
+                    && i + 1 < bytes.len()
+                    && bytes[i + 1] != b'_'
+                    && (i == 0 || bytes[i - 1] != b'_'))
+        });
+        let clean: String = digits.chars().filter(|c| *c != '_').collect();
+        if clean.is_empty() || !underscores_ok || !clean.chars().all(|c| c.is_digit(radix)) {
+            return Err("invalid syntax");
+        }
+        let magnitude = u64::from_str_radix(&clean, radix).map_err(|_| "value out of range")?;
+        if neg {
+            if magnitude > i64::MAX as u64 + 1 {
+                return Err("value out of range");
+            }
+            Ok((magnitude as i64).wrapping_neg())
+        } else {
+            i64::try_from(magnitude).map_err(|_| "value out of range")
+        }
     }
 }
 
@@ -634,6 +703,58 @@ pub fn cidrs_allow(list: &[String], ip: IpAddr) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn weak_decoding_follows_mapstructure_1_5() {
+        let input = Input::new(
+            json!({
+                "t": true, "n": 5, "s": "x", "l": ["a"], "m": {"a": 1},
+                "hex": "0x1f", "oct": "017", "us": "1_000", "big": "9223372036854775808",
+                "f": 1.5, "e": "", "one": 1, "two": 2,
+                "cl": "a, b,c", "items": ["a,b", 7, true, {"k": "v"}, ["z"]],
+            })
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
+        fn e<T: std::fmt::Debug>(r: Result<T, VaultError>) -> String {
+            r.unwrap_err().message.unwrap()
+        }
+        assert_eq!(input.str("t").unwrap().as_deref(), Some("1"));
+        assert_eq!(input.str("n").unwrap().as_deref(), Some("5"));
+        assert_eq!(
+            e(input.str("m")),
+            "Field validation failed: error converting input map[a:1] for field \"m\": '' expected type 'string', got unconvertible type 'map[string]interface {}', value: 'map[a:1]'"
+        );
+        assert_eq!(input.bool("one").unwrap(), Some(true));
+        assert_eq!(input.bool("e").unwrap(), Some(false));
+        assert_eq!(
+            e(input.bool("two")),
+            "Field validation failed: error converting input 2 for field \"two\": cannot parse '' as bool: strconv.ParseBool: parsing \"2\": invalid syntax"
+        );
+        assert_eq!(
+            e(input.bool("l")),
+            "Field validation failed: error converting input [a] for field \"l\": '' expected type 'bool', got unconvertible type '[]interface {}', value: '[a]'"
+        );
+        let ints: Vec<_> = ["hex", "oct", "us", "e", "t"]
+            .iter()
+            .map(|k| input.int(k).unwrap().unwrap())
+            .collect();
+        assert_eq!(ints, [31, 15, 1000, 0, 1]);
+        assert_eq!(
+            e(input.int("f")),
+            "Field validation failed: error converting input 1.5 for field \"f\": cannot parse '' as int: strconv.ParseInt: parsing \"1.5\": invalid syntax"
+        );
+        assert_eq!(
+            e(input.int("big")),
+            "Field validation failed: error converting input 9223372036854775808 for field \"big\": cannot parse '' as int: strconv.ParseInt: parsing \"9223372036854775808\": value out of range"
+        );
+        assert_eq!(input.str_list("cl").unwrap().unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            e(input.str_list("items")),
+            "Field validation failed: error converting input [a,b 7 true map[k:v] [z]] for field \"items\": 2 error(s) decoding:\n\n* '[3]' expected type 'string', got unconvertible type 'map[string]interface {}', value: 'map[k:v]'\n* '[4]' expected type 'string', got unconvertible type '[]interface {}', value: '[z]'"
+        );
+    }
 
     #[test]
     fn human_durations_drop_zero_units_as_frameworks() {

@@ -36,15 +36,9 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
     }
 }
 
-// UNVERIFIED: reference/aws.md §1.2 step 1 gives only the outer template; the inner text follows
-// mapstructure's weak-decode errors.
-fn unconvertible(expected: &str, v: &Value) -> String {
-    format!(
-        "'' expected type '{expected}', got unconvertible type '{}', value: '{}'",
-        go_type(v),
-        go_value(v)
-    )
-}
+// The inner texts are mapstructure v1.5.0's weak-decode errors (the outer template is reference
+// aws.md §1.2 step 1).
+use crate::vault::fields::weak::unconvertible;
 
 pub(crate) use crate::vault::go_fmt::{go_quote, go_s, go_value};
 
@@ -94,68 +88,29 @@ pub(crate) fn present<'a>(data: &'a Data, name: &str) -> Option<&'a Value> {
     data.get(name).filter(|v| !v.is_null())
 }
 
-/// `TypeString`: strings as they are, numbers and bools printed, anything else refused.
+/// `TypeString` (mapstructure's weak decode: numbers printed, bools `1`/`0`).
 pub(crate) fn string(data: &Data, name: &str) -> Result<Option<String>, VaultError> {
-    match present(data, name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(v) => Err(field_error(v, name, &unconvertible("string", v))),
-    }
-}
-
-/// `strconv.ParseBool`.
-fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
+    weak(data, name, crate::vault::fields::weak::string)
 }
 
 /// `TypeBool`.
 pub(crate) fn boolean(data: &Data, name: &str) -> Result<Option<bool>, VaultError> {
-    match present(data, name) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::Number(n)) => Ok(Some(n.as_f64() != Some(0.0))),
-        Some(v @ Value::String(s)) => parse_go_bool(s).map(Some).ok_or_else(|| {
-            // UNVERIFIED: mapstructure's text for an unparseable bool.
-            field_error(
-                v,
-                name,
-                &format!(
-                    "cannot parse '' as bool: strconv.ParseBool: parsing {}: invalid syntax",
-                    go_quote(s)
-                ),
-            )
-        }),
-        Some(v) => Err(field_error(v, name, &unconvertible("bool", v))),
-    }
+    weak(data, name, crate::vault::fields::weak::bool)
 }
 
 /// `TypeInt`.
 pub(crate) fn int(data: &Data, name: &str) -> Result<Option<i64>, VaultError> {
+    weak(data, name, crate::vault::fields::weak::int)
+}
+
+fn weak<T>(
+    data: &Data,
+    name: &str,
+    decode: fn(&Value) -> Result<T, String>,
+) -> Result<Option<T>, VaultError> {
     match present(data, name) {
         None => Ok(None),
-        Some(v @ Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| field_error(v, name, &unconvertible("int", v))),
-        Some(v @ Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
-            // UNVERIFIED: mapstructure's text for an unparseable int.
-            field_error(
-                v,
-                name,
-                &format!(
-                    "cannot parse '' as int: strconv.ParseInt: parsing {}: invalid syntax",
-                    go_quote(s)
-                ),
-            )
-        }),
-        Some(v) => Err(field_error(v, name, &unconvertible("int", v))),
+        Some(v) => decode(v).map(Some).map_err(|e| field_error(v, name, &e)),
     }
 }
 

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::bad_request;
 use crate::vault::backend::VaultError;
+use crate::vault::fields::weak;
 
 /// Go's `%v` of a `[]string`: `[a b]`.
 pub(crate) fn go_list(items: &[String]) -> String {
@@ -46,72 +47,30 @@ impl<'a> Fields<'a> {
         self.raw(name).is_some()
     }
 
+    /// `TypeString` (mapstructure v1.5.0's weak decode, as the plugin's SDK has it).
     pub(crate) fn string(&self, name: &str) -> Result<Option<String>, VaultError> {
-        let Some(v) = self.raw(name) else {
-            return Ok(None);
-        };
-        match v {
-            Value::String(s) => Ok(Some(s.clone())),
-            Value::Number(n) => Ok(Some(n.to_string())),
-            Value::Bool(b) => Ok(Some(if *b { "1" } else { "0" }.into())),
-            // UNVERIFIED: mapstructure's exact text for a list or map given as a string.
-            _ => Err(conversion_error(
-                name,
-                v,
-                &format!(
-                    "'' expected type 'string', got unconvertible type '{}'",
-                    go_type(v)
-                ),
-            )),
-        }
+        self.weak(name, weak::string)
     }
 
     pub(crate) fn bool(&self, name: &str) -> Result<Option<bool>, VaultError> {
-        let Some(v) = self.raw(name) else {
-            return Ok(None);
-        };
-        match v {
-            Value::Bool(b) => Ok(Some(*b)),
-            Value::Number(n) => Ok(Some(n.as_f64().unwrap_or(0.0) != 0.0)),
-            Value::String(s) => match s.as_str() {
-                "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(Some(true)),
-                "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Some(false)),
-                _ => Err(conversion_error(
-                    name,
-                    v,
-                    &format!("strconv.ParseBool: parsing {}: invalid syntax", go_quote(s)),
-                )),
-            },
-            _ => Err(conversion_error(
-                name,
-                v,
-                &format!(
-                    "'' expected type 'bool', got unconvertible type '{}'",
-                    go_type(v)
-                ),
-            )),
-        }
+        self.weak(name, weak::bool)
     }
 
     pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, VaultError> {
-        let Some(v) = self.raw(name) else {
-            return Ok(None);
-        };
-        let parsed = match v {
-            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-            Value::String(s) => s.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        parsed.map(Some).ok_or_else(|| {
-            conversion_error(
-                name,
-                v,
-                &format!(
-                    "strconv.ParseInt: parsing {}: invalid syntax",
-                    go_quote(&go_value(v))
-                ),
-            )
-        })
+        self.weak(name, weak::int)
+    }
+
+    fn weak<T>(
+        &self,
+        name: &str,
+        decode: fn(&Value) -> Result<T, String>,
+    ) -> Result<Option<T>, VaultError> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(v) => decode(v)
+                .map(Some)
+                .map_err(|e| conversion_error(name, v, &e)),
+        }
     }
 
     /// `TypeDurationSecond`: an integer number of seconds or a Go duration string (`15m`).
@@ -314,7 +273,7 @@ mod tests {
         assert_eq!(
             e.errors,
             vec![
-                "Field validation failed: error converting input maybe for field \"b\": strconv.ParseBool: parsing \"maybe\": invalid syntax"
+                "Field validation failed: error converting input maybe for field \"b\": cannot parse '' as bool: strconv.ParseBool: parsing \"maybe\": invalid syntax"
                     .to_owned()
             ]
         );

@@ -503,7 +503,7 @@ async fn vault_gcp_role_validation_messages() {
         (
             "role/new",
             json!({ "type": "iam", "bound_service_accounts": [APP], "add_group_aliases": "maybe" }),
-            "Field validation failed: error converting input maybe for field \"add_group_aliases\": strconv.ParseBool: parsing \"maybe\": invalid syntax",
+            "Field validation failed: error converting input maybe for field \"add_group_aliases\": cannot parse '' as bool: strconv.ParseBool: parsing \"maybe\": invalid syntax",
         ),
     ];
     for (path, data, message) in cases {

@@ -10,9 +10,15 @@
 //! LDAP groups are searched only when `groupdn` is configured, as a real search base would be
 //! needed.
 //!
-//! **Not modelled:** bind DNs and service binds (`binddn`/`bindpass` are stored, not checked),
-//! filters, TLS, `upndomain` binds, token groups, `username_as_alias` (the alias is the username),
-//! paging.
+//! A login binds as Vault's client would: there must be a way to a bind DN (`userdn`, `upndomain`,
+//! `discoverdn`, or `binddn` with `bindpass`), else every login fails to bind as Vault's does.
+//! The entity alias is the directory entry's name as the directory holds it (its `userattr`
+//! value), or the typed username with `username_as_alias`.
+//!
+//! **Not modelled:** service binds (`binddn`/`bindpass` are not checked), filters (validated only
+//! for the `userattr` warning), TLS, token groups, paging, and the renewal's re-bind (Vault's
+//! `pathLoginRenew` binds again and refuses `policies have changed, not renewing`; the mock
+//! renews without asking the directory).
 
 use std::collections::BTreeMap;
 
@@ -26,11 +32,15 @@ use serde_json::{json, Map, Value};
 use super::envelope::{Reply, Resp};
 use super::error::{json_response, VaultError};
 use super::fields::{cidrs_allow, comma_list};
+use super::go_fmt::go_quote;
+use super::token::sanitize_policies;
 use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings, VaultState};
 
 /// A directory user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirUser {
+    /// The entry's `userattr` value as the directory holds it (the entity alias of a login).
+    pub name: String,
     pub password: String,
     /// LDAP group names (their `groupattr` values).
     pub groups: Vec<String>,
@@ -52,7 +62,6 @@ fn default_config() -> Map<String, Value> {
         "binddn": "",
         "case_sensitive_names": false,
         "certificate": "",
-        "client_tls_cert": "",
         "connection_timeout": 30,
         "deny_null_bind": true,
         "dereference_aliases": "never",
@@ -62,12 +71,14 @@ fn default_config() -> Map<String, Value> {
         "groupfilter": "(|(memberUid={{.Username}})(member={{.UserDN}})(uniqueMember={{.UserDN}}))",
         "insecure_tls": false,
         "max_page_size": 0,
+        "password_policy": "",
         "request_timeout": 90,
         "starttls": false,
         "tls_max_version": "tls12",
         "tls_min_version": "tls12",
         "upndomain": "",
         "url": "ldap://127.0.0.1",
+        "use_pre111_group_cn_behavior": false,
         "use_token_groups": false,
         "userattr": "cn",
         "userdn": "",
@@ -90,6 +101,8 @@ struct LocalUser {
 #[derive(Debug)]
 pub struct Ldap {
     config: Map<String, Value>,
+    /// Never read back; with `binddn` it lets a search find the user's DN.
+    bindpass: String,
     token: TokenSettings,
     groups: BTreeMap<String, Vec<String>>,
     users: BTreeMap<String, LocalUser>,
@@ -99,6 +112,7 @@ impl Default for Ldap {
     fn default() -> Self {
         Self {
             config: default_config(),
+            bindpass: String::new(),
             token: TokenSettings::default(),
             groups: BTreeMap::new(),
             users: BTreeMap::new(),
@@ -117,6 +131,27 @@ impl Ldap {
 
     fn cfg_bool(&self, k: &str) -> bool {
         self.config.get(k).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// `checkConfigUserFilter`: a filter that names neither `{{.UserAttr}}` nor the attribute.
+    fn user_filter_warning(&self) -> Vec<String> {
+        let filter = self.cfg_str("userfilter");
+        if filter.is_empty()
+            || filter.contains("{{.UserAttr}}")
+            || filter.contains(&self.cfg_str("userattr"))
+        {
+            return Vec::new();
+        }
+        vec!["userfilter configured does not consider userattr and may result in colliding entity aliases on logins".into()]
+    }
+
+    /// cap's `getUserBindDN`: without a search (`discoverdn`, or `binddn` with `bindpass`),
+    /// `upndomain` or `userdn` there is no DN to bind as, and every login fails to bind.
+    fn can_derive_bind_dn(&self) -> bool {
+        self.cfg_bool("discoverdn")
+            || (!self.cfg_str("binddn").is_empty() && !self.bindpass.is_empty())
+            || !self.cfg_str("upndomain").is_empty()
+            || !self.cfg_str("userdn").is_empty()
     }
 
     fn name(&self, n: &str) -> String {
@@ -141,27 +176,71 @@ impl AuthMethod for Ldap {
             (["config"], Op::Read) => {
                 let mut m = self.config.clone();
                 self.token.write_json(&mut m);
-                Ok(Resp::data(Value::Object(m)).into())
+                let mut resp = Resp::data(Value::Object(m));
+                resp.warnings = self.user_filter_warning();
+                Ok(resp.into())
             }
             (["config"], _) if write => {
-                let defaults = default_config();
-                for (k, default) in &defaults {
-                    let v = match default {
-                        Value::Bool(_) => cx.input.bool(k)?.map(Value::Bool),
-                        Value::Number(_) => cx.input.int(k)?.map(|n| json!(n)),
-                        _ => cx.input.str(k)?.map(Value::String),
+                // ldaputil.NewConfigEntry on a copy: nothing is kept when a field fails.
+                let mut config = self.config.clone();
+                for (k, default) in default_config() {
+                    let v = match (k.as_str(), &default) {
+                        ("request_timeout" | "connection_timeout", _) => {
+                            cx.input.duration(&k)?.map(|n| json!(n))
+                        }
+                        (_, Value::Bool(_)) => cx.input.bool(&k)?.map(Value::Bool),
+                        (_, Value::Number(_)) => cx.input.int(&k)?.map(|n| json!(n)),
+                        ("url" | "userattr", _) => {
+                            cx.input.str(&k)?.map(|s| Value::String(s.to_lowercase()))
+                        }
+                        _ => cx.input.str(&k)?.map(Value::String),
                     };
                     if let Some(v) = v {
-                        self.config.insert(k.clone(), v);
+                        config.insert(k, v);
                     }
                 }
-                // Stored, never read back.
+                let text = |k: &str| {
+                    config
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                for k in ["tls_min_version", "tls_max_version"] {
+                    if !matches!(text(k).as_str(), "tls10" | "tls11" | "tls12" | "tls13") {
+                        return Err(VaultError::bad(format!("invalid '{k}'")));
+                    }
+                }
+                if text("tls_max_version") < text("tls_min_version") {
+                    return Err(VaultError::bad(
+                        "'tls_max_version' must be greater than or equal to 'tls_min_version'",
+                    ));
+                }
+                // Kept, never read back.
+                let cert = cx.input.string("client_tls_cert")?;
+                let key = cx.input.string("client_tls_key")?;
+                if cert.is_empty() != key.is_empty() {
+                    return Err(VaultError::bad(
+                        "both client_tls_cert and client_tls_key must be set",
+                    ));
+                }
                 let _ = cx.input.raw("bindpass");
-                let _ = cx.input.raw("client_tls_key");
+                if let Some(b) = cx.input.str("bindpass")? {
+                    self.bindpass = b;
+                }
                 let mut t = self.token.clone();
                 t.parse(cx.input)?;
                 self.token = t;
-                Ok(Reply::NoContent.into())
+                self.config = config;
+                let warnings = self.user_filter_warning();
+                if warnings.is_empty() {
+                    return Ok(Reply::NoContent.into());
+                }
+                Ok(Resp {
+                    warnings,
+                    ..Resp::default()
+                }
+                .into())
             }
             (["groups" | "users", ""], Op::List) => {
                 let keys: Vec<String> = if segs[0] == "groups" {
@@ -180,11 +259,12 @@ impl AuthMethod for Ldap {
                     }
                     Op::Create | Op::Update => {
                         let p = cx.input.str_list("policies")?.unwrap_or_default();
-                        self.groups.insert(name, p);
+                        self.groups.insert(name, sanitize_policies(&p, false));
                         Ok(Reply::NoContent.into())
                     }
                     Op::Delete => {
-                        self.groups.remove(&name);
+                        // Vault deletes the name as the path gives it, not lower-cased.
+                        self.groups.remove(segs[1]);
                         Ok(Reply::NoContent.into())
                     }
                     _ => Err(VaultError::unsupported_operation()),
@@ -203,17 +283,32 @@ impl AuthMethod for Ldap {
                     Op::Create | Op::Update => {
                         let groups = cx.input.str_list("groups")?.unwrap_or_default();
                         let policies = cx.input.str_list("policies")?.unwrap_or_default();
+                        // strutil.RemoveDuplicates: trimmed, sorted, lower-cased unless the
+                        // mount is case sensitive.
+                        let lower = !self.cfg_bool("case_sensitive_names");
+                        let groups: std::collections::BTreeSet<String> = groups
+                            .iter()
+                            .map(|g| g.trim())
+                            .filter(|g| !g.is_empty())
+                            .map(|g| {
+                                if lower {
+                                    g.to_lowercase()
+                                } else {
+                                    g.to_owned()
+                                }
+                            })
+                            .collect();
                         self.users.insert(
                             name,
                             LocalUser {
-                                groups: groups.join(","),
-                                policies,
+                                groups: groups.into_iter().collect::<Vec<_>>().join(","),
+                                policies: sanitize_policies(&policies, false),
                             },
                         );
                         Ok(Reply::NoContent.into())
                     }
                     Op::Delete => {
-                        self.users.remove(&name);
+                        self.users.remove(segs[1]);
                         Ok(Reply::NoContent.into())
                     }
                     _ => Err(VaultError::unsupported_operation()),
@@ -233,8 +328,12 @@ impl Ldap {
         username: &str,
     ) -> Result<Outcome, VaultError> {
         let accessor = cx.mount.accessor.clone();
-        let alias = username.to_owned();
-        if core.is_locked_out(&accessor, &alias, cx.now) {
+        // Lockout is keyed by the name as the path gives it (the alias lookahead).
+        if core.is_locked_out(&accessor, username, cx.now) {
+            return Err(VaultError::permission_denied());
+        }
+        // pathLogin checks the config's CIDRs before any bind (not counted toward lockout).
+        if !cidrs_allow(&self.token.bound_cidrs, cx.remote) {
             return Err(VaultError::permission_denied());
         }
         let password = cx.input.string("password")?;
@@ -245,24 +344,43 @@ impl Ldap {
         }
         let dir = &core.ldap_directory;
         if dir.down {
-            // UNVERIFIED: reference/vault-core.md §8 (dial error text)
+            // cap's Authenticate wrapping its connect multierror (one entry per URL).
+            // UNVERIFIED: reference/vault-core.md §8 (dial error text; Go prints the resolved
+            // address where the mock prints the host of the URL)
             let url = self.cfg_str("url");
-            return Err(VaultError::multi(
-                400,
-                format!(
-                    "error connecting to host {url:?}: LDAP Result Code 200 \"Network Error\": dial tcp: connect: connection refused"
-                ),
-            ));
+            let entries: String = url
+                .split(',')
+                .map(|u| {
+                    let u = u.trim();
+                    let host = u.split_once("://").map_or(u, |(_, h)| h);
+                    let port = if u.starts_with("ldaps://") { 636 } else { 389 };
+                    let host = if host.contains(':') { host.to_owned() } else { format!("{host}:{port}") };
+                    format!(
+                        "\t* ldap.(Client).connect: error connecting to host {}: LDAP Result Code 200 \"Network Error\": dial tcp {host}: connect: connection refused\n",
+                        go_quote(u)
+                    )
+                })
+                .collect();
+            let n = url.split(',').count();
+            let head = if n == 1 {
+                "1 error occurred:".to_owned()
+            } else {
+                format!("{n} errors occurred:")
+            };
+            return Err(VaultError::bad(format!(
+                "ldap.(Client).Authenticate: failed to connect: {head}\n{entries}\n"
+            )));
         }
         let found = dir
             .users
             .get(&username.to_lowercase())
+            .filter(|_| self.can_derive_bind_dn())
             .filter(|u| {
                 subtle::ConstantTimeEq::ct_eq(u.password.as_bytes(), password.as_bytes()).into()
             })
             .cloned();
         let Some(user) = found else {
-            core.login_failed(&accessor, &alias, cx.now);
+            core.login_failed(&accessor, username, cx.now);
             return Err(VaultError::bad(
                 "ldap operation failed: failed to bind as user",
             ));
@@ -276,7 +394,8 @@ impl Ldap {
         let mut warnings = Vec::new();
         if ldap_groups.is_empty() {
             warnings.push(format!(
-                "no LDAP groups found in groupDN {groupdn:?}; only policies from locally-defined groups available"
+                "no LDAP groups found in groupDN {}; only policies from locally-defined groups available",
+                go_quote(&groupdn)
             ));
         }
         let local = self.users.get(&self.name(username)).cloned();
@@ -295,12 +414,12 @@ impl Ldap {
             policies.extend(u.policies.iter().cloned());
         }
         policies.extend(self.token.policies.iter().cloned());
-        if !self.cfg_bool("case_sensitive_names") {
-            policies = policies.iter().map(|p| p.to_lowercase()).collect();
-        }
-        if !cidrs_allow(&self.token.bound_cidrs, cx.remote) {
-            return Err(VaultError::permission_denied());
-        }
+        // The entity alias is the entry's `userattr` value unless `username_as_alias`.
+        let alias = if self.cfg_bool("username_as_alias") {
+            username.to_owned()
+        } else {
+            user.name.clone()
+        };
         core.login_succeeded(&accessor, &alias);
         Ok(Outcome::Login(Box::new(LoginSuccess {
             policies,
@@ -324,6 +443,7 @@ impl VaultState {
         self.lock().core.ldap_directory.users.insert(
             name.to_lowercase(),
             DirUser {
+                name: name.to_owned(),
                 password: password.to_owned(),
                 groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             },

@@ -2058,9 +2058,10 @@ async fn vault_ldap_login_with_group_policies() {
         "password cannot be of zero length when passwordless binds are being denied"
     );
     v.st.ldap_set_down(true);
-    assert!(login("pw").await.error().starts_with(
-        "1 error occurred:\n\t* error connecting to host \"ldap://ldap.example.com\""
-    ));
+    assert_eq!(
+        login("pw").await.error(),
+        "ldap.(Client).Authenticate: failed to connect: 1 error occurred:\n\t* ldap.(Client).connect: error connecting to host \"ldap://ldap.example.com\": LDAP Result Code 200 \"Network Error\": dial tcp ldap.example.com:389: connect: connection refused\n\n"
+    );
     v.st.ldap_set_down(false);
 
     // Without groupdn, no LDAP groups: only local ones, and a warning.
@@ -3317,4 +3318,172 @@ async fn vault_token_create_and_roles_follow_the_token_store() {
         (r.status, r.error()),
         (403, "1 error occurred:\n\t* permission denied\n\n")
     );
+}
+
+/// LDAP as Vault's backend has it: policies and groups normalised on write, the config read's
+/// keys and validation, the alias from the directory entry, CIDRs before the bind, no bind DN
+/// without userdn (or a search), deletes by the name as given.
+#[tokio::test]
+async fn vault_ldap_config_entries_and_login_details_as_vault() {
+    let v = vault();
+    v.root("POST", "/v1/sys/auth/ldap", Some(json!({"type": "ldap"})))
+        .await;
+    v.st.ldap_add_user("Carol", "pw", &[]);
+    let login = |name: &'static str| {
+        let v = &v;
+        async move {
+            v.call(
+                "POST",
+                &format!("/v1/auth/ldap/login/{name}"),
+                None,
+                Some(json!({"password": "pw"})),
+            )
+            .await
+        }
+    };
+    // Unconfigured: no DN to bind as.
+    assert_eq!(
+        login("carol").await.error(),
+        "ldap operation failed: failed to bind as user"
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/ldap/config",
+            Some(json!({"url": "LDAP://Dir.Example.com", "userdn": "ou=u", "userattr": "CN", "request_timeout": "2m", "password_policy": "p"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let d = v.root("GET", "/v1/auth/ldap/config", None).await.body["data"].clone();
+    assert_eq!(
+        (&d["url"], &d["userattr"], &d["request_timeout"]),
+        (&json!("ldap://dir.example.com"), &json!("cn"), &json!(120))
+    );
+    assert_eq!(
+        (&d["password_policy"], &d["use_pre111_group_cn_behavior"]),
+        (&json!("p"), &json!(false))
+    );
+    assert!(d.get("client_tls_cert").is_none() && d.get("bindpass").is_none());
+    for (body, want) in [
+        (
+            json!({"tls_min_version": "tls9"}),
+            "invalid 'tls_min_version'",
+        ),
+        (
+            json!({"tls_min_version": "tls13"}),
+            "'tls_max_version' must be greater than or equal to 'tls_min_version'",
+        ),
+        (
+            json!({"client_tls_cert": "x"}),
+            "both client_tls_cert and client_tls_key must be set",
+        ),
+    ] {
+        assert_eq!(
+            v.root("POST", "/v1/auth/ldap/config", Some(body.clone()))
+                .await
+                .error(),
+            want,
+            "{body}"
+        );
+    }
+    // A failed write keeps nothing.
+    v.root(
+        "POST",
+        "/v1/auth/ldap/config",
+        Some(json!({"userdn": "ou=other", "tls_max_version": "bad"})),
+    )
+    .await;
+    let d = v.root("GET", "/v1/auth/ldap/config", None).await.body["data"].clone();
+    assert_eq!(d["userdn"], "ou=u");
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/ldap/config",
+            Some(json!({"userfilter": "(uid={{.Username}})"})),
+        )
+        .await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["userfilter configured does not consider userattr and may result in colliding entity aliases on logins"])
+    );
+    v.root(
+        "POST",
+        "/v1/auth/ldap/config",
+        Some(json!({"userfilter": "({{.UserAttr}}={{.Username}})"})),
+    )
+    .await;
+
+    // Entries: policies sanitised, groups deduplicated, sorted and lower-cased.
+    v.root(
+        "POST",
+        "/v1/auth/ldap/groups/Devs",
+        Some(json!({"policies": "B, a,a"})),
+    )
+    .await;
+    let r = v.root("GET", "/v1/auth/ldap/groups/devs", None).await;
+    assert_eq!(r.body["data"]["policies"], json!(["a", "b"]));
+    v.root(
+        "POST",
+        "/v1/auth/ldap/users/carol",
+        Some(json!({"groups": "Ops, devs,ops", "policies": "Z"})),
+    )
+    .await;
+    let r = v.root("GET", "/v1/auth/ldap/users/carol", None).await;
+    assert_eq!(
+        (&r.body["data"]["groups"], &r.body["data"]["policies"]),
+        (&json!("devs,ops"), &json!(["z"]))
+    );
+
+    // The alias is the directory entry's name, whatever case the login used.
+    let a = login("CAROL").await;
+    assert_eq!(a.status, 200, "{}", a.raw);
+    assert_eq!(
+        a.body["auth"]["policies"],
+        json!(["a", "b", "default", "z"])
+    );
+    assert_eq!(a.body["auth"]["metadata"], json!({"username": "CAROL"}));
+    let b = login("carol").await;
+    assert_eq!(a.body["auth"]["entity_id"], b.body["auth"]["entity_id"]);
+
+    // Deletes use the name as given: `Devs` was stored as `devs`.
+    v.root("DELETE", "/v1/auth/ldap/groups/Devs", None).await;
+    assert_eq!(
+        v.root("GET", "/v1/auth/ldap/groups/devs", None)
+            .await
+            .status,
+        200
+    );
+    v.root("DELETE", "/v1/auth/ldap/groups/devs", None).await;
+    assert_eq!(
+        v.root("GET", "/v1/auth/ldap/groups/devs", None)
+            .await
+            .status,
+        404
+    );
+
+    // CIDRs are checked before the bind: a wrong password from outside is a 403, not counted.
+    v.root(
+        "POST",
+        "/v1/auth/ldap/config",
+        Some(json!({"token_bound_cidrs": "10.0.0.0/8"})),
+    )
+    .await;
+    for _ in 0..6 {
+        let r = v
+            .call(
+                "POST",
+                "/v1/auth/ldap/login/carol",
+                None,
+                Some(json!({"password": "no"})),
+            )
+            .await;
+        assert_eq!(r.status, 403);
+    }
+    v.root(
+        "POST",
+        "/v1/auth/ldap/config",
+        Some(json!({"token_bound_cidrs": ""})),
+    )
+    .await;
+    assert_eq!(login("carol").await.status, 200, "not locked out");
 }

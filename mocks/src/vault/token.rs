@@ -440,8 +440,6 @@ pub struct TokenStore {
     /// entry here says and goes back in; a revoked one is skipped.
     expiry: BinaryHeap<Reverse<(SystemTime, Id)>>,
     pub roles: BTreeMap<String, TokenRole>,
-    /// Entity ids made for `entity_alias` names (lower-cased), one entity per name.
-    entity_aliases: BTreeMap<String, String>,
     /// Token metadata maps already held by some token: logins of one principal carry the very
     /// same map, and a load test keeps hundreds of thousands of their tokens alive.
     shared_meta: Interned<BTreeMap<String, String>>,
@@ -493,14 +491,6 @@ fn gen_base62(rng: &mut ChaCha20Rng, n: usize) -> String {
 }
 
 impl TokenStore {
-    /// The entity of an `entity_alias` name: made on first use (`fresh`), the same after.
-    pub fn entity_for_alias(&mut self, alias: &str, fresh: String) -> String {
-        self.entity_aliases
-            .entry(alias.to_owned())
-            .or_insert(fresh)
-            .clone()
-    }
-
     /// `meta` behind an `Arc`, the one already held by another token when it is equal.
     pub fn share_meta(&mut self, meta: BTreeMap<String, String>) -> Arc<BTreeMap<String, String>> {
         self.shared_meta.share(meta)
@@ -1229,8 +1219,8 @@ fn create(
         {
             return Err(VaultError::bad("invalid 'entity_alias' value"));
         }
-        let fresh = core.uuid();
-        entity_id = Some(core.tokens.entity_for_alias(&lower, fresh));
+        // The entity of that alias on the token mount: made on first use, the same after.
+        entity_id = Some(core.entity_for(&cx.mount.accessor, &lower));
     }
     let meta = input.kv_pairs("meta")?;
     let mut path = format!("auth/token/{endpoint}");
@@ -1584,7 +1574,6 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
         }
         Op::Create | Op::Update => {
             let i = cx.input;
-            let creating = !core.tokens.roles.contains_key(name);
             let mut r = core.tokens.roles.get(name).cloned().unwrap_or(TokenRole {
                 renewable: true,
                 ..TokenRole::default()
@@ -1725,7 +1714,6 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
             if let Some(v) = i.str_list("allowed_entity_aliases")? {
                 r.allowed_entity_aliases = Some(dedup_lower(&v));
             }
-            let _ = creating;
             core.tokens.roles.insert(name.to_owned(), r);
             if warnings.is_empty() {
                 return Ok(Reply::NoContent);

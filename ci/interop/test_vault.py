@@ -132,6 +132,23 @@ def test_hvac_approle_secret_id_lifecycle(endpoints):
     assert e.value.errors == ["invalid role or secret ID"]
 
 
+def test_hvac_kv_v2_patch_metadata_and_subkeys(endpoints):
+    """hvac's KV v2 calls beyond a read (a JSON merge patch, custom metadata), and `subkeys/`
+    through hvac's adapter (hvac 2.4 has no method for it)."""
+    mount = endpoints["vault"]["secret_path"].partition("/data/")[0]
+    client = vault(endpoints, token=endpoints["vault"]["token"])
+    kv = client.secrets.kv.v2
+    kv.create_or_update_secret("interop/kv", {"user": "u", "db": {"host": "h"}}, mount_point=mount)
+    kv.patch("interop/kv", {"user": "v"}, mount_point=mount)
+    kv.update_metadata("interop/kv", custom_metadata={"team": "red"}, mount_point=mount)
+    meta = kv.read_secret_metadata("interop/kv", mount_point=mount)["data"]
+    assert (meta["current_version"], meta["custom_metadata"]) == (2, {"team": "red"})
+    latest = kv.read_secret_version("interop/kv", mount_point=mount, raise_on_deleted_version=True)
+    assert latest["data"]["data"] == {"user": "v", "db": {"host": "h"}}
+    subkeys = client.adapter.get(f"/v1/{mount}/subkeys/interop/kv")["data"]["subkeys"]
+    assert subkeys == {"user": None, "db": {"host": None}}
+
+
 def test_hvac_userpass_login(endpoints):
     u = endpoints["vault"]["userpass"]
     client = vault(endpoints)

@@ -2,8 +2,11 @@
 //! `undelete/`, `destroy/`, `config`; check-and-set, soft delete, destroy, `max_versions`,
 //! `delete_version_after`, custom metadata) and version 1 (passthrough).
 //!
-//! **Not modelled:** `subkeys/`, the upgrade window after enabling a v2 mount, leases (KV never
-//! registers them), KV v1 `ttl` keys beyond setting `lease_duration`.
+//! Follows the KV plugin as the Vault 1.14–1.17 bundles carry it (v0.15–v0.20): metadata has
+//! no `*_by` attribution fields (KV v0.25, Vault 1.21).
+//!
+//! **Not modelled:** the upgrade window after enabling a v2 mount, leases (KV never registers
+//! them), KV v1 `ttl` keys beyond setting `lease_duration`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
@@ -106,7 +109,7 @@ struct KeyMeta {
     max_versions: i64,
     cas_required: bool,
     delete_version_after: i64,
-    custom_metadata: Option<BTreeMap<String, String>>,
+    custom_metadata: BTreeMap<String, String>,
 }
 
 /// A KV version 2 mount.
@@ -127,11 +130,30 @@ impl Version {
 }
 
 impl KeyMeta {
+    fn new(now: SystemTime) -> Self {
+        Self {
+            versions: BTreeMap::new(),
+            current: 0,
+            oldest: 0,
+            created: now,
+            updated: now,
+            max_versions: 0,
+            cas_required: false,
+            delete_version_after: 0,
+            custom_metadata: BTreeMap::new(),
+        }
+    }
+
+    /// A protobuf map: an empty one reads back as `null`.
+    fn custom_metadata(&self) -> Option<&BTreeMap<String, String>> {
+        (!self.custom_metadata.is_empty()).then_some(&self.custom_metadata)
+    }
+
     fn version_meta(&self, n: i64) -> Value {
         let v = &self.versions[&n];
         json!({
             "created_time": rfc3339_nano(v.created),
-            "custom_metadata": self.custom_metadata,
+            "custom_metadata": self.custom_metadata(),
             "deletion_time": time_or_empty(v.deletion),
             "destroyed": v.destroyed,
             "version": n,
@@ -236,14 +258,28 @@ impl Kv2 {
         }
     }
 
+    /// `AddVersion`: the larger of the key's and the mount's setting, 10 when neither is set.
     fn max_versions(&self, m: &KeyMeta) -> i64 {
-        if m.max_versions > 0 {
-            m.max_versions
-        } else if self.config.max_versions > 0 {
-            self.config.max_versions
-        } else {
-            10
+        match m.max_versions.max(self.config.max_versions) {
+            n if n > 0 => n,
+            _ => 10,
         }
+    }
+
+    /// `deletionTime`: the smaller non-zero of the mount's and the key's `delete_version_after`
+    /// from `from`; none when both are zero or the mount's is disabled (negative).
+    fn deletion_time(&self, m: &KeyMeta, from: SystemTime) -> Option<SystemTime> {
+        let mount = self.config.delete_version_after;
+        if mount < 0 {
+            return None;
+        }
+        let after = match (mount, m.delete_version_after) {
+            (0, 0) => return None,
+            (0, key) => key,
+            (mount, 0) => mount,
+            (mount, key) => mount.min(key),
+        };
+        Some(add_secs(from, after))
     }
 
     pub fn handle(&mut self, cx: &Ctx<'_>, rel: &str) -> Result<Reply, VaultError> {
@@ -256,7 +292,7 @@ impl Kv2 {
         };
         let known = matches!(
             head,
-            "data" | "metadata" | "delete" | "undelete" | "destroy"
+            "data" | "metadata" | "delete" | "undelete" | "destroy" | "subkeys"
         );
         if !known {
             return Ok(invalid_path(cx.op));
@@ -272,6 +308,7 @@ impl Kv2 {
         }
         match (head, cx.op) {
             ("data", Op::Read | Op::Head) => self.read(cx, key),
+            ("subkeys", Op::Read | Op::Head) => self.subkeys(cx, key),
             ("data", Op::Create | Op::Update) => {
                 let data = match cx.input.raw("data") {
                     None => return Err(VaultError::bad("no data provided")),
@@ -293,7 +330,6 @@ impl Kv2 {
                     if let Some(v) = m.versions.get_mut(&m.current) {
                         if !v.destroyed && !v.is_deleted(cx.now) {
                             v.deletion = Some(cx.now);
-                            m.updated = cx.now;
                         }
                     }
                 }
@@ -320,7 +356,7 @@ impl Kv2 {
                     "cas_required": m.cas_required,
                     "created_time": rfc3339_nano(m.created),
                     "current_version": m.current,
-                    "custom_metadata": m.custom_metadata,
+                    "custom_metadata": m.custom_metadata(),
                     "delete_version_after": go_duration(m.delete_version_after),
                     "max_versions": m.max_versions,
                     "oldest_version": m.oldest,
@@ -329,39 +365,8 @@ impl Kv2 {
                 }))
                 .into())
             }
-            ("metadata", Op::Create | Op::Update | Op::Patch) => {
-                let i = cx.input;
-                let max_versions = i.int("max_versions")?;
-                let cas_required = i.bool("cas_required")?;
-                let dva = i.signed_duration("delete_version_after")?;
-                let custom = i.str_map("custom_metadata")?;
-                let now = cx.now;
-                let m = self.keys.entry(key.to_owned()).or_insert_with(|| KeyMeta {
-                    versions: BTreeMap::new(),
-                    current: 0,
-                    oldest: 0,
-                    created: now,
-                    updated: now,
-                    max_versions: 0,
-                    cas_required: false,
-                    delete_version_after: 0,
-                    custom_metadata: None,
-                });
-                if let Some(v) = max_versions {
-                    m.max_versions = v;
-                }
-                if let Some(v) = cas_required {
-                    m.cas_required = v;
-                }
-                if let Some(v) = dva {
-                    m.delete_version_after = v;
-                }
-                if let Some(c) = custom {
-                    m.custom_metadata = Some(c);
-                }
-                m.updated = now;
-                Ok(Reply::NoContent)
-            }
+            ("metadata", Op::Create | Op::Update) => self.metadata_write(cx, key),
+            ("metadata", Op::Patch) => self.metadata_patch(cx, key),
             ("metadata", Op::Delete) => {
                 self.keys.remove(key);
                 Ok(Reply::NoContent)
@@ -381,11 +386,14 @@ impl Kv2 {
             }
             ("undelete", Op::Create | Op::Update) => {
                 let versions = versions_arg(cx.input, "No version number provided")?;
-                if let Some(m) = self.keys.get_mut(key) {
+                if let Some(m) = self.keys.get(key) {
+                    // The deletion timer starts again from now.
+                    let deletion = self.deletion_time(m, cx.now);
+                    let m = self.keys.get_mut(key).expect("checked above");
                     for n in versions {
                         if let Some(v) = m.versions.get_mut(&n) {
                             if !v.destroyed {
-                                v.deletion = None;
+                                v.deletion = deletion;
                             }
                         }
                     }
@@ -416,6 +424,7 @@ impl Kv2 {
                 "max_versions": self.config.max_versions,
             }))
             .into()),
+            // A negative delete_version_after disables it on every key (stored as -1s).
             Op::Create | Op::Update => {
                 if let Some(v) = cx.input.int("max_versions")? {
                     self.config.max_versions = v;
@@ -424,7 +433,7 @@ impl Kv2 {
                     self.config.cas_required = v;
                 }
                 if let Some(v) = cx.input.signed_duration("delete_version_after")? {
-                    self.config.delete_version_after = v;
+                    self.config.delete_version_after = v.max(-1);
                 }
                 Ok(Reply::NoContent)
             }
@@ -475,49 +484,135 @@ impl Kv2 {
                 ));
             }
         }
-        let dva_mount = self.config.delete_version_after;
-        let m = self.keys.entry(key.to_owned()).or_insert_with(|| KeyMeta {
-            versions: BTreeMap::new(),
-            current: 0,
-            oldest: 0,
-            created: now,
-            updated: now,
-            max_versions: 0,
-            cas_required: false,
-            delete_version_after: 0,
-            custom_metadata: None,
-        });
+        let m = self
+            .keys
+            .entry(key.to_owned())
+            .or_insert_with(|| KeyMeta::new(now));
         let n = m.current + 1;
-        let dva = if m.delete_version_after > 0 {
-            m.delete_version_after
-        } else {
-            dva_mount
-        };
+        let m = &self.keys[key];
+        let (deletion, keep) = (self.deletion_time(m, now), self.max_versions(m));
+        let m = self.keys.get_mut(key).expect("just made");
         m.versions.insert(
             n,
             Version {
                 data: Some(data),
                 created: now,
-                deletion: (dva > 0).then(|| add_secs(now, dva)),
+                deletion,
                 destroyed: false,
             },
         );
         m.current = n;
         m.updated = now;
-        if m.oldest == 0 {
-            m.oldest = n;
+        // AddVersion: `oldest_version` stays 0 until the first prune.
+        if m.current - m.oldest >= keep {
+            let last_dropped = m.current - keep;
+            m.versions.retain(|v, _| *v > last_dropped);
+            m.oldest = last_dropped + 1;
         }
-        let keep = {
-            let m = &self.keys[key];
-            self.max_versions(m)
-        };
-        let m = self.keys.get_mut(key).expect("just written");
-        while m.versions.len() as i64 > keep {
-            let first = *m.versions.keys().next().expect("non-empty");
-            m.versions.remove(&first);
-        }
-        m.oldest = *m.versions.keys().next().expect("non-empty");
         Ok(Resp::data(m.version_meta(n)).into())
+    }
+
+    /// `pathMetadataWrite`: nothing to do without one of its four fields (204, no key made);
+    /// custom metadata validated first; a warning when the mount mandates CAS.
+    fn metadata_write(&mut self, cx: &Ctx<'_>, key: &str) -> Result<Reply, VaultError> {
+        let i = cx.input;
+        let max_versions = i.int("max_versions")?;
+        let cas_required = i.bool("cas_required")?;
+        let dva = i.duration("delete_version_after")?;
+        let custom = match i.raw("custom_metadata") {
+            None => None,
+            Some(raw) => Some(custom_metadata(raw, false)?),
+        };
+        if max_versions.is_none() && cas_required.is_none() && dva.is_none() && custom.is_none() {
+            return Ok(Reply::NoContent);
+        }
+        let warnings = self.cas_warning(cas_required);
+        let now = cx.now;
+        let m = self
+            .keys
+            .entry(key.to_owned())
+            .or_insert_with(|| KeyMeta::new(now));
+        if let Some(v) = max_versions {
+            m.max_versions = v;
+        }
+        if let Some(v) = cas_required {
+            m.cas_required = v;
+        }
+        if let Some(v) = dva {
+            m.delete_version_after = v;
+        }
+        if let Some(c) = custom {
+            m.custom_metadata = c;
+        }
+        Ok(with_warnings(warnings))
+    }
+
+    /// `pathMetadataPatch`: a JSON merge patch of the stored metadata (custom metadata merged
+    /// key by key, `null` removing one); a missing key is a 404 with an empty body.
+    fn metadata_patch(&mut self, cx: &Ctx<'_>, key: &str) -> Result<Reply, VaultError> {
+        let i = cx.input;
+        let custom = match i.raw("custom_metadata") {
+            None => None,
+            Some(raw) => Some((custom_metadata(raw, true)?, raw.clone())),
+        };
+        let max_versions = i
+            .given("max_versions")
+            .map(|_| i.int("max_versions"))
+            .transpose()?;
+        let cas_required = i.bool("cas_required")?;
+        let dva = i.duration("delete_version_after")?;
+        if !self.keys.contains_key(key) {
+            return Ok(Reply::Status(404));
+        }
+        let warnings = self.cas_warning(cas_required);
+        let m = self.keys.get_mut(key).expect("checked above");
+        if let Some(v) = max_versions {
+            m.max_versions = v.unwrap_or(0);
+        }
+        if let Some(v) = cas_required {
+            m.cas_required = v;
+        }
+        if let Some(v) = dva {
+            m.delete_version_after = v;
+        }
+        if let Some((set, Value::Object(raw))) = custom {
+            for (k, v) in raw {
+                if v.is_null() {
+                    m.custom_metadata.remove(&k);
+                }
+            }
+            m.custom_metadata.extend(set);
+        }
+        Ok(with_warnings(warnings))
+    }
+
+    fn cas_warning(&self, cas_required: Option<bool>) -> Vec<String> {
+        if cas_required == Some(false) && self.config.cas_required {
+            return vec!["\"cas_required\" set to false, but is mandated by backend config. This value will be ignored.".into()];
+        }
+        Vec::new()
+    }
+
+    /// `pathSubkeysRead`: the version's keys with every leaf `null`, nested maps down to
+    /// `depth` (0: all).
+    fn subkeys(&self, cx: &Ctx<'_>, key: &str) -> Result<Reply, VaultError> {
+        let depth = cx.input.int("depth")?.unwrap_or(0);
+        let version = cx.input.int("version")?.unwrap_or(0);
+        let m = self.keys.get(key).ok_or_else(VaultError::not_found)?;
+        let n = if version > 0 { version } else { m.current };
+        let Some(v) = m.versions.get(&n) else {
+            return Err(VaultError::not_found());
+        };
+        let metadata = m.version_meta(n);
+        if v.destroyed || v.is_deleted(cx.now) {
+            return Ok(raw_404(
+                Some(json!({ "subkeys": null, "metadata": metadata })),
+                None,
+            ));
+        }
+        let mut data = v.data.clone().unwrap_or_default();
+        strip_values(&mut data, depth, 1);
+        Ok(Resp::data(json!({ "subkeys": data, "metadata": metadata })).into())
     }
 
     fn patch(&mut self, cx: &Ctx<'_>, key: &str) -> Result<Reply, VaultError> {
@@ -549,6 +644,103 @@ impl Kv2 {
             return Err(VaultError::bad("no data provided"));
         };
         self.write(cx, key, data, cas)
+    }
+}
+
+fn with_warnings(warnings: Vec<String>) -> Reply {
+    if warnings.is_empty() {
+        return Reply::NoContent;
+    }
+    Resp {
+        warnings,
+        ..Resp::default()
+    }
+    .into()
+}
+
+/// `removeValues`: leaves become `null`; a non-empty map below `max_depth` (0: no limit) is
+/// walked, anything else at the limit becomes `null` too.
+fn strip_values(map: &mut Map<String, Value>, max_depth: i64, depth: i64) {
+    for v in map.values_mut() {
+        match v {
+            Value::Object(inner) if !inner.is_empty() && (max_depth == 0 || depth < max_depth) => {
+                strip_values(inner, max_depth, depth + 1);
+            }
+            other => *other = Value::Null,
+        }
+    }
+}
+
+/// `parseCustomMetadata` then `validateCustomMetadata`: a map (`TypeMap`) whose values are
+/// weakly decoded into strings (`null` left out on a PATCH), then at most 64 keys, each key
+/// 1–128 bytes and each value 1–512, printable; every failure listed (keys in order).
+fn custom_metadata(raw: &Value, patch: bool) -> Result<BTreeMap<String, String>, VaultError> {
+    const PREFIX: &str = "custom_metadata validation failed";
+    let Value::Object(o) = raw else {
+        return Err(VaultError::field(
+            super::go_fmt::go_value(raw),
+            "custom_metadata",
+            format!("'' expected a map, got '{}'", go_kind(raw)),
+        ));
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in o {
+        if patch && v.is_null() {
+            continue;
+        }
+        let s = super::fields::weak::string(v)
+            .map_err(|e| VaultError::bad(format!("{PREFIX}: {e}")))?;
+        out.insert(k.clone(), s);
+    }
+    let mut errors = Vec::new();
+    if out.len() > 64 {
+        errors.push(format!(
+            "{PREFIX}: payload must contain at most 64 keys, provided {}",
+            out.len()
+        ));
+    } else {
+        // strutil.Printable is unicode.IsPrint on every rune; control characters are what
+        // a client would send in practice (other non-printing runes are not checked).
+        let printable = |s: &str| !s.chars().any(|c| c.is_control());
+        for (k, v) in &out {
+            let q = super::go_fmt::go_quote(k);
+            if k.is_empty() || k.len() > 128 {
+                errors.push(format!(
+                    "{PREFIX}: length of key {q} is {} but must be 0 < len(key) <= 128",
+                    k.len()
+                ));
+            }
+            if v.is_empty() || v.len() > 512 {
+                errors.push(format!(
+                    "{PREFIX}: length of value for key {q} is {} but must be 0 < len(value) <= 512",
+                    v.len()
+                ));
+            }
+            if !printable(k) {
+                errors.push(format!(
+                    "{PREFIX}: key {q} ({k}) contains unprintable characters"
+                ));
+            }
+            if !printable(v) {
+                errors.push(format!(
+                    "{PREFIX}: value for key {q} contains unprintable characters"
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        return Ok(out);
+    }
+    let refs: Vec<&str> = errors.iter().map(String::as_str).collect();
+    Err(VaultError::bad(super::error::multierror(&refs)))
+}
+
+/// The kind mapstructure names when a map was expected.
+fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "slice",
+        _ => "string",
     }
 }
 

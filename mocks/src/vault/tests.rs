@@ -1193,7 +1193,7 @@ async fn vault_kv2_versions_cas_and_metadata() {
     let r = v.root("GET", "/v1/secret/metadata/app/config", None).await;
     let d = &r.body["data"];
     assert_eq!(d["current_version"], 2);
-    assert_eq!(d["oldest_version"], 1);
+    assert_eq!(d["oldest_version"], 0, "0 until the first prune");
     assert_eq!(d["delete_version_after"], "0s");
     assert_eq!(d["versions"]["1"]["destroyed"], true);
     assert!(d["versions"]["2"]["deletion_time"]
@@ -3486,4 +3486,159 @@ async fn vault_ldap_config_entries_and_login_details_as_vault() {
     )
     .await;
     assert_eq!(login("carol").await.status, 200, "not locked out");
+}
+
+/// KV v2 details as the plugin has them: `subkeys/`, the larger of key and mount `max_versions`,
+/// metadata PATCH merging custom metadata (404 on a missing key), custom metadata validation,
+/// `delete_version_after` as the smaller non-zero of mount and key (restarted by undelete),
+/// `updated_time` moved by new versions only, the no-op metadata write and the CAS warning.
+#[tokio::test]
+async fn vault_kv2_subkeys_metadata_patch_and_version_rules() {
+    let v = vault();
+    let put = |path: &'static str, body: Value| {
+        let v = &v;
+        async move {
+            v.root("POST", &format!("/v1/secret/{path}"), Some(body))
+                .await
+        }
+    };
+    put(
+        "data/app",
+        json!({"data": {"a": 1, "b": {"c": {"d": 2}, "e": {}}}}),
+    )
+    .await;
+    let r = v.root("GET", "/v1/secret/subkeys/app", None).await;
+    assert_eq!(
+        r.body["data"]["subkeys"],
+        json!({"a": null, "b": {"c": {"d": null}, "e": null}})
+    );
+    assert_eq!(r.body["data"]["metadata"]["version"], 1);
+    let r = v.root("GET", "/v1/secret/subkeys/app?depth=1", None).await;
+    assert_eq!(r.body["data"]["subkeys"], json!({"a": null, "b": null}));
+    assert_eq!(
+        v.root("GET", "/v1/secret/subkeys/nope", None).await.status,
+        404
+    );
+
+    // max_versions: the larger of the key's and the mount's.
+    put("config", json!({"max_versions": 3})).await;
+    put("metadata/app", json!({"max_versions": 1})).await;
+    for i in 0..4 {
+        put("data/app", json!({"data": {"i": i}})).await;
+    }
+    let d = v.root("GET", "/v1/secret/metadata/app", None).await.body["data"].clone();
+    assert_eq!(
+        (&d["current_version"], &d["oldest_version"]),
+        (&json!(5), &json!(3))
+    );
+    assert_eq!(d["versions"].as_object().unwrap().len(), 3);
+
+    // updated_time moves with new versions only.
+    let before = d["updated_time"].clone();
+    v.advance(5);
+    v.root("DELETE", "/v1/secret/data/app", None).await;
+    put(
+        "metadata/app",
+        json!({"custom_metadata": {"team": "red", "on": true}}),
+    )
+    .await;
+    let d = v.root("GET", "/v1/secret/metadata/app", None).await.body["data"].clone();
+    assert_eq!(d["updated_time"], before);
+    assert_eq!(d["custom_metadata"], json!({"on": "1", "team": "red"}));
+
+    // PATCH merges custom metadata; null removes a key; a missing key is a bare 404.
+    let r = v
+        .send(
+            Request::patch("/v1/secret/metadata/app")
+                .header("X-Vault-Token", "root")
+                .header("Content-Type", "application/merge-patch+json")
+                .body(Body::from(
+                    json!({"custom_metadata": {"on": null, "env": "prod"}}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let d = v.root("GET", "/v1/secret/metadata/app", None).await.body["data"].clone();
+    assert_eq!(d["custom_metadata"], json!({"env": "prod", "team": "red"}));
+    let r = v
+        .send(
+            Request::patch("/v1/secret/metadata/ghost")
+                .header("X-Vault-Token", "root")
+                .header("Content-Type", "application/merge-patch+json")
+                .body(Body::from(json!({"max_versions": 2}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!((r.status, r.raw.as_str()), (404, ""));
+
+    // Custom metadata validation: every failure listed.
+    let long = "k".repeat(129);
+    let r = put(
+        "metadata/app",
+        json!({"custom_metadata": {"": "x", long.clone(): "", "t": "a\tb"}}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.error(),
+        format!("4 errors occurred:\n\t* custom_metadata validation failed: length of key \"\" is 0 but must be 0 < len(key) <= 128\n\t* custom_metadata validation failed: length of key \"{long}\" is 129 but must be 0 < len(key) <= 128\n\t* custom_metadata validation failed: length of value for key \"{long}\" is 0 but must be 0 < len(value) <= 512\n\t* custom_metadata validation failed: value for key \"t\" contains unprintable characters\n\n")
+    );
+    let many: serde_json::Map<String, Value> =
+        (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let r = put("metadata/app", json!({ "custom_metadata": many })).await;
+    assert_eq!(
+        r.error(),
+        "1 error occurred:\n\t* custom_metadata validation failed: payload must contain at most 64 keys, provided 65\n\n"
+    );
+    let r = put("metadata/app", json!({"custom_metadata": {"n": {"x": 1}}})).await;
+    assert_eq!(r.error(), "custom_metadata validation failed: '' expected type 'string', got unconvertible type 'map[string]interface {}', value: 'map[x:1]'");
+
+    // Nothing to write: 204 and no key made. CAS mandated by the mount: a warning.
+    let r = put("metadata/empty", json!({})).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        v.root("GET", "/v1/secret/metadata/empty", None)
+            .await
+            .status,
+        404
+    );
+    put("config", json!({"cas_required": true})).await;
+    let r = put("metadata/app", json!({"cas_required": false})).await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["\"cas_required\" set to false, but is mandated by backend config. This value will be ignored."])
+    );
+    put("config", json!({"cas_required": false})).await;
+
+    // delete_version_after: the smaller non-zero, none when the mount disables it.
+    put("config", json!({"delete_version_after": "1h"})).await;
+    put("metadata/dva", json!({"delete_version_after": "2h"})).await;
+    let r = put("data/dva", json!({"data": {"x": 1}})).await;
+    let created = r.body["data"]["created_time"].as_str().unwrap().to_owned();
+    let deletion = r.body["data"]["deletion_time"].as_str().unwrap().to_owned();
+    assert!(
+        created.starts_with("2023-11-14T22:1") && deletion.starts_with("2023-11-14T23:1"),
+        "{created} {deletion}"
+    );
+    let r = put("metadata/dva", json!({"delete_version_after": -5})).await;
+    assert_eq!(r.error(), "Field validation failed: error converting input -5 for field \"delete_version_after\": cannot provide negative value '-5'");
+    put("config", json!({"delete_version_after": "-10s"})).await;
+    let c = v.root("GET", "/v1/secret/config", None).await;
+    assert_eq!(c.body["data"]["delete_version_after"], "-1s");
+    let r = put("data/dva", json!({"data": {"x": 2}})).await;
+    assert_eq!(r.body["data"]["deletion_time"], "", "disabled on the mount");
+    // Undelete restarts the timer (here: the key's 2h, the mount's being disabled → none).
+    put("config", json!({"delete_version_after": 0})).await;
+    put("delete/dva", json!({"versions": [2]})).await;
+    put("undelete/dva", json!({"versions": [2]})).await;
+    let r = v.root("GET", "/v1/secret/data/dva?version=2", None).await;
+    assert!(
+        r.body["data"]["metadata"]["deletion_time"]
+            .as_str()
+            .unwrap()
+            .starts_with("2023-11-15T00:1"),
+        "{}",
+        r.raw
+    );
 }

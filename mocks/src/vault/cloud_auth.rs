@@ -79,6 +79,26 @@ impl AuthMethod for CloudAuth {
         rel == "login"
     }
 
+    /// The plugins' paths with an existence check: roles (both), and aws's `config/client`,
+    /// `config/certificate/:name`, `config/sts/:account` and `config/tidy/*`.
+    fn existence_checked(&self, rel: &str) -> bool {
+        let rel = rel.trim_end_matches('/');
+        let one_below = |prefix: &str| {
+            rel.strip_prefix(prefix)
+                .is_some_and(|n| !n.is_empty() && !n.contains('/'))
+        };
+        match &self.backend {
+            Backend::Gcp(_) => one_below("role/"),
+            Backend::Aws(_) => {
+                one_below("role/")
+                    || one_below("config/certificate/")
+                    || one_below("config/sts/")
+                    || one_below("config/tidy/")
+                    || rel == "config/client"
+            }
+        }
+    }
+
     fn handle(&mut self, _core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Outcome, VaultError> {
         let operation = match cx.op {
             Op::Read | Op::Head => Operation::Read,

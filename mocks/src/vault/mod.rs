@@ -257,6 +257,11 @@ pub trait AuthMethod: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Whether the path has an existence check (a write's fields are then validated in it).
+    fn existence_checked(&self, rel: &str) -> bool {
+        self.exists(rel).is_some()
+    }
+
     fn handle(&mut self, core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Outcome, VaultError>;
 }
 
@@ -848,6 +853,8 @@ enum Flow {
 /// What core needs to finish a request after its backend answered.
 #[derive(Debug, Clone)]
 struct Finish {
+    /// A write to a path with an existence check.
+    existence_checked: bool,
     op: Op,
     path: String,
     mount: Arc<MountInfo>,
@@ -918,6 +925,7 @@ fn dispatch(
     let route = route(store, &req.path);
     // Existence check: an update of an absent item is a create (§1.1).
     let mut op = req.op;
+    let mut existence_checked = false;
     if op == Op::Update {
         let exists = match &route {
             Some(Route::Secret { key, rel }) => store.mounts[key].exists(rel, token),
@@ -927,6 +935,9 @@ fn dispatch(
             },
             None => None,
         };
+        existence_checked = exists.is_some()
+            || matches!(&route, Some(Route::Auth { key, rel })
+                if store.auth[key].existence_checked(rel));
         if exists == Some(false) {
             op = Op::Create;
         }
@@ -1021,6 +1032,7 @@ fn dispatch(
         }
     };
     let fin = Finish {
+        existence_checked,
         op,
         path: req.path.clone(),
         mount: mount_info,
@@ -1048,6 +1060,20 @@ fn finish(store: &mut VaultStore, out: Result<Outcome, VaultError>, fin: Finish)
             show_token,
         }) => token::renew_entry(&mut store.core, &token, increment, show_token).map(Reply::from),
         Ok(Outcome::Deferred(_)) => Err(VaultError::multi(500, "internal error")),
+        // A path with an existence check validates a write's fields in that check, before the
+        // handler, and core answers its failure as a user error: the same text without the
+        // framework's `Field validation failed: ` prefix (sdk/framework/backend.go
+        // HandleExistenceCheck, vault/request_handling.go).
+        Err(mut e) if fin.existence_checked => {
+            if let Some(rest) = e
+                .message
+                .as_deref()
+                .and_then(|m| m.strip_prefix("Field validation failed: "))
+            {
+                e.message = Some(rest.to_owned());
+            }
+            Err(e)
+        }
         Err(e) => Err(e),
     };
     if let Some(id) = &fin.revoke_after {

@@ -168,6 +168,13 @@ impl AuthMount {
             AuthBackend::Method(m) => m.exists(rel),
         }
     }
+
+    pub fn existence_checked(&self, rel: &str) -> bool {
+        match &self.backend {
+            AuthBackend::Token => rel.starts_with("roles/"),
+            AuthBackend::Method(m) => m.existence_checked(rel),
+        }
+    }
 }
 
 fn info(

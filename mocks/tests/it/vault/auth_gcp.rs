@@ -503,6 +503,8 @@ async fn vault_gcp_role_validation_messages() {
         (
             "role/new",
             json!({ "type": "iam", "bound_service_accounts": [APP], "add_group_aliases": "maybe" }),
+            // The backend's text; over HTTP core drops the `Field validation failed: ` prefix,
+            // as role writes validate their fields in the existence check.
             "Field validation failed: error converting input maybe for field \"add_group_aliases\": cannot parse '' as bool: strconv.ParseBool: parsing \"maybe\": invalid syntax",
         ),
     ];

@@ -661,6 +661,51 @@ pub fn go_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
     }
 }
 
+/// Go's `mime.ParseMediaType`, as far as Vault's PATCH handling needs it: the lower-cased media
+/// type, or the error text (`mime: no media type`, `mime: expected slash after first token`,
+/// `mime: expected token after slash`, `mime: unexpected content after media subtype`,
+/// `mime: invalid media parameter`).
+pub fn parse_media_type(v: &str) -> Result<String, String> {
+    let token =
+        |c: char| c.is_ascii() && !c.is_ascii_control() && !" ()<>@,;:\\\"/[]?=".contains(c);
+    let (base, params) = v.split_once(';').unwrap_or((v, ""));
+    let media = base.trim().to_ascii_lowercase();
+    let typ_len = media.find(|c: char| !token(c)).unwrap_or(media.len());
+    if typ_len == 0 {
+        return Err("mime: no media type".into());
+    }
+    let rest = &media[typ_len..];
+    if !rest.is_empty() {
+        let Some(sub) = rest.strip_prefix('/') else {
+            return Err("mime: expected slash after first token".into());
+        };
+        let sub_len = sub.find(|c: char| !token(c)).unwrap_or(sub.len());
+        if sub_len == 0 {
+            return Err("mime: expected token after slash".into());
+        }
+        if sub_len != sub.len() {
+            return Err("mime: unexpected content after media subtype".into());
+        }
+    }
+    let params: Vec<&str> = params.split(';').map(str::trim).collect();
+    let last = params.len() - 1;
+    for (i, p) in params.iter().enumerate() {
+        if p.is_empty() && (i == last || v.split_once(';').is_none()) {
+            continue;
+        }
+        let ok = p.split_once('=').is_some_and(|(k, val)| {
+            !k.is_empty()
+                && k.chars().all(token)
+                && (val.chars().all(token) && !val.is_empty()
+                    || (val.len() >= 2 && val.starts_with('"') && val.ends_with('"')))
+        });
+        if !ok {
+            return Err("mime: invalid media parameter".into());
+        }
+    }
+    Ok(media)
+}
+
 /// `framework.GenericNameRegex` (`\w(([\w-.]+)?\w)?`, anchored, ASCII): the names of roles and
 /// users in Vault's paths.
 pub fn generic_name(s: &str) -> bool {

@@ -175,36 +175,51 @@ fn raw_404(data: Option<Value>, warning: Option<String>) -> Reply {
     r.into()
 }
 
+/// `versions`, a `TypeCommaIntSlice`: a string (or number) split at commas with nothing
+/// trimmed, a list decoded item by item (mapstructure's weak ints), failures gathered as
+/// mapstructure's `N error(s) decoding:` list; none at all is `message`.
 fn versions_arg(input: &Input, message: &str) -> Result<Vec<i64>, VaultError> {
-    let bad = |v: &Value| {
-        VaultError::field(
-            v,
+    let Some(raw) = input.raw("versions") else {
+        return Err(VaultError::bad(message));
+    };
+    let items: Vec<Value> = match raw {
+        Value::String(s) if s.is_empty() => Vec::new(),
+        Value::String(s) => s.split(',').map(|p| Value::String(p.to_owned())).collect(),
+        Value::Number(n) => n
+            .to_string()
+            .split(',')
+            .map(|p| Value::String(p.to_owned()))
+            .collect(),
+        Value::Array(a) => a.clone(),
+        Value::Object(o) if o.is_empty() => Vec::new(),
+        other => vec![other.clone()],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match super::fields::weak::int(item) {
+            Ok(n) => out.push(n),
+            Err(e) => errors.push(format!(
+                "* {}",
+                e.replacen("'' ", &format!("'[{i}]' "), 1).replacen(
+                    "cannot parse ''",
+                    &format!("cannot parse '[{i}]'"),
+                    1
+                )
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort();
+        return Err(VaultError::field(
+            super::go_fmt::go_value(raw),
             "versions",
             format!(
-                "strconv.ParseInt: parsing {:?}: invalid syntax",
-                v.to_string()
+                "{} error(s) decoding:\n\n{}",
+                errors.len(),
+                errors.join("\n")
             ),
-        )
-    };
-    let mut out = Vec::new();
-    match input.raw("versions") {
-        None => {}
-        Some(Value::Array(a)) => {
-            for v in a {
-                match v {
-                    Value::Number(n) => out.push(n.as_i64().ok_or_else(|| bad(v))?),
-                    Value::String(s) => out.push(s.trim().parse().map_err(|_| bad(v))?),
-                    other => return Err(bad(other)),
-                }
-            }
-        }
-        Some(Value::Number(n)) => out.push(n.as_i64().ok_or_else(|| bad(&json!(n)))?),
-        Some(Value::String(s)) => {
-            for part in super::fields::comma_list(s) {
-                out.push(part.parse().map_err(|_| bad(&json!(s)))?);
-            }
-        }
-        Some(other) => return Err(bad(other)),
+        ));
     }
     if out.is_empty() {
         return Err(VaultError::bad(message));
@@ -447,7 +462,7 @@ impl Kv2 {
             Some(_) => cx.input.int("version")?.unwrap_or(0),
         };
         let m = self.keys.get(key).ok_or_else(VaultError::not_found)?;
-        let n = if version == 0 { m.current } else { version };
+        let n = if version > 0 { version } else { m.current };
         let Some(v) = m.versions.get(&n) else {
             return Err(VaultError::not_found());
         };
@@ -469,21 +484,7 @@ impl Kv2 {
         cas: Option<i64>,
     ) -> Result<Reply, VaultError> {
         let now = cx.now;
-        let cas_required =
-            self.config.cas_required || self.keys.get(key).is_some_and(|m| m.cas_required);
-        if cas_required && cas.is_none() {
-            return Err(VaultError::bad(
-                "check-and-set parameter required for this call",
-            ));
-        }
-        if let Some(c) = cas {
-            let current = self.keys.get(key).map_or(0, |m| m.current);
-            if c != current {
-                return Err(VaultError::bad(
-                    "check-and-set parameter did not match the current version",
-                ));
-            }
-        }
+        self.check_cas(key, cas)?;
         let m = self
             .keys
             .entry(key.to_owned())
@@ -615,6 +616,21 @@ impl Kv2 {
         Ok(Resp::data(json!({ "subkeys": data, "metadata": metadata })).into())
     }
 
+    /// `validateCheckAndSetOption`.
+    fn check_cas(&self, key: &str, cas: Option<i64>) -> Result<(), VaultError> {
+        let meta = self.keys.get(key);
+        match cas {
+            Some(c) if c != meta.map_or(0, |m| m.current) => Err(VaultError::bad(
+                "check-and-set parameter did not match the current version",
+            )),
+            Some(_) => Ok(()),
+            None if self.config.cas_required || meta.is_some_and(|m| m.cas_required) => Err(
+                VaultError::bad("check-and-set parameter required for this call"),
+            ),
+            None => Ok(()),
+        }
+    }
+
     fn patch(&mut self, cx: &Ctx<'_>, key: &str) -> Result<Reply, VaultError> {
         let patch = match cx.input.raw("data") {
             Some(Value::Object(o)) => Value::Object(o.clone()),
@@ -627,11 +643,13 @@ impl Kv2 {
                 ))
             }
         };
-        let cas = cas_arg(cx.input)?;
         let Some(m) = self.keys.get(key) else {
             // UNVERIFIED: reference/vault-core.md §5.1 (PATCH of an absent key: 404, empty body)
             return Ok(Reply::Status(404));
         };
+        // pathDataPatch: the check-and-set option before the current version is looked at.
+        let cas = cas_arg(cx.input)?;
+        self.check_cas(key, cas)?;
         let Some(v) = m.versions.get(&m.current) else {
             return Ok(Reply::Status(404));
         };
@@ -744,23 +762,25 @@ fn go_kind(v: &Value) -> &'static str {
     }
 }
 
+/// `options.cas`: `options` a map (`TypeMap`), `cas` weakly decoded to an int when present at
+/// all (`null` is 0, `true` is 1; `" 1"` or `1.0` do not parse).
 fn cas_arg(input: &Input) -> Result<Option<i64>, VaultError> {
     let Some(options) = input.raw("options") else {
         return Ok(None);
     };
-    let Some(cas) = options.get("cas").filter(|v| !v.is_null()) else {
+    let Value::Object(options) = options else {
+        return Err(VaultError::field(
+            super::go_fmt::go_value(options),
+            "options",
+            format!("'' expected a map, got '{}'", go_kind(options)),
+        ));
+    };
+    let Some(cas) = options.get("cas") else {
         return Ok(None);
     };
-    let parsed = match cas {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    parsed
+    super::fields::weak::int(cas)
         .map(Some)
-        .ok_or_else(|| VaultError::bad("error parsing check-and-set parameter"))
+        .map_err(|_| VaultError::bad("error parsing check-and-set parameter"))
 }
 
 #[cfg(test)]

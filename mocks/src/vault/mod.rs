@@ -741,10 +741,11 @@ fn parse_logical(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if ct != "application/merge-patch+json" {
+            let media = fields::parse_media_type(ct).map_err(VaultError::bad)?;
+            if media != "application/merge-patch+json" {
                 return Err(VaultError::new(
                     415,
-                    format!("PATCH requires Content-Type of application/merge-patch+json, provided {ct}"),
+                    format!("PATCH requires Content-Type of application/merge-patch+json, provided {media}"),
                 ));
             }
             (Op::Patch, body_data(&parts.headers, body)?)

@@ -3644,3 +3644,121 @@ async fn vault_kv2_subkeys_metadata_patch_and_version_rules() {
         r.raw
     );
 }
+
+/// KV request parsing as Vault's: PATCH's Content-Type through `mime.ParseMediaType`, `versions`
+/// as a TypeCommaIntSlice, `options.cas` weakly decoded, PATCH checking CAS before the version,
+/// and a negative `version` reading the current one.
+#[tokio::test]
+async fn vault_kv2_patch_types_versions_and_cas_parsing() {
+    let v = vault();
+    let put = |path: &'static str, body: Value| {
+        let v = &v;
+        async move {
+            v.root("POST", &format!("/v1/secret/{path}"), Some(body))
+                .await
+        }
+    };
+    put("data/p", json!({"data": {"a": 1}})).await;
+    let patch = |ct: Option<&'static str>, path: &'static str, body: Value| {
+        let v = &v;
+        async move {
+            let mut b =
+                Request::patch(format!("/v1/secret/{path}")).header("X-Vault-Token", "root");
+            if let Some(ct) = ct {
+                b = b.header("Content-Type", ct);
+            }
+            v.send(b.body(Body::from(body.to_string())).unwrap()).await
+        }
+    };
+    let body = json!({"data": {"b": 2}});
+    let r = patch(
+        Some("application/merge-patch+json; charset=utf-8"),
+        "data/p",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    for (ct, status, want) in [
+        (None, 400, "mime: no media type"),
+        (Some("application"), 415, "PATCH requires Content-Type of application/merge-patch+json, provided application"),
+        (Some("application/"), 400, "mime: expected token after slash"),
+        (Some("application/json x"), 400, "mime: unexpected content after media subtype"),
+        (Some("application/merge-patch+json; charset"), 400, "mime: invalid media parameter"),
+        (Some("Application/JSON"), 415, "PATCH requires Content-Type of application/merge-patch+json, provided application/json"),
+    ] {
+        let r = patch(ct, "data/p", body.clone()).await;
+        assert_eq!((r.status, r.error()), (status, want), "{ct:?}");
+    }
+    // CAS is checked before the version: a wrong one on a deleted version is the CAS error.
+    v.root("DELETE", "/v1/secret/data/p", None).await;
+    let r = patch(
+        Some("application/merge-patch+json"),
+        "data/p",
+        json!({"data": {"c": 3}, "options": {"cas": 1}}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            400,
+            "check-and-set parameter did not match the current version"
+        )
+    );
+    let r = patch(
+        Some("application/merge-patch+json"),
+        "data/nope",
+        json!({"data": {"c": 3}, "options": {"cas": "x"}}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.raw.as_str()),
+        (404, ""),
+        "a missing key before the CAS parse"
+    );
+    // cas: null is 0, true is 1; " 1" does not parse.
+    let r = put(
+        "data/c",
+        json!({"data": {"a": 1}, "options": {"cas": null}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = put(
+        "data/c",
+        json!({"data": {"a": 2}, "options": {"cas": true}}),
+    )
+    .await;
+    assert_eq!(r.body["data"]["version"], 2, "{}", r.raw);
+    let r = put(
+        "data/c",
+        json!({"data": {"a": 3}, "options": {"cas": " 2"}}),
+    )
+    .await;
+    assert_eq!(r.error(), "error parsing check-and-set parameter");
+    let r = put("data/c", json!({"data": {"a": 3}, "options": "cas=2"})).await;
+    assert_eq!(
+        r.error(),
+        "error converting input cas=2 for field \"options\": '' expected a map, got 'string'"
+    );
+    // A negative version reads the current one.
+    let r = v.root("GET", "/v1/secret/data/c?version=-1", None).await;
+    assert_eq!(r.body["data"]["metadata"]["version"], 2);
+    // versions: split at commas without trimming; errors as mapstructure gathers them.
+    let r = put("delete/c", json!({"versions": "1, 2"})).await;
+    assert_eq!(
+        r.error(),
+        "Field validation failed: error converting input 1, 2 for field \"versions\": 1 error(s) decoding:\n\n* cannot parse '[1]' as int: strconv.ParseInt: parsing \" 2\": invalid syntax"
+    );
+    let r = put("destroy/c", json!({"versions": ["1", {"a": 1}]})).await;
+    assert_eq!(
+        r.error(),
+        "Field validation failed: error converting input [1 map[a:1]] for field \"versions\": 1 error(s) decoding:\n\n* '[1]' expected type 'int', got unconvertible type 'map[string]interface {}', value: 'map[a:1]'"
+    );
+    assert_eq!(
+        put("undelete/c", json!({"versions": ""})).await.error(),
+        "No version number provided"
+    );
+    assert_eq!(
+        put("delete/c", json!({"versions": "1,2"})).await.status,
+        204
+    );
+}

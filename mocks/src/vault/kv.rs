@@ -264,6 +264,27 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 impl Kv2 {
+    /// The upgrade of a version 1 mount (`options.version` tuned to 2): each entry becomes
+    /// version 1 of its key, made `now`.
+    pub fn upgraded(v1: &Kv1, now: SystemTime) -> Self {
+        let mut kv = Self::default();
+        for (key, data) in &v1.entries {
+            let mut m = KeyMeta::new(now);
+            m.current = 1;
+            m.versions.insert(
+                1,
+                Version {
+                    data: Some(data.clone()),
+                    created: now,
+                    deletion: None,
+                    destroyed: false,
+                },
+            );
+            kv.keys.insert(key.clone(), m);
+        }
+        kv
+    }
+
     /// Existence check: does the key have metadata?
     pub fn exists(&self, rel: &str) -> Option<bool> {
         let (head, key) = rel.split_once('/')?;

@@ -280,33 +280,37 @@ pub fn enable_secret(store: &mut VaultStore, m: NewMount) -> Result<(), VaultErr
     } = m;
     let (path, kind) = (path.as_str(), kind.as_str());
     let path = normalise(path);
-    if store.mounts.contains_key(&path) {
-        return Err(VaultError::bad(format!("path is already in use at {path}")));
+    // Core's `mount`: protected paths, then singleton types, then any overlap (all coded errors
+    // that the sys handler answers as 400 with their text).
+    if ["audit/", "auth/", "sys/", "cubbyhole/", "identity/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
+        return Err(VaultError::bad(format!(
+            "cannot mount {}",
+            super::go_fmt::go_quote(&path)
+        )));
+    }
+    if matches!(kind, "cubbyhole" | "system" | "token" | "identity") {
+        return Err(VaultError::bad(format!(
+            "mount type of {} is not mountable",
+            super::go_fmt::go_quote(kind)
+        )));
     }
     if let Some(existing) = store
         .mounts
         .keys()
         .find(|k| path.starts_with(k.as_str()) || k.starts_with(&path))
     {
-        return Err(VaultError::bad(format!("existing mount at {existing}")));
+        return Err(VaultError::bad(format!(
+            "path is already in use at {existing}"
+        )));
     }
     let (kind, version) = match kind {
         "kv-v2" => ("kv", Some("2".to_owned())),
         "kv-v1" => ("kv", Some("1".to_owned())),
-        "kv" | "generic" => (
-            "kv",
-            Some(
-                options
-                    .as_ref()
-                    .and_then(|o| o.get("version").cloned())
-                    .unwrap_or_else(|| "1".to_owned()),
-            ),
-        ),
-        "cubbyhole" | "system" | "identity" | "token" => {
-            return Err(VaultError::bad(format!(
-                "cannot mount \"{kind}\" of type \"{kind}\""
-            )))
-        }
+        // Plain `kv` keeps its options as given: no `version` is a version 1 mount.
+        "kv" | "generic" => ("kv", None),
         other => {
             if options.as_ref().is_some_and(|o| o.contains_key("version")) {
                 return Err(VaultError::bad(format!(
@@ -324,8 +328,10 @@ pub fn enable_secret(store: &mut VaultStore, m: NewMount) -> Result<(), VaultErr
     i.local = local;
     i.seal_wrap = seal_wrap;
     let mut opts = options.unwrap_or_default();
-    let version = version.unwrap_or_else(|| "1".into());
-    opts.insert("version".into(), version.clone());
+    if let Some(v) = version {
+        opts.insert("version".into(), v);
+    }
+    let version = opts.get("version").cloned().unwrap_or_default();
     i.options = Some(opts);
     let backend = if version == "2" {
         SecretBackend::Kv2(Kv2::default())
@@ -356,13 +362,20 @@ pub fn enable_auth(store: &mut VaultStore, m: NewMount) -> Result<(), VaultError
     } = m;
     let (path, kind) = (path.as_str(), kind.as_str());
     let path = normalise(path);
+    // enableCredentialInternal: any overlap first, then the token singleton.
+    if let Some(existing) = store
+        .auth
+        .keys()
+        .find(|k| path.starts_with(k.as_str()) || k.starts_with(&path))
+    {
+        return Err(VaultError::bad(format!(
+            "path is already in use at {existing}"
+        )));
+    }
     if kind == "token" {
         return Err(VaultError::bad(
             "token credential backend cannot be instantiated",
         ));
-    }
-    if store.auth.contains_key(&path) {
-        return Err(VaultError::bad(format!("path is already in use at {path}")));
     }
     let Some(method) = store.core.setup.registry.make(kind) else {
         return Err(VaultError::bad(format!(

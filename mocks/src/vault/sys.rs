@@ -213,7 +213,8 @@ fn seal(state: &VaultState, method: &str, token: Option<&str>, now: SystemTime) 
     }
     let mut store = state.lock();
     if store.core.seal.sealed {
-        return VaultError::sealed().into_response();
+        // SealWithRequest: already sealed is done, before any token check.
+        return json_response(204, String::new());
     }
     let Some(entry) = token
         .and_then(|t| store.core.tokens.get_valid(t, now))
@@ -542,17 +543,24 @@ fn ttl_config(input: &Input) -> Result<(Option<i64>, Option<i64>), VaultError> {
     };
     let d = get("default_lease_ttl", "default")?;
     let m = get("max_lease_ttl", "max")?;
-    if let (Some(d), Some(m)) = (d, m) {
-        if m > 0 && d > m {
-            return Err(VaultError::bad(
-                "given default lease TTL greater than given max lease TTL",
-            ));
-        }
+    let (dd, mm) = (d.unwrap_or(0), m.unwrap_or(0));
+    if mm != 0 && dd > mm {
+        return Err(VaultError::bad(
+            "given default lease TTL greater than given max lease TTL",
+        ));
+    }
+    if dd > super::SYSTEM_MAX_TTL && mm == 0 {
+        return Err(VaultError::bad(format!(
+            "given default lease TTL greater than system max lease TTL of {}",
+            super::SYSTEM_MAX_TTL
+        )));
     }
     Ok((d, m))
 }
 
 fn new_mount(input: &Input, path: &str) -> Result<NewMount, VaultError> {
+    // handleMount: the config's TTLs are checked before the type.
+    let (d, m) = ttl_config(input)?;
     let kind = match input.raw("type") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => {
@@ -561,7 +569,6 @@ fn new_mount(input: &Input, path: &str) -> Result<NewMount, VaultError> {
             ))
         }
     };
-    let (d, m) = ttl_config(input)?;
     for k in [
         "plugin_name",
         "plugin_version",
@@ -574,7 +581,8 @@ fn new_mount(input: &Input, path: &str) -> Result<NewMount, VaultError> {
         path: path.to_owned(),
         kind,
         description: input.string("description")?,
-        options: input.str_map("options")?,
+        // TypeKVPairs: absent is the empty map, listed as `{}`.
+        options: Some(input.kv_pairs("options")?.unwrap_or_default()),
         default_lease_ttl: d.unwrap_or(0),
         max_lease_ttl: m.unwrap_or(0),
         local: input.bool_or("local", false)?,
@@ -601,24 +609,29 @@ fn tune_json(info: &mounts::MountInfo) -> Value {
     v
 }
 
-fn tune(info: &mut mounts::MountInfo, input: &Input) -> Result<(), VaultError> {
-    let get = |k: &str| -> Result<Option<i64>, VaultError> {
-        match input.raw(k) {
-            None => Ok(None),
-            Some(Value::String(s)) if s == "system" || s.is_empty() => Ok(Some(0)),
-            Some(v) => parse_duration_value(v)
-                .map(Some)
-                .map_err(|e| VaultError::bad(format!("unable to parse {k}: {e}"))),
+/// `handleTuneWriteCommon` for the fields the mock keeps, in its order; `path` is the tuned
+/// path as Vault names it (`secret/`, `auth/userpass/`). Returns the warnings, and whether a
+/// KV mount moves to version 2.
+fn tune(
+    info: &mut mounts::MountInfo,
+    path: &str,
+    input: &Input,
+) -> Result<(Vec<String>, bool), VaultError> {
+    // TTLs are strings: "" keeps the current value, "system" is 0, else a Go duration whose
+    // parse error is answered bare.
+    let ttl = |k: &str, current: i64| -> Result<i64, VaultError> {
+        match input.str(k)?.as_deref() {
+            None | Some("") => Ok(current),
+            Some("system") => Ok(0),
+            Some(v) => parse_duration_value(&Value::String(v.to_owned())).map_err(VaultError::bad),
         }
     };
-    let d = get("default_lease_ttl")?;
-    let m = get("max_lease_ttl")?;
-    let nd = d.unwrap_or(info.default_lease_ttl);
-    let nm = m.unwrap_or(info.max_lease_ttl);
-    if nm > 0 && nd > nm {
-        return Err(VaultError::bad(
-            "given default lease TTL greater than given max lease TTL",
-        ));
+    let nd = ttl("default_lease_ttl", info.default_lease_ttl)?;
+    let nm = ttl("max_lease_ttl", info.max_lease_ttl)?;
+    if (nd != info.default_lease_ttl || nm != info.max_lease_ttl) && nd != 0 && nm != 0 && nm < nd {
+        return Err(VaultError::bad(format!(
+            "backend max lease TTL of {nm} would be less than backend default lease TTL of {nd}"
+        )));
     }
     info.default_lease_ttl = nd;
     info.max_lease_ttl = nm;
@@ -626,31 +639,116 @@ fn tune(info: &mut mounts::MountInfo, input: &Input) -> Result<(), VaultError> {
         info.description = desc;
     }
     if let Some(v) = input.str("listing_visibility")? {
+        if !matches!(v.as_str(), "" | "hidden" | "unauth") {
+            return Err(VaultError::bad(format!("invalid listing_visibility {v}")));
+        }
         info.listing_visibility = Some(v);
     }
-    if info.is_auth {
-        if let Some(t) = input.str("token_type")? {
-            info.token_type = Some(t);
+    if let Some(t) = input.str("token_type")? {
+        if !path.starts_with("auth/") {
+            return Err(VaultError::bad(
+                "'token_type' can only be modified on auth mounts",
+            ));
+        }
+        if info.kind == "token" {
+            return Err(VaultError::bad(
+                "'token_type' cannot be set for 'token' or 'ns_token' auth mounts",
+            ));
+        }
+        let t = match t.as_str() {
+            "" | "default-service" => "default-service",
+            "default-batch" | "service" | "batch" => t.as_str(),
+            _ => return Err(VaultError::bad("invalid value for 'token_type'")),
+        };
+        info.token_type = Some(t.to_owned());
+    }
+    let mut warnings = Vec::new();
+    let mut upgrade = false;
+    let options = input.kv_pairs("options")?.unwrap_or_default();
+    if !options.is_empty() {
+        if let Some(v) = options.get("version") {
+            let parse = |s: &str| -> Option<i64> {
+                if s.is_empty() {
+                    Some(0)
+                } else {
+                    s.parse().ok()
+                }
+            };
+            let current = info
+                .options
+                .as_ref()
+                .and_then(|o| o.get("version"))
+                .map_or(Some(0), |s| parse(s))
+                .unwrap_or(0);
+            let Some(asked) = parse(v) else {
+                return Err(VaultError::bad(format!(
+                    "unable to parse options: strconv.ParseInt: parsing {}: invalid syntax",
+                    super::go_fmt::go_quote(v)
+                )));
+            };
+            if !matches!(asked, 1 | 2) {
+                return Err(VaultError::bad(format!(
+                    "invalid version provided: {asked}"
+                )));
+            }
+            if current > asked {
+                return Err(VaultError::bad(format!(
+                    "cannot downgrade mount from version {current}"
+                )));
+            }
+            if current < asked {
+                upgrade = asked == 2;
+                warnings.push(format!("Upgrading mount from version {current} to version {asked}. This mount will be unavailable for a brief period and will resume service shortly."));
+            }
+        }
+        let opts = info.options.get_or_insert_with(BTreeMap::new);
+        for (k, v) in options {
+            if v.is_empty() && k != "version" {
+                opts.remove(&k);
+            } else {
+                opts.insert(k, v);
+            }
         }
     }
-    if let Some(o) = input.str_map("options")? {
-        let mut opts = info.options.clone().unwrap_or_default();
-        opts.extend(o);
-        info.options = Some(opts);
-    }
-    Ok(())
+    Ok((warnings, upgrade))
 }
 
 /// `sys/auth/<m>/tune` and `sys/mounts/<m>/tune`: read or write a mount's tunables.
-fn tune_path(info: &mut mounts::MountInfo, cx: &Ctx<'_>, write: bool) -> Result<Reply, VaultError> {
+/// Returns whether a KV mount is to move to version 2.
+fn tune_path(
+    info: &mut mounts::MountInfo,
+    path: &str,
+    cx: &Ctx<'_>,
+    write: bool,
+) -> Result<(Reply, bool), VaultError> {
     match cx.op {
-        Op::Read => Ok(Resp::data(tune_json(info)).into()),
+        // `sys/mounts/` and `sys/auth/` are among core's routes whose data is copied to the top.
+        Op::Read => Ok((Resp::data(tune_json(info)).injected().into(), false)),
         _ if write => {
-            tune(info, cx.input)?;
-            Ok(Reply::NoContent)
+            let (warnings, upgrade) = tune(info, path, cx.input)?;
+            let reply = if warnings.is_empty() {
+                Reply::NoContent
+            } else {
+                Resp {
+                    warnings,
+                    ..Resp::default()
+                }
+                .into()
+            };
+            Ok((reply, upgrade))
         }
         _ => Err(VaultError::unsupported_operation()),
     }
+}
+
+/// A tune of a path that is no mount: the read's and the write's texts.
+fn no_mount_to_tune(path: &str, write: bool) -> VaultError {
+    let q = super::go_fmt::go_quote(path);
+    VaultError::bad(if write {
+        format!("tune of path {q} failed: no mount entry found")
+    } else {
+        format!("cannot fetch sysview for path {q}")
+    })
 }
 
 fn auth_path(
@@ -661,11 +759,12 @@ fn auth_path(
 ) -> Result<Reply, VaultError> {
     if let Some(mount) = p.strip_suffix("/tune") {
         let key = mounts::normalise(mount);
+        let path = format!("auth/{key}");
         let m = store
             .auth
             .get_mut(&key)
-            .ok_or_else(|| VaultError::bad(format!("No auth engine at {key}")))?;
-        return tune_path(std::sync::Arc::make_mut(&mut m.info), cx, write);
+            .ok_or_else(|| no_mount_to_tune(&path, write))?;
+        return tune_path(std::sync::Arc::make_mut(&mut m.info), &path, cx, write).map(|r| r.0);
     }
     let key = mounts::normalise(p);
     match cx.op {
@@ -702,11 +801,28 @@ fn mounts_path(
 ) -> Result<Reply, VaultError> {
     if let Some(mount) = p.strip_suffix("/tune") {
         let key = mounts::normalise(mount);
+        if write
+            && ["cubbyhole/", "sys/", "audit/", "identity/"]
+                .iter()
+                .any(|u| key.starts_with(u))
+        {
+            return Err(VaultError::bad(format!(
+                "cannot tune {}",
+                super::go_fmt::go_quote(&key)
+            )));
+        }
         let m = store
             .mounts
             .get_mut(&key)
-            .ok_or_else(|| VaultError::bad(format!("No secret engine mount at {key}")))?;
-        return tune_path(std::sync::Arc::make_mut(&mut m.info), cx, write);
+            .ok_or_else(|| no_mount_to_tune(&key, write))?;
+        let (reply, upgrade) = tune_path(std::sync::Arc::make_mut(&mut m.info), &key, cx, write)?;
+        if upgrade {
+            if let mounts::SecretBackend::Kv1(v1) = &m.backend {
+                // Vault upgrades in the background; here the entries are version 1 at once.
+                m.backend = mounts::SecretBackend::Kv2(super::kv::Kv2::upgraded(v1, cx.now));
+            }
+        }
+        return Ok(reply);
     }
     let key = mounts::normalise(p);
     match cx.op {

@@ -3762,3 +3762,178 @@ async fn vault_kv2_patch_types_versions_and_cas_parsing() {
         204
     );
 }
+
+/// sys mounts and tuning as Vault's core: enable's order and texts (protected paths, singleton
+/// types, overlaps), tune's TTL strings and texts, untunable mounts, tune reads copied to the
+/// top level, a KV mount tuned to version 2, and `sys/seal` on a sealed Vault.
+#[tokio::test]
+async fn vault_sys_mount_enable_tune_and_seal_as_core() {
+    let v = vault();
+    let enable = |path: &'static str, body: Value| {
+        let v = &v;
+        async move { v.root("POST", &format!("/v1/sys/{path}"), Some(body)).await }
+    };
+    for (path, body, want) in [
+        (
+            "mounts/sys/x",
+            json!({"type": "kv"}),
+            "cannot mount \"sys/x/\"",
+        ),
+        (
+            "mounts/auth/x",
+            json!({"type": "kv"}),
+            "cannot mount \"auth/x/\"",
+        ),
+        (
+            "mounts/box",
+            json!({"type": "cubbyhole"}),
+            "mount type of \"cubbyhole\" is not mountable",
+        ),
+        (
+            "mounts/secret/sub",
+            json!({"type": "kv"}),
+            "path is already in use at secret/",
+        ),
+        (
+            "mounts/x",
+            json!({"type": "kv", "config": {"default_lease_ttl": "800h"}}),
+            "given default lease TTL greater than system max lease TTL of 2764800",
+        ),
+        (
+            "mounts/x",
+            json!({"config": {"default_lease_ttl": "2h", "max_lease_ttl": "1h"}}),
+            "given default lease TTL greater than given max lease TTL",
+        ),
+        (
+            "auth/token",
+            json!({"type": "token"}),
+            "path is already in use at token/",
+        ),
+        (
+            "auth/tok2",
+            json!({"type": "token"}),
+            "token credential backend cannot be instantiated",
+        ),
+    ] {
+        let r = enable(path, body).await;
+        assert_eq!((r.status, r.error()), (400, want), "{path}");
+    }
+    enable("auth/userpass", json!({"type": "userpass"})).await;
+    let r = enable("auth/userpass/deeper", json!({"type": "userpass"})).await;
+    assert_eq!(r.error(), "path is already in use at userpass/");
+    // A plain kv mount lists its options as given: `{}`.
+    enable("mounts/plain", json!({"type": "kv"})).await;
+    let r = v.root("GET", "/v1/sys/mounts/plain", None).await;
+    assert_eq!(r.body["data"]["options"], json!({}));
+
+    // Tune: TTL strings, Vault's texts, the read copied to the top level.
+    let tune = |path: &'static str, body: Value| {
+        let v = &v;
+        async move {
+            v.root("POST", &format!("/v1/sys/{path}/tune"), Some(body))
+                .await
+        }
+    };
+    assert_eq!(
+        tune(
+            "mounts/plain",
+            json!({"default_lease_ttl": "2h", "max_lease_ttl": "1h"})
+        )
+        .await
+        .error(),
+        "backend max lease TTL of 3600 would be less than backend default lease TTL of 7200"
+    );
+    assert_eq!(
+        tune("mounts/plain", json!({"max_lease_ttl": "soon"}))
+            .await
+            .error(),
+        "time: invalid duration \"soon\""
+    );
+    assert_eq!(
+        tune("mounts/sys", json!({"description": "x"}))
+            .await
+            .error(),
+        "cannot tune \"sys/\""
+    );
+    assert_eq!(
+        tune("mounts/nope", json!({})).await.error(),
+        "tune of path \"nope/\" failed: no mount entry found"
+    );
+    assert_eq!(
+        v.root("GET", "/v1/sys/mounts/nope/tune", None)
+            .await
+            .error(),
+        "cannot fetch sysview for path \"nope/\""
+    );
+    assert_eq!(
+        tune("mounts/plain", json!({"token_type": "batch"}))
+            .await
+            .error(),
+        "'token_type' can only be modified on auth mounts"
+    );
+    assert_eq!(
+        tune("auth/token", json!({"token_type": "batch"}))
+            .await
+            .error(),
+        "'token_type' cannot be set for 'token' or 'ns_token' auth mounts"
+    );
+    assert_eq!(
+        tune("auth/userpass", json!({"token_type": "odd"}))
+            .await
+            .error(),
+        "invalid value for 'token_type'"
+    );
+    assert_eq!(
+        tune("mounts/plain", json!({"listing_visibility": "loud"}))
+            .await
+            .error(),
+        "invalid listing_visibility loud"
+    );
+    assert_eq!(
+        tune("mounts/plain", json!({"max_lease_ttl": "1h"}))
+            .await
+            .status,
+        204
+    );
+    let r = v.root("GET", "/v1/sys/mounts/plain/tune", None).await;
+    assert_eq!(
+        (&r.body["max_lease_ttl"], &r.body["data"]["max_lease_ttl"]),
+        (&json!(3600), &json!(3600))
+    );
+    // An empty TTL keeps the value.
+    tune("mounts/plain", json!({"max_lease_ttl": ""})).await;
+    let r = v.root("GET", "/v1/sys/mounts/plain/tune", None).await;
+    assert_eq!(r.body["data"]["max_lease_ttl"], 3600);
+
+    // KV v1 tuned to version 2: a warning, and the mount serves (and kept) its data as v2.
+    v.root("POST", "/v1/plain/app", Some(json!({"k": "v"})))
+        .await;
+    let r = tune("mounts/plain", json!({"options": {"version": "2"}})).await;
+    assert_eq!(
+        r.body["warnings"],
+        json!(["Upgrading mount from version 0 to version 2. This mount will be unavailable for a brief period and will resume service shortly."])
+    );
+    let r = v.root("GET", "/v1/plain/data/app", None).await;
+    assert_eq!(
+        (r.status, &r.body["data"]["data"]),
+        (200, &json!({"k": "v"})),
+        "{}",
+        r.raw
+    );
+    assert_eq!(
+        tune("mounts/plain", json!({"options": {"version": "1"}}))
+            .await
+            .error(),
+        "cannot downgrade mount from version 2"
+    );
+    assert_eq!(
+        tune("mounts/plain", json!({"options": {"version": "3"}}))
+            .await
+            .error(),
+        "invalid version provided: 3"
+    );
+
+    // Sealing a sealed Vault is done already: 204 before any token check.
+    assert_eq!(v.root("PUT", "/v1/sys/seal", None).await.status, 204);
+    assert_eq!(v.call("PUT", "/v1/sys/seal", None, None).await.status, 204);
+}

@@ -18,6 +18,7 @@ pub const DELETE: u16 = 16;
 pub const LIST: u16 = 32;
 pub const SUDO: u16 = 64;
 pub const PATCH: u16 = 128;
+pub const SUBSCRIBE: u16 = 256;
 
 /// Capability names in the order `sys/capabilities-self` prints them (alphabetical).
 const NAMES: &[(&str, u16)] = &[
@@ -26,6 +27,7 @@ const NAMES: &[(&str, u16)] = &[
     ("list", LIST),
     ("patch", PATCH),
     ("read", READ),
+    ("subscribe", SUBSCRIBE),
     ("sudo", SUDO),
     ("update", UPDATE),
 ];
@@ -184,10 +186,14 @@ pub fn parse_policy(name: &str, text: &str) -> Result<Policy, String> {
         for (key, value) in &body {
             match key.as_str() {
                 "capabilities" => {
-                    let list = value_strings(value);
-                    for c in list {
+                    // policy.go: read in order; `deny` ends the list (what follows is not
+                    // checked). `recover` is a capability of later Vaults (1.20).
+                    for c in value_strings(value) {
                         rules.caps |= match c.as_str() {
-                            "deny" => DENY,
+                            "deny" => {
+                                rules.caps = DENY;
+                                break;
+                            }
                             "sudo" => SUDO,
                             "create" => CREATE,
                             "read" => READ,
@@ -195,7 +201,7 @@ pub fn parse_policy(name: &str, text: &str) -> Result<Policy, String> {
                             "delete" => DELETE,
                             "list" => LIST,
                             "patch" => PATCH,
-                            "subscribe" | "recover" => 0,
+                            "subscribe" => SUBSCRIBE,
                             _ => {
                                 return Err(format!("path {raw_path:?}: invalid capability {c:?}"))
                             }
@@ -238,8 +244,12 @@ pub fn parse_policy(name: &str, text: &str) -> Result<Policy, String> {
                         .map(|s| s.to_lowercase())
                         .collect();
                 }
-                "comment" | "min_wrapping_ttl" | "max_wrapping_ttl" | "mfa_methods"
-                | "control_group" => {}
+                "comment"
+                | "min_wrapping_ttl"
+                | "max_wrapping_ttl"
+                | "mfa_methods"
+                | "control_group"
+                | "subscribe_event_types" => {}
                 // authsim wording: the reference does not give this message.
                 other => return Err(format!("path {raw_path:?}: invalid key {other:?}")),
             }
@@ -467,8 +477,17 @@ impl Acl {
                         return Some((k, r));
                     }
                 }
+                // acl.go: a list tries the non-exact rules without the trailing slash first.
+                if let Some(found) = self.non_exact_rule(trimmed) {
+                    return Some(found);
+                }
             }
         }
+        self.non_exact_rule(path)
+    }
+
+    /// `CheckAllowedFromNonExactPaths`: the best of the `+` rules and the longest `*` prefix.
+    fn non_exact_rule(&self, path: &str) -> Option<(&str, &PathRules)> {
         let mut best: Option<(&str, &PathRules)> = None;
         let mut longest_prefix: Option<(&str, &PathRules)> = None;
         for (k, r) in &self.rules {
@@ -567,7 +586,8 @@ impl Acl {
         if self.root {
             return vec!["root"];
         }
-        match self.rule_for(path.trim_start_matches('/'), false) {
+        // Evaluated as a list request (acl.go CapabilitiesAndSubscribeEventTypes).
+        match self.rule_for(path.trim_start_matches('/'), true) {
             Some((_, r)) if r.caps & DENY == 0 && r.caps != 0 => NAMES
                 .iter()
                 .filter(|(_, c)| r.caps & c != 0)
@@ -610,6 +630,30 @@ mod tests {
     fn acl(text: &str) -> Acl {
         let p = parse_policy("t", text).unwrap();
         Acl::new([&p], "")
+    }
+
+    #[test]
+    fn capabilities_parse_and_match_as_vault_1_17() {
+        // `subscribe` is a capability, `recover` not yet; `deny` ends the list unchecked.
+        let a = acl(r#"path "events/*" { capabilities = ["subscribe", "read"] }
+path "gone" { capabilities = ["deny", "bogus"] }
+path "s" {
+  capabilities = ["read"]
+  subscribe_event_types = ["*"]
+}"#);
+        assert_eq!(a.capabilities("events/x"), ["read", "subscribe"]);
+        assert_eq!(a.capabilities("gone"), ["deny"]);
+        assert_eq!(
+            parse_policy("t", r#"path "x" { capabilities = ["recover"] }"#).unwrap_err(),
+            "path \"x\": invalid capability \"recover\""
+        );
+        // A list tries the non-exact rules without the trailing slash first, and capabilities
+        // are evaluated as a list.
+        let a = acl(r#"path "secret/metadata/+" { capabilities = ["list"] }
+path "secret/foo" { capabilities = ["read"] }"#);
+        assert!(a.allows("secret/metadata/app/", LIST, false, true));
+        assert!(!a.allows("secret/metadata/app/", LIST, false, false));
+        assert_eq!(a.capabilities("secret/foo/"), ["read"]);
     }
 
     #[test]

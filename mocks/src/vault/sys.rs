@@ -492,6 +492,9 @@ pub fn handle(store: &mut VaultStore, cx: &Ctx<'_>, rel: &str) -> Result<Reply, 
         ("leases", Some(p), _) => leases(cx, p),
         ("renew", _, _) if write => leases(cx, &format!("renew{}", slash(rest))),
         ("revoke", _, _) if write => leases(cx, &format!("revoke{}", slash(rest))),
+        ("revoke-prefix" | "revoke-force", _, _) if write => {
+            leases(cx, &format!("{head}{}", slash(rest)))
+        }
         (
             "auth"
             | "mounts"
@@ -927,9 +930,32 @@ fn capabilities(store: &mut VaultStore, cx: &Ctx<'_>, which: &str) -> Result<Rep
             paths.push(p);
         }
     }
-    let acl = match which {
-        "capabilities" => {
-            let t = cx.input.string("token")?;
+    // handleCapabilities(Accessor): the accessor, then a token at all, then the paths, then
+    // whether the token is valid.
+    let token = match which {
+        "capabilities" => Some(cx.input.string("token")?),
+        "capabilities-accessor" => {
+            let a = cx.input.string("accessor")?;
+            if a.is_empty() {
+                return Err(VaultError::bad("missing accessor"));
+            }
+            let e = store
+                .core
+                .tokens
+                .by_accessor(&a, cx.now)
+                .ok_or_else(|| VaultError::multi(400, "invalid accessor"))?;
+            Some(e.id.to_string())
+        }
+        _ => None,
+    };
+    if token.as_deref() == Some("") {
+        return Err(VaultError::multi(500, "no token found"));
+    }
+    if paths.is_empty() {
+        return Err(VaultError::bad("paths must be supplied"));
+    }
+    let acl = match token {
+        Some(t) => {
             let e = store
                 .core
                 .tokens
@@ -937,23 +963,11 @@ fn capabilities(store: &mut VaultStore, cx: &Ctx<'_>, which: &str) -> Result<Rep
                 .ok_or_else(|| VaultError::multi(400, "invalid token"))?;
             store.core.acl_for(&e.policies, &e.entity_id)
         }
-        "capabilities-accessor" => {
-            let a = cx.input.string("accessor")?;
-            let e = store
-                .core
-                .tokens
-                .by_accessor(&a, cx.now)
-                .ok_or_else(|| VaultError::multi(400, "invalid accessor"))?;
-            store.core.acl_for(&e.policies, &e.entity_id)
-        }
-        _ => cx
+        None => cx
             .caller
             .map(|c| c.acl.clone())
             .ok_or_else(VaultError::permission_denied)?,
     };
-    if paths.is_empty() {
-        return Err(VaultError::bad("paths must be supplied"));
-    }
     let mut data = Map::new();
     for p in &paths {
         data.insert(p.clone(), json!(acl.capabilities(p)));
@@ -969,10 +983,11 @@ fn leases(cx: &Ctx<'_>, p: &str) -> Result<Reply, VaultError> {
         Some((h, rest)) => (h, Some(rest)),
         None => (p, None),
     };
+    // The body's `lease_id` wins over the one in the URL.
     let lease_id = || -> Result<String, VaultError> {
-        let id = match id_in_path.filter(|s| !s.is_empty()) {
-            Some(s) => s.to_owned(),
-            None => cx.input.string("lease_id")?,
+        let id = match cx.input.string("lease_id")? {
+            id if !id.is_empty() => id,
+            _ => id_in_path.unwrap_or_default().to_owned(),
         };
         if id.is_empty() {
             return Err(VaultError::bad("lease_id must be specified"));
@@ -986,14 +1001,20 @@ fn leases(cx: &Ctx<'_>, p: &str) -> Result<Reply, VaultError> {
             Err(VaultError::bad("invalid lease"))
         }
         ("renew", Op::Create | Op::Update) => {
-            let id = lease_id()?;
-            let _ = cx.input.raw("increment");
-            if id.starts_with("auth/") {
-                return Err(VaultError::bad(
-                    "tokens cannot be renewed through this endpoint",
-                ));
-            }
+            lease_id()?;
+            let _ = cx.input.duration("increment")?;
+            // No lease is registered (token leases included: their ids are not exposed).
             Err(VaultError::bad("lease not found"))
+        }
+        // Sudo paths; with no leases registered every prefix revokes nothing.
+        ("revoke-prefix", Op::Create | Op::Update) if id_in_path.is_some_and(|p| !p.is_empty()) => {
+            if !cx.input.bool_or("sync", true)? {
+                return Ok(Reply::Status(202));
+            }
+            Ok(Reply::NoContent)
+        }
+        ("revoke-force", Op::Create | Op::Update) if id_in_path.is_some_and(|p| !p.is_empty()) => {
+            Ok(Reply::NoContent)
         }
         ("revoke", Op::Create | Op::Update) => {
             lease_id()?;

@@ -2413,7 +2413,8 @@ async fn vault_leases_validate_and_report_unknown_leases() {
             Some(json!({"lease_id": "auth/token/create/abc"})),
         )
         .await;
-    assert_eq!(r.error(), "tokens cannot be renewed through this endpoint");
+    // Not a registered lease: Vault loads no entry before it could tell a token lease apart.
+    assert_eq!(r.error(), "lease not found");
     assert_eq!(
         v.root(
             "PUT",
@@ -3936,4 +3937,70 @@ async fn vault_sys_mount_enable_tune_and_seal_as_core() {
     // Sealing a sealed Vault is done already: 204 before any token check.
     assert_eq!(v.root("PUT", "/v1/sys/seal", None).await.status, 204);
     assert_eq!(v.call("PUT", "/v1/sys/seal", None, None).await.status, 204);
+}
+
+/// sys capabilities and leases as Vault's handlers order them; revoke-prefix and revoke-force
+/// as sudo paths that find nothing to revoke.
+#[tokio::test]
+async fn vault_sys_capabilities_and_lease_endpoints_in_vaults_order() {
+    let v = vault();
+    let post = |path: &'static str, body: Value| {
+        let v = &v;
+        async move { v.root("POST", &format!("/v1/sys/{path}"), Some(body)).await }
+    };
+    let r = post("capabilities", json!({"paths": ["secret/x"]})).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (500, "1 error occurred:\n\t* no token found\n\n")
+    );
+    let r = post("capabilities", json!({"token": "bogus"})).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "paths must be supplied"),
+        "paths before the token's validity"
+    );
+    let r = post("capabilities", json!({"token": "bogus", "paths": ["x"]})).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "1 error occurred:\n\t* invalid token\n\n")
+    );
+    let r = post("capabilities-accessor", json!({"paths": ["x"]})).await;
+    assert_eq!((r.status, r.error()), (400, "missing accessor"));
+
+    let r = post("leases/renew", json!({"lease_id": "auth/token/create/abc"})).await;
+    assert_eq!(r.error(), "lease not found");
+    let r = post("leases/renew/from-url", json!({"lease_id": ""})).await;
+    assert_eq!(
+        r.error(),
+        "lease not found",
+        "the URL's id when the body's is empty"
+    );
+    assert_eq!(
+        post("leases/revoke-prefix/aws/creds", json!({}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        post("leases/revoke-prefix/aws/creds", json!({"sync": false}))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(post("revoke-force/aws", json!({})).await.status, 204);
+    v.policy(
+        "leases",
+        r#"path "sys/leases/revoke-prefix/*" { capabilities = ["update"] }"#,
+    )
+    .await;
+    let t = v.token(&["leases"], json!({})).await;
+    let r = v
+        .call(
+            "POST",
+            "/v1/sys/leases/revoke-prefix/aws",
+            Some(&t),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "a sudo path");
 }

@@ -167,6 +167,61 @@ pub struct Policy {
     pub paths: Vec<(String, PathRules)>,
 }
 
+/// The line of `key`'s assignment (`key =` in HCL, `"key":` in JSON) at or after line `from`
+/// (1-based), as `hclutil.CheckHCLKeys` reports it; 0 for a block (`key "x" {`), which has no
+/// `=` and so no position in HCL 1's syntax tree.
+fn key_line(text: &str, key: &str, from: usize) -> usize {
+    for (i, line) in text.lines().enumerate().skip(from.saturating_sub(1)) {
+        let quoted = format!("\"{key}\"");
+        // JSON: `"key":` anywhere on the line.
+        if line
+            .match_indices(&quoted)
+            .any(|(at, _)| line[at + quoted.len()..].trim_start().starts_with(':'))
+        {
+            return i + 1;
+        }
+        let t = line.trim_start();
+        let rest = t.strip_prefix(key).or_else(|| t.strip_prefix(&quoted));
+        let Some(rest) = rest else { continue };
+        let rest = rest.trim_start();
+        if rest.starts_with('=') {
+            return i + 1;
+        }
+        if rest.starts_with('{') || rest.starts_with('"') {
+            return 0;
+        }
+    }
+    0
+}
+
+/// The line where the `path "p"` block (or JSON `"p":` entry) starts, 1-based.
+fn path_line(text: &str, raw_path: &str) -> usize {
+    let quoted = format!("\"{raw_path}\"");
+    text.lines()
+        .position(|l| l.contains(&quoted))
+        .map_or(1, |i| i + 1)
+}
+
+/// `hclutil.CheckHCLKeys`' go-multierror: every invalid key with its line.
+fn invalid_keys(errors: &[String]) -> String {
+    let refs: Vec<&str> = errors.iter().map(String::as_str).collect();
+    super::error::multierror(&refs)
+}
+
+const PATH_KEYS: &[&str] = &[
+    "comment",
+    "policy",
+    "capabilities",
+    "allowed_parameters",
+    "denied_parameters",
+    "required_parameters",
+    "min_wrapping_ttl",
+    "max_wrapping_ttl",
+    "mfa_methods",
+    "control_group",
+    "subscribe_event_types",
+];
+
 /// Parses a policy's HCL (or JSON). The error text follows `failed to parse policy: `.
 pub fn parse_policy(name: &str, text: &str) -> Result<Policy, String> {
     let blocks: PathBlocks = if text.trim_start().starts_with('{') {
@@ -176,6 +231,21 @@ pub fn parse_policy(name: &str, text: &str) -> Result<Policy, String> {
     };
     let mut paths = Vec::new();
     for (raw_path, body) in blocks {
+        // A path's keys are checked before anything in it is read.
+        let from = path_line(text, &raw_path);
+        let bad: Vec<String> = body
+            .keys()
+            .filter(|k| !PATH_KEYS.contains(&k.as_str()))
+            .map(|k| {
+                format!(
+                    "path {raw_path:?}: invalid key {k:?} on line {}",
+                    key_line(text, k, from)
+                )
+            })
+            .collect();
+        if !bad.is_empty() {
+            return Err(invalid_keys(&bad));
+        }
         let path = raw_path.trim_start_matches('/').to_owned();
         if path.contains("+*") {
             return Err(format!(
@@ -244,14 +314,8 @@ pub fn parse_policy(name: &str, text: &str) -> Result<Policy, String> {
                         .map(|s| s.to_lowercase())
                         .collect();
                 }
-                "comment"
-                | "min_wrapping_ttl"
-                | "max_wrapping_ttl"
-                | "mfa_methods"
-                | "control_group"
-                | "subscribe_event_types" => {}
-                // authsim wording: the reference does not give this message.
-                other => return Err(format!("path {raw_path:?}: invalid key {other:?}")),
+                // The other valid keys (checked above) change nothing the mock enforces.
+                _ => {}
             }
         }
         if rules.caps & DENY != 0 {
@@ -283,6 +347,7 @@ type PathBlocks = Vec<(String, Map<String, Value>)>;
 fn parse_json_policy(text: &str) -> Result<PathBlocks, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
+    let mut bad = Vec::new();
     let Some(obj) = v.as_object() else {
         return Ok(out);
     };
@@ -301,8 +366,14 @@ fn parse_json_policy(text: &str) -> Result<PathBlocks, String> {
                     }
                 }
             }
-            other => return Err(format!("invalid key {other:?}")),
+            other => bad.push(format!(
+                "invalid key {other:?} on line {}",
+                key_line(text, other, 1)
+            )),
         }
+    }
+    if !bad.is_empty() {
+        return Err(invalid_keys(&bad));
     }
     Ok(out)
 }
@@ -310,11 +381,17 @@ fn parse_json_policy(text: &str) -> Result<PathBlocks, String> {
 fn parse_hcl_policy(text: &str) -> Result<PathBlocks, String> {
     let body = hcl::parse(text).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
+    let mut bad = Vec::new();
     for structure in body.into_iter() {
         match structure {
             hcl::Structure::Block(block) => {
                 if block.identifier.as_str() != "path" {
-                    return Err(format!("invalid key {:?}", block.identifier.as_str()));
+                    let k = block.identifier.as_str();
+                    bad.push(format!(
+                        "invalid key {k:?} on line {}",
+                        key_line(text, k, 1)
+                    ));
+                    continue;
                 }
                 let Some(label) = block.labels.first() else {
                     return Err("path: missing path name".into());
@@ -333,11 +410,18 @@ fn parse_hcl_policy(text: &str) -> Result<PathBlocks, String> {
                 out.push((label.as_str().to_owned(), m));
             }
             hcl::Structure::Attribute(a) => {
-                if a.key.as_str() != "name" {
-                    return Err(format!("invalid key {:?}", a.key.as_str()));
+                let k = a.key.as_str();
+                if k != "name" {
+                    bad.push(format!(
+                        "invalid key {k:?} on line {}",
+                        key_line(text, k, 1)
+                    ));
                 }
             }
         }
+    }
+    if !bad.is_empty() {
+        return Err(invalid_keys(&bad));
     }
     Ok(out)
 }
@@ -654,6 +738,38 @@ path "secret/foo" { capabilities = ["read"] }"#);
         assert!(a.allows("secret/metadata/app/", LIST, false, true));
         assert!(!a.allows("secret/metadata/app/", LIST, false, false));
         assert_eq!(a.capabilities("secret/foo/"), ["read"]);
+    }
+
+    #[test]
+    fn invalid_keys_are_listed_with_their_lines_as_check_hcl_keys_does() {
+        let e = parse_policy(
+            "t",
+            "path \"a\" { capabilities = [\"read\"] }\nbad = \"x\"\nother \"y\" {}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "2 errors occurred:\n\t* invalid key \"bad\" on line 2\n\t* invalid key \"other\" on line 0\n\n"
+        );
+        // A path's keys before its capabilities.
+        let e = parse_policy(
+            "t",
+            "path \"x\" {\n  capabilities = [\"foo\"]\n  capabilites = [\"read\"]\n}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "1 error occurred:\n\t* path \"x\": invalid key \"capabilites\" on line 3\n\n"
+        );
+        let e = parse_policy(
+            "t",
+            r#"{"path": {"x": {"capabilities": ["read"]}}, "bad": 1}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "1 error occurred:\n\t* invalid key \"bad\" on line 1\n\n"
+        );
     }
 
     #[test]

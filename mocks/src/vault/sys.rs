@@ -891,11 +891,15 @@ fn policy_endpoint(
                     text = s;
                 }
             }
-            if name == "root" {
-                return Err(VaultError::bad("cannot update \"root\" policy"));
-            }
+            // Parsed first; SetPolicy then refuses the immutable ones.
             let policy = acl::parse_policy(&name, &text)
                 .map_err(|e| VaultError::bad(format!("failed to parse policy: {e}")))?;
+            if matches!(
+                name.as_str(),
+                "root" | "response-wrapping" | "control-group"
+            ) {
+                return Err(VaultError::bad(format!("cannot update {name:?} policy")));
+            }
             store.core.policies.insert(name.clone(), policy);
             if name != raw_name {
                 warnings.push(format!("policy name was converted to {name}"));
@@ -912,7 +916,9 @@ fn policy_endpoint(
         }
         Op::Delete => {
             match name.as_str() {
-                "root" => return Err(VaultError::bad("cannot delete \"root\" policy")),
+                "root" | "response-wrapping" | "control-group" => {
+                    return Err(VaultError::bad(format!("cannot delete {name:?} policy")))
+                }
                 "default" => return Err(VaultError::bad("cannot delete default policy")),
                 _ => {}
             }

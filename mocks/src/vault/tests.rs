@@ -4004,3 +4004,38 @@ async fn vault_sys_capabilities_and_lease_endpoints_in_vaults_order() {
         .await;
     assert_eq!(r.status, 403, "a sudo path");
 }
+
+/// Policy writes parse before the immutable-policy check; the immutable ones are refused by
+/// name; invalid keys are answered as `CheckHCLKeys` lists them.
+#[tokio::test]
+async fn vault_policy_writes_parse_first_and_refuse_immutable_policies() {
+    let v = vault();
+    let put = |name: &'static str, text: &'static str| {
+        let v = &v;
+        async move {
+            v.root(
+                "PUT",
+                &format!("/v1/sys/policies/acl/{name}"),
+                Some(json!({ "policy": text })),
+            )
+            .await
+        }
+    };
+    let r = put("root", "bad = 1").await;
+    assert_eq!(
+        r.error(),
+        "failed to parse policy: 1 error occurred:\n\t* invalid key \"bad\" on line 1\n\n"
+    );
+    let r = put("root", r#"path "x" { capabilities = ["read"] }"#).await;
+    assert_eq!(r.error(), "cannot update \"root\" policy");
+    let r = put(
+        "response-wrapping",
+        r#"path "x" { capabilities = ["read"] }"#,
+    )
+    .await;
+    assert_eq!(r.error(), "cannot update \"response-wrapping\" policy");
+    let r = v
+        .root("DELETE", "/v1/sys/policies/acl/control-group", None)
+        .await;
+    assert_eq!(r.error(), "cannot delete \"control-group\" policy");
+}

@@ -148,12 +148,23 @@ impl PathRules {
             return;
         }
         self.caps |= other.caps;
-        for (k, v) in &other.allowed {
-            self.allowed.entry(k.clone()).or_default().extend(v.clone());
-        }
-        for (k, v) in &other.denied {
-            self.denied.entry(k.clone()).or_default().extend(v.clone());
-        }
+        // acl.go: values of one parameter from two policies are appended, unless one side's
+        // list is empty ("any value"), which then wins.
+        let merge = |mine: &mut BTreeMap<String, Vec<Value>>,
+                     theirs: &BTreeMap<String, Vec<Value>>| {
+            for (k, v) in theirs {
+                match mine.get_mut(k) {
+                    Some(m) if m.is_empty() => {}
+                    Some(m) if v.is_empty() => m.clear(),
+                    Some(m) => m.extend(v.iter().cloned()),
+                    None => {
+                        mine.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        };
+        merge(&mut self.allowed, &other.allowed);
+        merge(&mut self.denied, &other.denied);
         self.required.extend(other.required.iter().cloned());
     }
 }
@@ -628,10 +639,9 @@ impl Acl {
             };
             vals.iter().all(|v| list.iter().any(|l| l == *v))
         };
-        if let Some(all) = r.denied.get("*") {
-            if all.is_empty() && !lower.is_empty() {
-                return false;
-            }
+        // A denied `*`, whatever values it lists, denies every request with data.
+        if r.denied.contains_key("*") && !lower.is_empty() {
+            return false;
         }
         for (k, v) in &lower {
             if let Some(d) = r.denied.get(k) {
@@ -770,6 +780,47 @@ path "secret/foo" { capabilities = ["read"] }"#);
             e,
             "1 error occurred:\n\t* invalid key \"bad\" on line 1\n\n"
         );
+    }
+
+    #[test]
+    fn parameter_constraints_merge_as_acl_go_does() {
+        let a = parse_policy(
+            "a",
+            r#"path "p" {
+  capabilities = ["update"]
+  allowed_parameters = { "x" = ["1"] }
+}"#,
+        )
+        .unwrap();
+        let any = parse_policy(
+            "b",
+            r#"path "p" {
+  capabilities = ["update"]
+  allowed_parameters = { "x" = [] }
+}"#,
+        )
+        .unwrap();
+        let two = parse_policy(
+            "c",
+            r#"path "p" {
+  capabilities = ["update"]
+  allowed_parameters = { "x" = ["2"] }
+}"#,
+        )
+        .unwrap();
+        // An empty list from either policy allows any value; otherwise the values add up.
+        let merged = Acl::new([&a, &any], "");
+        assert!(merged.params_allowed("p", json!({"x": "9"}).as_object().unwrap()));
+        let merged = Acl::new([&a, &two], "");
+        assert!(merged.params_allowed("p", json!({"x": "2"}).as_object().unwrap()));
+        assert!(!merged.params_allowed("p", json!({"x": "9"}).as_object().unwrap()));
+        // A denied `*` denies whatever values it names.
+        let d = acl(r#"path "p" {
+  capabilities = ["update"]
+  denied_parameters = { "*" = ["only-this"] }
+}"#);
+        assert!(!d.params_allowed("p", json!({"y": "other"}).as_object().unwrap()));
+        assert!(d.params_allowed("p", json!({}).as_object().unwrap()));
     }
 
     #[test]

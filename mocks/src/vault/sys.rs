@@ -168,7 +168,13 @@ fn health(state: &VaultState, method: &str, query: Option<&str>, now: SystemTime
             "standbyok" | "perfstandbyok" if parse_bool(&v).is_none() => {
                 return VaultError::empty(400).into_response();
             }
-            k if k.ends_with("code") => match v.parse::<u16>() {
+            // fetchStatusCode reads these six only.
+            k @ ("uninitcode"
+            | "sealedcode"
+            | "standbycode"
+            | "activecode"
+            | "drsecondarycode"
+            | "performancestandbycode") => match v.parse::<u16>() {
                 Ok(c) if (100..=999).contains(&c) => {
                     codes.insert(k.to_owned(), c);
                 }
@@ -247,21 +253,14 @@ fn raw_body(body: &[u8]) -> Result<Map<String, Value>, VaultError> {
     }
 }
 
+/// handleSysUnseal: hex when it decodes to a key of a valid length, else base64 (a hex string of
+/// the wrong length that is no base64 is refused as neither).
 fn decode_key(s: &str) -> Result<Vec<u8>, VaultError> {
-    let hex_ok = hex::decode(s).ok();
-    let key = match &hex_ok {
-        Some(k) if (16..=33).contains(&k.len()) => k.clone(),
-        _ => match base64::engine::general_purpose::STANDARD.decode(s) {
-            Ok(k) => k,
-            Err(_) => match hex_ok {
-                Some(k) => k,
-                None => {
-                    return Err(VaultError::bad(
-                        "'key' must be a valid hex or base64 string",
-                    ))
-                }
-            },
-        },
+    let key = match hex::decode(s) {
+        Ok(k) if (16..=33).contains(&k.len()) => k,
+        _ => base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|_| VaultError::bad("'key' must be a valid hex or base64 string"))?,
     };
     if key.len() < 16 {
         return Err(VaultError::bad(
@@ -286,9 +285,6 @@ fn unseal(state: &VaultState, method: &str, body: &[u8]) -> Response {
     };
     let mut store = state.lock();
     let seal_state = &mut store.core.seal;
-    if !seal_state.initialized {
-        return VaultError::bad("Vault is not initialized").into_response();
-    }
     let truthy = |v: Option<&Value>| match v {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => parse_bool(s).unwrap_or(false),
@@ -315,6 +311,10 @@ fn unseal(state: &VaultState, method: &str, body: &[u8]) -> Response {
         Ok(k) => k,
         Err(e) => return e.into_response(),
     };
+    // core.Unseal: after the request is read and the key decoded.
+    if !seal_state.initialized {
+        return VaultError::bad("Vault is not initialized").into_response();
+    }
     if !seal_state.sealed {
         return raw_json(200, seal_state.status_json());
     }

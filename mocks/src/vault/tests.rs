@@ -2182,6 +2182,42 @@ async fn vault_health_codes_in_each_state() {
             .status,
         200
     );
+    // Only the six named codes are read; another `…code` parameter is ignored.
+    assert_eq!(
+        u.call("GET", "/v1/sys/health?barcode=x", None, None)
+            .await
+            .status,
+        501
+    );
+    // Unseal reads the request and the key before it finds the Vault uninitialised: a reset
+    // answers the seal status, a key of neither encoding its decode error.
+    let r = u
+        .call("PUT", "/v1/sys/unseal", None, Some(json!({"reset": true})))
+        .await;
+    assert_eq!(
+        (r.status, &r.body["sealed"]),
+        (200, &json!(true)),
+        "{}",
+        r.raw
+    );
+    let r = u
+        .call(
+            "PUT",
+            "/v1/sys/unseal",
+            None,
+            Some(json!({"key": "abcdef"})),
+        )
+        .await;
+    assert_eq!(r.error(), "'key' must be a valid hex or base64 string");
+    let r = u
+        .call(
+            "PUT",
+            "/v1/sys/unseal",
+            None,
+            Some(json!({"key": "00".repeat(16)})),
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (400, "Vault is not initialized"));
 }
 
 #[tokio::test]

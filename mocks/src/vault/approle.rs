@@ -7,8 +7,10 @@
 //! (400 `invalid role or secret ID`, counted toward lockout), and drops expired ones from lookups
 //! and lists before each request.
 //!
-//! **Not modelled:** `tidy/secret-id`, the per-field role endpoints (`role/:name/policies`…),
-//! response wrapping of secret IDs.
+//! `tidy/secret-id` answers as Vault's (202, a warning) after the same removal.
+//!
+//! **Not modelled:** the per-field role endpoints (`role/:name/policies`…), response wrapping
+//! of secret IDs.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -98,6 +100,8 @@ impl AuthMethod for AppRole {
         }
         match (segs.as_slice(), cx.op) {
             (["login"], _) if write => self.login(core, cx),
+            // Expired secret IDs went in the tidy above, as Vault's pass deletes them.
+            (["tidy", "secret-id"], _) if write => Ok(super::token::tidy_started().into()),
             (["role", ""], Op::List) => Ok(Resp::list(self.roles.keys().cloned().collect()).into()),
             (["role", name], _) if !name.is_empty() => self.role(core, cx, &name.to_lowercase()),
             (["role", name, "role-id"], Op::Read) => {

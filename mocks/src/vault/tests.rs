@@ -4075,3 +4075,22 @@ async fn vault_policy_writes_parse_first_and_refuse_immutable_policies() {
         .await;
     assert_eq!(r.error(), "cannot delete \"control-group\" policy");
 }
+
+/// Tidy endpoints answer as Vault's: 202 with the whole envelope and its warning.
+#[tokio::test]
+async fn vault_tidy_endpoints_answer_202_with_the_started_warning() {
+    let v = approle_vault().await;
+    for path in ["/v1/auth/token/tidy", "/v1/auth/approle/tidy/secret-id"] {
+        let r = v.root("POST", path, None).await;
+        assert_eq!(r.status, 202, "{path}");
+        assert_eq!(
+            r.body["warnings"],
+            json!(["Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs."])
+        );
+        assert!(
+            r.raw.ends_with(r#""auth":null,"mount_type":""}"#),
+            "{}",
+            r.raw
+        );
+    }
+}

@@ -893,6 +893,8 @@ pub fn handle(core: &mut Core, cx: &Ctx<'_>, rel: &str) -> Result<Reply, VaultEr
     };
     match (head, tail, cx.op) {
         ("create", None, _) if write => create(core, cx, caller, "create", None),
+        // The store drops expired tokens as it goes; the answer is Vault's.
+        ("tidy", None, _) if write => Ok(tidy_started()),
         ("create-orphan", None, _) if write => create(core, cx, caller, "create-orphan", None),
         ("create", Some(role), _) if write && !role.is_empty() => {
             create(core, cx, caller, "create", Some(role))
@@ -1487,6 +1489,17 @@ fn create(
         ..Resp::default()
     }
     .into())
+}
+
+/// A tidy's answer (`logical.RespondWithStatusCode`, 202): the envelope with one warning.
+pub fn tidy_started() -> Reply {
+    Resp {
+        warnings: vec!["Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs.".into()],
+        status: Some(202),
+        raw_status_body: true,
+        ..Resp::default()
+    }
+    .into()
 }
 
 /// `strutil.RemoveDuplicates(list, true)`: trimmed, lower-cased, sorted, without duplicates.

@@ -348,14 +348,7 @@ impl Kv2 {
             ("data", Op::Create | Op::Update) => {
                 let data = match cx.input.raw("data") {
                     None => return Err(VaultError::bad("no data provided")),
-                    Some(Value::Object(o)) => o.clone(),
-                    Some(other) => {
-                        return Err(VaultError::field(
-                            other,
-                            "data",
-                            "'' expected a map, got 'string'",
-                        ))
-                    }
+                    Some(raw) => type_map(raw, "data")?,
                 };
                 let cas = cas_arg(cx.input)?;
                 self.write(cx, key, data, cas)
@@ -654,15 +647,8 @@ impl Kv2 {
 
     fn patch(&mut self, cx: &Ctx<'_>, key: &str) -> Result<Reply, VaultError> {
         let patch = match cx.input.raw("data") {
-            Some(Value::Object(o)) => Value::Object(o.clone()),
+            Some(raw) => Value::Object(type_map(raw, "data")?),
             None => return Err(VaultError::bad("no data provided")),
-            Some(other) => {
-                return Err(VaultError::field(
-                    other,
-                    "data",
-                    "'' expected a map, got 'string'",
-                ))
-            }
         };
         let Some(m) = self.keys.get(key) else {
             // UNVERIFIED: reference/vault-core.md §5.1 (PATCH of an absent key: 404, empty body)
@@ -772,6 +758,20 @@ fn custom_metadata(raw: &Value, patch: bool) -> Result<BTreeMap<String, String>,
     }
     let refs: Vec<&str> = errors.iter().map(String::as_str).collect();
     Err(VaultError::bad(super::error::multierror(&refs)))
+}
+
+/// A `TypeMap` field: an object, or an empty list (mapstructure makes it an empty map); else
+/// mapstructure's `'' expected a map, got 'kind'`.
+fn type_map(raw: &Value, field: &str) -> Result<Map<String, Value>, VaultError> {
+    match raw {
+        Value::Object(o) => Ok(o.clone()),
+        Value::Array(a) if a.is_empty() => Ok(Map::new()),
+        other => Err(VaultError::field(
+            super::go_fmt::go_value(other),
+            field,
+            format!("'' expected a map, got '{}'", go_kind(other)),
+        )),
+    }
 }
 
 /// The kind mapstructure names when a map was expected.

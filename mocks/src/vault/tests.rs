@@ -4094,3 +4094,42 @@ async fn vault_tidy_endpoints_answer_202_with_the_started_warning() {
         );
     }
 }
+
+/// KV `data` is a TypeMap: Go's `%v` of the input and the kind mapstructure names, without the
+/// prefix on a write (its existence check), with it on a PATCH; an empty list is an empty map.
+#[tokio::test]
+async fn vault_kv2_data_field_type_errors_as_mapstructure() {
+    let v = vault();
+    let put = |body: Value| {
+        let v = &v;
+        async move { v.root("POST", "/v1/secret/data/t", Some(body)).await }
+    };
+    assert_eq!(
+        put(json!({"data": "abc"})).await.error(),
+        "error converting input abc for field \"data\": '' expected a map, got 'string'"
+    );
+    assert_eq!(
+        put(json!({"data": true})).await.error(),
+        "error converting input true for field \"data\": '' expected a map, got 'bool'"
+    );
+    assert_eq!(
+        put(json!({"data": ["a"]})).await.error(),
+        "error converting input [a] for field \"data\": '' expected a map, got 'slice'"
+    );
+    assert_eq!(
+        put(json!({"data": 5})).await.error(),
+        "error converting input 5 for field \"data\": '' expected a map, got 'string'"
+    );
+    let r = put(json!({"data": []})).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = v
+        .send(
+            Request::patch("/v1/secret/data/t")
+                .header("X-Vault-Token", "root")
+                .header("Content-Type", "application/merge-patch+json")
+                .body(Body::from(json!({"data": "x"}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.error(), "Field validation failed: error converting input x for field \"data\": '' expected a map, got 'string'");
+}

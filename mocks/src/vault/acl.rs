@@ -6,7 +6,7 @@
 //! and ignored), glob values in `allowed_parameters`, identity-group policies, templated paths other
 //! than `{{identity.entity.id}}`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
@@ -178,39 +178,95 @@ pub struct Policy {
     pub paths: Vec<(String, PathRules)>,
 }
 
-/// The line of `key`'s assignment (`key =` in HCL, `"key":` in JSON) at or after line `from`
-/// (1-based), as `hclutil.CheckHCLKeys` reports it; 0 for a block (`key "x" {`), which has no
-/// `=` and so no position in HCL 1's syntax tree.
-fn key_line(text: &str, key: &str, from: usize) -> usize {
-    for (i, line) in text.lines().enumerate().skip(from.saturating_sub(1)) {
-        let quoted = format!("\"{key}\"");
-        // JSON: `"key":` anywhere on the line.
-        if line
-            .match_indices(&quoted)
-            .any(|(at, _)| line[at + quoted.len()..].trim_start().starts_with(':'))
-        {
-            return i + 1;
-        }
-        let t = line.trim_start();
-        let rest = t.strip_prefix(key).or_else(|| t.strip_prefix(&quoted));
-        let Some(rest) = rest else { continue };
-        let rest = rest.trim_start();
-        if rest.starts_with('=') {
-            return i + 1;
-        }
-        if rest.starts_with('{') || rest.starts_with('"') {
-            return 0;
-        }
-    }
-    0
+/// Where keys and quoted strings sit in a policy's text, gathered in one pass, so that the lines
+/// of invalid keys are found without rescanning the text for each (a policy can be a megabyte).
+#[derive(Debug, Default)]
+struct KeyLines {
+    /// Key → the lines of its assignments (`key =` in HCL, `"key":` in JSON), in order; 0 for
+    /// a block (`key "x" {`), which has no `=` and so no position in HCL 1's syntax tree.
+    keys: HashMap<String, Vec<usize>>,
+    /// Per key, how many of its lines have been reported.
+    taken: HashMap<String, usize>,
+    /// Quoted string → the first line it appears on.
+    strings: HashMap<String, usize>,
 }
 
-/// The line where the `path "p"` block (or JSON `"p":` entry) starts, 1-based.
-fn path_line(text: &str, raw_path: &str) -> usize {
-    let quoted = format!("\"{raw_path}\"");
-    text.lines()
-        .position(|l| l.contains(&quoted))
-        .map_or(1, |i| i + 1)
+impl KeyLines {
+    fn new(text: &str) -> Self {
+        let mut kl = Self::default();
+        let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        for (n, line) in text.lines().enumerate() {
+            let no = n + 1;
+            let b = line.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'"' {
+                    // A quoted string: recorded; followed by `:` it is a JSON key.
+                    let start = i + 1;
+                    let mut end = start;
+                    while end < b.len() && b[end] != b'"' {
+                        end += if b[end] == b'\\' { 2 } else { 1 };
+                    }
+                    let end = end.min(b.len());
+                    let content = &line[start..end];
+                    kl.strings.entry(content.to_owned()).or_insert(no);
+                    let rest = line[(end + 1).min(b.len())..].trim_start();
+                    if rest.starts_with(':') {
+                        kl.keys.entry(content.to_owned()).or_default().push(no);
+                    }
+                    i = end + 1;
+                } else if ident(b[i]) && (i == 0 || !ident(b[i - 1])) {
+                    let start = i;
+                    while i < b.len() && ident(b[i]) {
+                        i += 1;
+                    }
+                    let rest = line[i..].trim_start();
+                    let at_start = line[..start].trim().is_empty();
+                    if rest.starts_with('=') && !rest.starts_with("==") {
+                        kl.keys
+                            .entry(line[start..i].to_owned())
+                            .or_default()
+                            .push(no);
+                    } else if at_start && (rest.starts_with('"') || rest.starts_with('{')) {
+                        kl.keys
+                            .entry(line[start..i].to_owned())
+                            .or_default()
+                            .push(0);
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        kl
+    }
+
+    /// The line of `key`'s next unreported assignment at or after line `from`.
+    fn line(&mut self, key: &str, from: usize) -> usize {
+        let Some(lines) = self.keys.get(key) else {
+            return 0;
+        };
+        let taken = self.taken.entry(key.to_owned()).or_default();
+        let first = lines.partition_point(|l| *l != 0 && *l < from);
+        let at = first.max(*taken);
+        *taken = at + 1;
+        lines.get(at).copied().unwrap_or(0)
+    }
+
+    /// The line where the `path "p"` block (or JSON `"p":` entry) starts.
+    fn path_line(&self, raw_path: &str) -> usize {
+        self.strings.get(raw_path).copied().unwrap_or(1)
+    }
+}
+
+/// The top level's invalid keys with their lines.
+fn top_level_keys(text: &str, bad: &[String]) -> String {
+    let mut lines = KeyLines::new(text);
+    let listed: Vec<String> = bad
+        .iter()
+        .map(|k| format!("invalid key {k:?} on line {}", lines.line(k, 1)))
+        .collect();
+    invalid_keys(&listed)
 }
 
 /// `hclutil.CheckHCLKeys`' go-multierror: every invalid key with its line.
@@ -243,18 +299,19 @@ pub fn parse_policy(name: &str, text: &str) -> Result<Policy, String> {
     let mut paths = Vec::new();
     for (raw_path, body) in blocks {
         // A path's keys are checked before anything in it is read.
-        let from = path_line(text, &raw_path);
-        let bad: Vec<String> = body
-            .keys()
-            .filter(|k| !PATH_KEYS.contains(&k.as_str()))
-            .map(|k| {
-                format!(
-                    "path {raw_path:?}: invalid key {k:?} on line {}",
-                    key_line(text, k, from)
-                )
-            })
-            .collect();
-        if !bad.is_empty() {
+        if body.keys().any(|k| !PATH_KEYS.contains(&k.as_str())) {
+            let mut lines = KeyLines::new(text);
+            let from = lines.path_line(&raw_path);
+            let bad: Vec<String> = body
+                .keys()
+                .filter(|k| !PATH_KEYS.contains(&k.as_str()))
+                .map(|k| {
+                    format!(
+                        "path {raw_path:?}: invalid key {k:?} on line {}",
+                        lines.line(k, from)
+                    )
+                })
+                .collect();
             return Err(invalid_keys(&bad));
         }
         let path = raw_path.trim_start_matches('/').to_owned();
@@ -377,14 +434,11 @@ fn parse_json_policy(text: &str) -> Result<PathBlocks, String> {
                     }
                 }
             }
-            other => bad.push(format!(
-                "invalid key {other:?} on line {}",
-                key_line(text, other, 1)
-            )),
+            other => bad.push(other.to_owned()),
         }
     }
     if !bad.is_empty() {
-        return Err(invalid_keys(&bad));
+        return Err(top_level_keys(text, &bad));
     }
     Ok(out)
 }
@@ -397,11 +451,7 @@ fn parse_hcl_policy(text: &str) -> Result<PathBlocks, String> {
         match structure {
             hcl::Structure::Block(block) => {
                 if block.identifier.as_str() != "path" {
-                    let k = block.identifier.as_str();
-                    bad.push(format!(
-                        "invalid key {k:?} on line {}",
-                        key_line(text, k, 1)
-                    ));
+                    bad.push(block.identifier.as_str().to_owned());
                     continue;
                 }
                 let Some(label) = block.labels.first() else {
@@ -421,18 +471,14 @@ fn parse_hcl_policy(text: &str) -> Result<PathBlocks, String> {
                 out.push((label.as_str().to_owned(), m));
             }
             hcl::Structure::Attribute(a) => {
-                let k = a.key.as_str();
-                if k != "name" {
-                    bad.push(format!(
-                        "invalid key {k:?} on line {}",
-                        key_line(text, k, 1)
-                    ));
+                if a.key.as_str() != "name" {
+                    bad.push(a.key.as_str().to_owned());
                 }
             }
         }
     }
     if !bad.is_empty() {
-        return Err(invalid_keys(&bad));
+        return Err(top_level_keys(text, &bad));
     }
     Ok(out)
 }
@@ -779,6 +825,22 @@ path "secret/foo" { capabilities = ["read"] }"#);
         assert_eq!(
             e,
             "1 error occurred:\n\t* invalid key \"bad\" on line 1\n\n"
+        );
+        // A key after the block's brace, and a key given twice, each with its own line.
+        let e = parse_policy("t", "path \"x\" { capabilites = [\"read\"] }").unwrap_err();
+        assert_eq!(
+            e,
+            "1 error occurred:\n\t* path \"x\": invalid key \"capabilites\" on line 1\n\n"
+        );
+        // The same invalid key in two paths: each path's own line.
+        let e = parse_policy(
+            "t",
+            "path \"a\" {\n  capabilities = [\"read\"]\n}\npath \"b\" {\n  bad = 1\n}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "1 error occurred:\n\t* path \"b\": invalid key \"bad\" on line 5\n\n"
         );
     }
 

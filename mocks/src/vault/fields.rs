@@ -81,42 +81,19 @@ impl Input {
         let Some(v) = self.raw(key) else {
             return Ok(None);
         };
-        let weak = |x: &Value| match x {
-            Value::String(s) => Some(s.clone()),
-            Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_owned()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Null => Some(String::new()),
-            _ => None,
-        };
         let field_err = |e: String| VaultError::field(go_value(v), key, e);
         let items: Vec<String> = match v {
-            Value::Object(o) => {
-                let mut out = BTreeMap::new();
-                for (k, x) in o {
-                    let s = weak(x).ok_or_else(|| {
-                        field_err(format!(
-                            "'[0]' expected type 'string', got unconvertible type '{}', value: '{}'",
-                            go_type(v),
-                            go_value(v)
-                        ))
-                    })?;
-                    out.insert(k.clone(), s);
-                }
-                return Ok(Some(out));
+            // A map of scalars decodes as a map; otherwise mapstructure falls back to a list,
+            // into which the whole object is lifted as one (failing) item.
+            Value::Object(o) if o.values().all(|x| !x.is_object() && !x.is_array()) => {
+                let map = o
+                    .iter()
+                    .map(|(k, x)| (k.clone(), weak::string(x).unwrap_or_default()))
+                    .collect();
+                return Ok(Some(map));
             }
-            Value::Array(a) => a
-                .iter()
-                .map(|x| {
-                    weak(x).ok_or_else(|| {
-                        field_err(format!(
-                            "'[0]' expected type 'string', got unconvertible type '{}', value: '{}'",
-                            go_type(x),
-                            go_value(x)
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            other => vec![weak(other).unwrap_or_default()],
+            Value::Array(a) => weak::strings(a).map_err(field_err)?,
+            other => weak::strings(std::slice::from_ref(other)).map_err(field_err)?,
         };
         let mut out = BTreeMap::new();
         for pair in items {
@@ -567,10 +544,24 @@ pub fn unix(t: SystemTime) -> i64 {
 
 /// `t + secs` (secs may be negative).
 pub fn add_secs(t: SystemTime, secs: i64) -> SystemTime {
-    if secs >= 0 {
-        t + Duration::from_secs(secs as u64)
+    // Kept within years 1–9999 (what RFC 3339 and the date library print): a duration given
+    // in billions of seconds saturates instead of overflowing.
+    const MAX: u64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    const MIN: u64 = 62_135_596_800; // 0001-01-01T00:00:00Z, before the epoch
+    let d = Duration::from_secs(secs.unsigned_abs());
+    let moved = if secs >= 0 {
+        t.checked_add(d)
     } else {
-        t - Duration::from_secs(secs.unsigned_abs())
+        t.checked_sub(d)
+    };
+    let latest = UNIX_EPOCH + Duration::from_secs(MAX);
+    let earliest = UNIX_EPOCH - Duration::from_secs(MIN);
+    match moved {
+        Some(m) if m > latest => latest,
+        Some(m) if m < earliest => earliest,
+        Some(m) => m,
+        None if secs >= 0 => latest,
+        None => earliest,
     }
 }
 
@@ -668,7 +659,7 @@ pub fn go_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
 pub fn parse_media_type(v: &str) -> Result<String, String> {
     let token =
         |c: char| c.is_ascii() && !c.is_ascii_control() && !" ()<>@,;:\\\"/[]?=".contains(c);
-    let (base, params) = v.split_once(';').unwrap_or((v, ""));
+    let base = v.split_once(';').map_or(v, |(b, _)| b);
     let media = base.trim().to_ascii_lowercase();
     let typ_len = media.find(|c: char| !token(c)).unwrap_or(media.len());
     if typ_len == 0 {
@@ -687,21 +678,61 @@ pub fn parse_media_type(v: &str) -> Result<String, String> {
             return Err("mime: unexpected content after media subtype".into());
         }
     }
-    let params: Vec<&str> = params.split(';').map(str::trim).collect();
-    let last = params.len() - 1;
-    for (i, p) in params.iter().enumerate() {
-        if p.is_empty() && (i == last || v.split_once(';').is_none()) {
-            continue;
+    // consumeMediaParam, repeated: `; name = value` with a token or a quoted string as value;
+    // a trailing `;` is allowed, a name twice is not.
+    let mut rest = &v[base.len()..];
+    let mut seen = BTreeSet::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
         }
-        let ok = p.split_once('=').is_some_and(|(k, val)| {
-            !k.is_empty()
-                && k.chars().all(token)
-                && (val.chars().all(token) && !val.is_empty()
-                    || (val.len() >= 2 && val.starts_with('"') && val.ends_with('"')))
-        });
-        if !ok {
+        let Some(after) = rest.strip_prefix(';') else {
+            return Err("mime: invalid media parameter".into());
+        };
+        let after = after.trim_start();
+        let name_len = after.find(|c: char| !token(c)).unwrap_or(after.len());
+        if name_len == 0 {
+            if after.trim().is_empty() {
+                break; // a trailing semicolon
+            }
             return Err("mime: invalid media parameter".into());
         }
+        let name = after[..name_len].to_ascii_lowercase();
+        let Some(value) = after[name_len..].trim_start().strip_prefix('=') else {
+            return Err("mime: invalid media parameter".into());
+        };
+        let value = value.trim_start();
+        let consumed = if let Some(q) = value.strip_prefix('"') {
+            // A quoted string, `\\` escaping the next character.
+            let mut end = None;
+            let mut escaped = false;
+            for (i, c) in q.char_indices() {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            match end {
+                Some(e) => 1 + e + 1,
+                None => return Err("mime: invalid media parameter".into()),
+            }
+        } else {
+            let n = value.find(|c: char| !token(c)).unwrap_or(value.len());
+            if n == 0 {
+                return Err("mime: invalid media parameter".into());
+            }
+            n
+        };
+        if !seen.insert(name) {
+            return Err("mime: duplicate parameter name".into());
+        }
+        rest = &value[consumed..];
     }
     Ok(media)
 }
@@ -799,6 +830,30 @@ mod tests {
             e(input.str_list("items")),
             "Field validation failed: error converting input [a,b 7 true map[k:v] [z]] for field \"items\": 2 error(s) decoding:\n\n* '[3]' expected type 'string', got unconvertible type 'map[string]interface {}', value: 'map[k:v]'\n* '[4]' expected type 'string', got unconvertible type '[]interface {}', value: '[z]'"
         );
+    }
+
+    #[test]
+    fn media_types_parse_as_gos_mime_package() {
+        let ok = |s: &str| parse_media_type(s).unwrap();
+        let err = |s: &str| parse_media_type(s).unwrap_err();
+        assert_eq!(
+            ok("Application/Merge-Patch+JSON"),
+            "application/merge-patch+json"
+        );
+        assert_eq!(ok("a/b; charset = utf-8"), "a/b");
+        assert_eq!(ok("a/b; x=\"p;q\"; y=z;"), "a/b");
+        assert_eq!(err(""), "mime: no media type");
+        assert_eq!(err("a/b; x"), "mime: invalid media parameter");
+        assert_eq!(err("a/b; x=1; X=2"), "mime: duplicate parameter name");
+        assert_eq!(err("a/b; x=\"open"), "mime: invalid media parameter");
+        assert_eq!(err("a/b;; x=1"), "mime: invalid media parameter");
+    }
+
+    #[test]
+    fn huge_durations_saturate_instead_of_overflowing() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(rfc3339_nano(add_secs(t, i64::MAX)), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339_nano(add_secs(t, i64::MIN)), "0001-01-01T00:00:00Z");
     }
 
     #[test]

@@ -531,9 +531,7 @@ impl Kv2 {
     /// custom metadata validated first; a warning when the mount mandates CAS.
     fn metadata_write(&mut self, cx: &Ctx<'_>, key: &str) -> Result<Reply, VaultError> {
         let i = cx.input;
-        let max_versions = i.int("max_versions")?;
-        let cas_required = i.bool("cas_required")?;
-        let dva = i.duration("delete_version_after")?;
+        let (max_versions, cas_required, dva) = metadata_fields(i)?;
         let custom = match i.raw("custom_metadata") {
             None => None,
             Some(raw) => Some(custom_metadata(raw, false)?),
@@ -570,19 +568,14 @@ impl Kv2 {
             None => None,
             Some(raw) => Some((custom_metadata(raw, true)?, raw.clone())),
         };
-        let max_versions = i
-            .given("max_versions")
-            .map(|_| i.int("max_versions"))
-            .transpose()?;
-        let cas_required = i.bool("cas_required")?;
-        let dva = i.duration("delete_version_after")?;
+        let (max_versions, cas_required, dva) = metadata_fields(i)?;
         if !self.keys.contains_key(key) {
             return Ok(Reply::Status(404));
         }
         let warnings = self.cas_warning(cas_required);
         let m = self.keys.get_mut(key).expect("checked above");
         if let Some(v) = max_versions {
-            m.max_versions = v.unwrap_or(0);
+            m.max_versions = v;
         }
         if let Some(v) = cas_required {
             m.cas_required = v;
@@ -590,8 +583,8 @@ impl Kv2 {
         if let Some(v) = dva {
             m.delete_version_after = v;
         }
-        if let Some((set, Value::Object(raw))) = custom {
-            for (k, v) in raw {
+        if let Some((set, raw)) = custom {
+            for (k, v) in type_map(&raw, "custom_metadata")? {
                 if v.is_null() {
                     m.custom_metadata.remove(&k);
                 }
@@ -672,6 +665,30 @@ impl Kv2 {
     }
 }
 
+/// The metadata endpoint's `max_versions`, `cas_required` and `delete_version_after`: given at
+/// all (`null` included, as `GetOk` sees it) or not; `null` is the zero value.
+type MetadataFields = (Option<i64>, Option<bool>, Option<i64>);
+
+fn metadata_fields(i: &Input) -> Result<MetadataFields, VaultError> {
+    let null = |k: &str| i.given(k).is_some_and(Value::is_null);
+    let max_versions = if null("max_versions") {
+        Some(0)
+    } else {
+        i.int("max_versions")?
+    };
+    let cas_required = if null("cas_required") {
+        Some(false)
+    } else {
+        i.bool("cas_required")?
+    };
+    let dva = if null("delete_version_after") {
+        Some(0)
+    } else {
+        i.duration("delete_version_after")?
+    };
+    Ok((max_versions, cas_required, dva))
+}
+
 fn with_warnings(warnings: Vec<String>) -> Reply {
     if warnings.is_empty() {
         return Reply::NoContent;
@@ -701,15 +718,9 @@ fn strip_values(map: &mut Map<String, Value>, max_depth: i64, depth: i64) {
 /// 1–128 bytes and each value 1–512, printable; every failure listed (keys in order).
 fn custom_metadata(raw: &Value, patch: bool) -> Result<BTreeMap<String, String>, VaultError> {
     const PREFIX: &str = "custom_metadata validation failed";
-    let Value::Object(o) = raw else {
-        return Err(VaultError::field(
-            super::go_fmt::go_value(raw),
-            "custom_metadata",
-            format!("'' expected a map, got '{}'", go_kind(raw)),
-        ));
-    };
+    let o = type_map(raw, "custom_metadata")?;
     let mut out = BTreeMap::new();
-    for (k, v) in o {
+    for (k, v) in &o {
         if patch && v.is_null() {
             continue;
         }
@@ -760,17 +771,30 @@ fn custom_metadata(raw: &Value, patch: bool) -> Result<BTreeMap<String, String>,
     Err(VaultError::bad(super::error::multierror(&refs)))
 }
 
-/// A `TypeMap` field: an object, or an empty list (mapstructure makes it an empty map); else
-/// mapstructure's `'' expected a map, got 'kind'`.
+/// A `TypeMap` field: an object; a list is decoded element by element into one map
+/// (mapstructure's `decodeMapFromSlice`: `[]` is the empty map, the first element that is no
+/// map fails as `'[i]' expected a map, got 'kind'`); anything else `'' expected a map, …`.
 fn type_map(raw: &Value, field: &str) -> Result<Map<String, Value>, VaultError> {
+    let fail = |name: String, v: &Value| {
+        VaultError::field(
+            super::go_fmt::go_value(raw),
+            field,
+            format!("'{name}' expected a map, got '{}'", go_kind(v)),
+        )
+    };
     match raw {
         Value::Object(o) => Ok(o.clone()),
-        Value::Array(a) if a.is_empty() => Ok(Map::new()),
-        other => Err(VaultError::field(
-            super::go_fmt::go_value(other),
-            field,
-            format!("'' expected a map, got '{}'", go_kind(other)),
-        )),
+        Value::Array(a) => {
+            let mut out = Map::new();
+            for (i, item) in a.iter().enumerate() {
+                match item {
+                    Value::Object(o) => out.extend(o.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                    other => return Err(fail(format!("[{i}]"), other)),
+                }
+            }
+            Ok(out)
+        }
+        other => Err(fail(String::new(), other)),
     }
 }
 
@@ -789,13 +813,7 @@ fn cas_arg(input: &Input) -> Result<Option<i64>, VaultError> {
     let Some(options) = input.raw("options") else {
         return Ok(None);
     };
-    let Value::Object(options) = options else {
-        return Err(VaultError::field(
-            super::go_fmt::go_value(options),
-            "options",
-            format!("'' expected a map, got '{}'", go_kind(options)),
-        ));
-    };
+    let options = type_map(options, "options")?;
     let Some(cas) = options.get("cas") else {
         return Ok(None);
     };

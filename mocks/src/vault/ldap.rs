@@ -224,12 +224,13 @@ impl AuthMethod for Ldap {
                         "both client_tls_cert and client_tls_key must be set",
                     ));
                 }
-                let _ = cx.input.raw("bindpass");
-                if let Some(b) = cx.input.str("bindpass")? {
-                    self.bindpass = b;
-                }
+                let bindpass = cx.input.str("bindpass")?;
                 let mut t = self.token.clone();
                 t.parse(cx.input)?;
+                // Nothing is kept unless every field passed.
+                if let Some(b) = bindpass {
+                    self.bindpass = b;
+                }
                 self.token = t;
                 self.config = config;
                 let warnings = self.user_filter_warning();

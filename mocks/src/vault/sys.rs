@@ -256,12 +256,16 @@ fn raw_body(body: &[u8]) -> Result<Map<String, Value>, VaultError> {
 /// handleSysUnseal: hex when it decodes to a key of a valid length, else base64 (a hex string of
 /// the wrong length that is no base64 is refused as neither).
 fn decode_key(s: &str) -> Result<Vec<u8>, VaultError> {
-    let key = match hex::decode(s) {
-        Ok(k) if (16..=33).contains(&k.len()) => k,
+    match hex::decode(s) {
+        Ok(k) if (16..=33).contains(&k.len()) => Ok(k),
         _ => base64::engine::general_purpose::STANDARD
             .decode(s)
-            .map_err(|_| VaultError::bad("'key' must be a valid hex or base64 string"))?,
-    };
+            .map_err(|_| VaultError::bad("'key' must be a valid hex or base64 string")),
+    }
+}
+
+/// core's `unsealFragment`: the key's length, after the Vault is found initialised.
+fn check_key_length(key: &[u8]) -> Result<(), VaultError> {
     if key.len() < 16 {
         return Err(VaultError::bad(
             "invalid key: key is shorter than minimum 16 bytes",
@@ -272,7 +276,7 @@ fn decode_key(s: &str) -> Result<Vec<u8>, VaultError> {
             "invalid key: key is longer than maximum 33 bytes",
         ));
     }
-    Ok(key)
+    Ok(())
 }
 
 fn unseal(state: &VaultState, method: &str, body: &[u8]) -> Response {
@@ -311,9 +315,12 @@ fn unseal(state: &VaultState, method: &str, body: &[u8]) -> Response {
         Ok(k) => k,
         Err(e) => return e.into_response(),
     };
-    // core.Unseal: after the request is read and the key decoded.
+    // core.Unseal: after the request is read and the key decoded; then the key's length.
     if !seal_state.initialized {
         return VaultError::bad("Vault is not initialized").into_response();
+    }
+    if let Err(e) = check_key_length(&key) {
+        return e.into_response();
     }
     if !seal_state.sealed {
         return raw_json(200, seal_state.status_json());

@@ -4112,10 +4112,17 @@ async fn vault_kv2_data_field_type_errors_as_mapstructure() {
         put(json!({"data": true})).await.error(),
         "error converting input true for field \"data\": '' expected a map, got 'bool'"
     );
+    // A list is decoded element by element into one map.
     assert_eq!(
         put(json!({"data": ["a"]})).await.error(),
-        "error converting input [a] for field \"data\": '' expected a map, got 'slice'"
+        "error converting input [a] for field \"data\": '[0]' expected a map, got 'string'"
     );
+    let r = put(json!({"data": [{"a": 1}, {"b": 2}]})).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = v.root("GET", "/v1/secret/data/t", None).await;
+    assert_eq!(r.body["data"]["data"], json!({"a": 1, "b": 2}));
+    let r = put(json!({"data": {"x": 1}, "options": []})).await;
+    assert_eq!(r.status, 200, "options [] is no CAS: {}", r.raw);
     assert_eq!(
         put(json!({"data": 5})).await.error(),
         "error converting input 5 for field \"data\": '' expected a map, got 'string'"
@@ -4132,4 +4139,116 @@ async fn vault_kv2_data_field_type_errors_as_mapstructure() {
         )
         .await;
     assert_eq!(r.error(), "Field validation failed: error converting input x for field \"data\": '' expected a map, got 'string'");
+}
+
+/// Review findings: token roles take six token fields only; unseal checks a key's length after
+/// the Vault is found initialised; huge durations do not overflow; a failed LDAP config write
+/// keeps its bind password out; KV metadata `null`s count as given; `meta` list errors.
+#[tokio::test]
+async fn vault_review_edges_token_roles_unseal_durations_ldap_and_kv_nulls() {
+    let v = vault();
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/roles/r",
+            Some(json!({"token_ttl": "2h", "token_max_ttl": "1h", "token_policies": "x"})),
+        )
+        .await;
+    // Not fields of the path: ignored (the warning rides on a response, and there is none).
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let d = v.root("GET", "/v1/auth/token/roles/r", None).await.body["data"].clone();
+    assert!(
+        d.get("token_ttl").is_none() && d.get("token_policies").is_none(),
+        "{d}"
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"meta": ["a=b", ["x"]]})),
+        )
+        .await;
+    assert_eq!(
+        r.error(),
+        "Field validation failed: error converting input [a=b [x]] for field \"meta\": 1 error(s) decoding:\n\n* '[1]' expected type 'string', got unconvertible type '[]interface {}', value: '[x]'"
+    );
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/token/create",
+            Some(json!({"explicit_max_ttl": "9223372036854775807", "policies": ["default"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+
+    // KV: a huge delete_version_after, then a write and an undelete: no overflow.
+    v.root(
+        "POST",
+        "/v1/secret/metadata/huge",
+        Some(json!({"delete_version_after": "9223372036854775807"})),
+    )
+    .await;
+    let r = v
+        .root(
+            "POST",
+            "/v1/secret/data/huge",
+            Some(json!({"data": {"a": 1}})),
+        )
+        .await;
+    assert_eq!(
+        r.body["data"]["deletion_time"], "9999-12-31T23:59:59Z",
+        "{}",
+        r.raw
+    );
+    // `null` is given: a metadata write of `max_versions: null` makes the key.
+    let r = v
+        .root(
+            "POST",
+            "/v1/secret/metadata/n",
+            Some(json!({"max_versions": null})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        v.root("GET", "/v1/secret/metadata/n", None).await.status,
+        200
+    );
+
+    // LDAP: a config write that fails keeps its bindpass out (no bind DN by search).
+    v.root("POST", "/v1/sys/auth/ldap", Some(json!({"type": "ldap"})))
+        .await;
+    v.st.ldap_add_user("dora", "pw", &[]);
+    v.root(
+        "POST",
+        "/v1/auth/ldap/config",
+        Some(json!({"binddn": "cn=svc"})),
+    )
+    .await;
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/ldap/config",
+            Some(json!({"bindpass": "x", "token_ttl": "2h", "token_max_ttl": "1h"})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = v
+        .call(
+            "POST",
+            "/v1/auth/ldap/login/dora",
+            None,
+            Some(json!({"password": "pw"})),
+        )
+        .await;
+    assert_eq!(r.error(), "ldap operation failed: failed to bind as user");
+
+    // Unseal on an uninitialised Vault: not initialised before the key's length.
+    let u = vault_with(VaultOptions {
+        start: StartMode::Uninitialized,
+        ..VaultOptions::default()
+    });
+    let r = u
+        .call("PUT", "/v1/sys/unseal", None, Some(json!({"key": "AAAA"})))
+        .await;
+    assert_eq!(r.error(), "Vault is not initialized");
 }

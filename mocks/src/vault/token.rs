@@ -1479,7 +1479,7 @@ fn create(
         cx.now,
     );
     warnings.extend(cap_warnings);
-    if !id.is_empty() && !batch {
+    if !id.is_empty() {
         warnings.push("Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.".into());
     }
     warnings.extend(missing);
@@ -1637,14 +1637,28 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
             } else {
                 r.token_type.clone()
             };
-            t.parse_typed(i, TypeField::Skip)
-                .map_err(|e| match e.message.as_deref() {
+            // A role takes six token fields (AddTokenFieldsWithAllowList); the others are no
+            // fields of the path and come back as unrecognized parameters.
+            let allowed: Map<String, Value> = [
+                "token_bound_cidrs",
+                "token_explicit_max_ttl",
+                "token_period",
+                "token_no_default_policy",
+                "token_num_uses",
+            ]
+            .iter()
+            .filter_map(|k| i.given(k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
+            let role_fields = Input::new(allowed);
+            t.parse_typed(&role_fields, TypeField::Skip).map_err(|e| {
+                match e.message.as_deref() {
                     // The framework's field validation runs before the handler: not prefixed.
                     Some(m) if !m.starts_with("Field validation failed") => {
                         VaultError::bad(format!("error parsing role fields: {m}"))
                     }
                     _ => e,
-                })?;
+                }
+            })?;
             r.token = t;
             if r.token_type.is_empty() || r.token_type == "default" {
                 r.token_type = "default-service".into();
@@ -1746,19 +1760,24 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
 }
 
 /// `pathSuffixSanitize.MatchString`: somewhere in the suffix, a word character, one or more of
-/// word characters, `-` and `.`, and a word character (the pattern is not anchored).
+/// word characters, `-` and `.`, and a word character (the pattern is not anchored). In one pass:
+/// a run of those characters matches when its first and last word characters are two or more
+/// apart.
 fn path_suffix_matches(s: &str) -> bool {
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let b = s.as_bytes();
-    (0..b.len()).any(|start| {
-        word(b[start])
-            && (start + 2..b.len()).any(|end| {
-                word(b[end])
-                    && b[start + 1..end]
-                        .iter()
-                        .all(|&c| word(c) || c == b'-' || c == b'.')
-            })
-    })
+    let mut first_word: Option<usize> = None;
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        if word(c) {
+            match first_word {
+                Some(f) if i >= f + 2 => return true,
+                Some(_) => {}
+                None => first_word = Some(i),
+            }
+        } else if c != b'-' && c != b'.' {
+            first_word = None;
+        }
+    }
+    false
 }
 
 /// Existence check of `roles/:name` (create vs update).

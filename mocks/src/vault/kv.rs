@@ -46,30 +46,51 @@ impl Kv1 {
         self.entries.contains_key(rel)
     }
 
-    /// `default_ttl` is the mount's default lease TTL, reported as `lease_duration` on reads.
+    /// `default_ttl` is the mount's default lease TTL, reported as `lease_duration` on reads
+    /// (with a `ttl` or `lease` key's value instead). `None` serves a cubbyhole: no lease
+    /// duration, and its handlers' plain errors (500).
     pub fn handle(
         &mut self,
         cx: &Ctx<'_>,
         rel: &str,
-        default_ttl: i64,
+        default_ttl: Option<i64>,
     ) -> Result<Reply, VaultError> {
+        let cubbyhole = default_ttl.is_none();
         match cx.op {
             Op::List => Ok(Resp::list(list_under(self.entries.keys(), rel)).into()),
-            _ if rel.is_empty() => Err(VaultError::unsupported_path()),
             Op::Read | Op::Head => {
+                if cubbyhole && rel.is_empty() {
+                    return Err(VaultError::multi(500, "missing path"));
+                }
                 let data = self.entries.get(rel).ok_or_else(VaultError::not_found)?;
-                let ttl = ["ttl", "lease"]
-                    .iter()
-                    .find_map(|k| data.get(*k))
-                    .and_then(|v| super::fields::parse_duration_value(v).ok())
-                    .unwrap_or(default_ttl);
                 let mut r = Resp::data(Value::Object(data.clone()));
-                r.lease_duration = ttl;
+                if let Some(default) = default_ttl {
+                    r.lease_duration = ["ttl", "lease"]
+                        .iter()
+                        .find_map(|k| data.get(*k))
+                        .and_then(|v| super::fields::parse_duration_value(v).ok())
+                        .unwrap_or(default);
+                }
                 Ok(r.into())
             }
             Op::Create | Op::Update => {
-                if cx.input.is_empty() {
-                    return Err(VaultError::bad("missing data fields"));
+                // The passthrough checks the path first; the cubbyhole the data first.
+                let (path_err, data_err) = if cubbyhole {
+                    (
+                        VaultError::multi(500, "missing path"),
+                        VaultError::multi(500, "missing data fields"),
+                    )
+                } else {
+                    (
+                        VaultError::bad("missing path"),
+                        VaultError::bad("missing data fields"),
+                    )
+                };
+                match (rel.is_empty(), cx.input.is_empty()) {
+                    (_, true) if cubbyhole => return Err(data_err),
+                    (true, _) => return Err(path_err),
+                    (_, true) => return Err(data_err),
+                    _ => {}
                 }
                 self.entries.insert(rel.to_owned(), cx.input.all().clone());
                 Ok(Reply::NoContent)

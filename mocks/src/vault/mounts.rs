@@ -126,14 +126,14 @@ impl SecretMount {
 
     pub fn handle(&mut self, cx: &Ctx<'_>, rel: &str) -> Result<Reply, VaultError> {
         match &mut self.backend {
-            SecretBackend::Kv1(kv) => kv.handle(cx, rel, self.info.default_ttl()),
+            SecretBackend::Kv1(kv) => kv.handle(cx, rel, Some(self.info.default_ttl())),
             SecretBackend::Kv2(kv) => kv.handle(cx, rel),
             SecretBackend::Cubbyhole(boxes) => {
                 let Some(caller) = cx.caller else {
                     return Err(VaultError::permission_denied());
                 };
                 let kv = boxes.entry(caller.token.accessor.to_string()).or_default();
-                kv.handle(cx, rel, 0)
+                kv.handle(cx, rel, None)
             }
             SecretBackend::Identity | SecretBackend::System => Err(VaultError::unsupported_path()),
         }

@@ -4252,3 +4252,44 @@ async fn vault_review_edges_token_roles_unseal_durations_ldap_and_kv_nulls() {
         .await;
     assert_eq!(r.error(), "Vault is not initialized");
 }
+
+/// KV v1 and the cubbyhole at their mount's root, and the cubbyhole's lease duration: the
+/// passthrough's and the cubbyhole's own answers.
+#[tokio::test]
+async fn vault_kv1_and_cubbyhole_roots_and_leases() {
+    let v = vault();
+    v.root("POST", "/v1/sys/mounts/kv1", Some(json!({"type": "kv"})))
+        .await;
+    assert_eq!(v.root("GET", "/v1/kv1", None).await.status, 404);
+    let r = v.root("POST", "/v1/kv1", Some(json!({"a": 1}))).await;
+    assert_eq!((r.status, r.error()), (400, "missing path"));
+    assert_eq!(v.root("DELETE", "/v1/kv1", None).await.status, 204);
+    let r = v.root("POST", "/v1/cubbyhole", Some(json!({}))).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (500, "1 error occurred:\n\t* missing data fields\n\n")
+    );
+    let r = v.root("POST", "/v1/cubbyhole", Some(json!({"a": 1}))).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (500, "1 error occurred:\n\t* missing path\n\n")
+    );
+    let r = v.root("GET", "/v1/cubbyhole", None).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (500, "1 error occurred:\n\t* missing path\n\n")
+    );
+    // A `ttl` key sets the lease duration of a KV v1 read, never of a cubbyhole's.
+    v.root("POST", "/v1/kv1/t", Some(json!({"ttl": "1h"})))
+        .await;
+    assert_eq!(
+        v.root("GET", "/v1/kv1/t", None).await.body["lease_duration"],
+        3600
+    );
+    v.root("POST", "/v1/cubbyhole/t", Some(json!({"ttl": "1h"})))
+        .await;
+    assert_eq!(
+        v.root("GET", "/v1/cubbyhole/t", None).await.body["lease_duration"],
+        0
+    );
+}

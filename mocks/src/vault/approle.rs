@@ -445,14 +445,7 @@ impl AppRole {
                     return Err(VaultError::multi(500, "role_id already in use"));
                 }
                 self.roles.insert(name.to_owned(), r);
-                if warnings.is_empty() {
-                    return Ok(Reply::NoContent.into());
-                }
-                Ok(Resp {
-                    warnings,
-                    ..Resp::default()
-                }
-                .into())
+                Ok(Reply::with_warnings(warnings).into())
             }
             Op::Delete => {
                 self.roles.remove(name);

@@ -67,6 +67,20 @@ impl Resp {
     }
 }
 
+impl Reply {
+    /// What a write answers: nothing (204), or its warnings in the envelope (200).
+    pub fn with_warnings(warnings: Vec<String>) -> Self {
+        if warnings.is_empty() {
+            return Self::NoContent;
+        }
+        Resp {
+            warnings,
+            ..Resp::default()
+        }
+        .into()
+    }
+}
+
 impl From<Resp> for Reply {
     fn from(r: Resp) -> Self {
         Reply::Envelope(Box::new(r))

@@ -165,6 +165,19 @@ impl KeyMeta {
         }
     }
 
+    /// The fields a metadata write or patch gave.
+    fn set_fields(&mut self, (max_versions, cas_required, dva): MetadataFields) {
+        if let Some(v) = max_versions {
+            self.max_versions = v;
+        }
+        if let Some(v) = cas_required {
+            self.cas_required = v;
+        }
+        if let Some(v) = dva {
+            self.delete_version_after = v;
+        }
+    }
+
     /// A protobuf map: an empty one reads back as `null`.
     fn custom_metadata(&self) -> Option<&BTreeMap<String, String>> {
         (!self.custom_metadata.is_empty()).then_some(&self.custom_metadata)
@@ -496,18 +509,10 @@ impl Kv2 {
             None => 0,
             Some(_) => cx.input.int("version")?.unwrap_or(0),
         };
-        let m = self.keys.get(key).ok_or_else(VaultError::not_found)?;
-        let n = if version > 0 { version } else { m.current };
-        let Some(v) = m.versions.get(&n) else {
-            return Err(VaultError::not_found());
+        let (v, metadata) = match self.live_version(cx, key, version, "data")? {
+            Ok(found) => found,
+            Err(gone) => return Ok(gone),
         };
-        let metadata = m.version_meta(n);
-        if v.destroyed || v.is_deleted(cx.now) {
-            return Ok(raw_404(
-                Some(json!({ "data": null, "metadata": metadata })),
-                None,
-            ));
-        }
         Ok(Resp::data(json!({ "data": v.data, "metadata": metadata })).into())
     }
 
@@ -566,19 +571,11 @@ impl Kv2 {
             .keys
             .entry(key.to_owned())
             .or_insert_with(|| KeyMeta::new(now));
-        if let Some(v) = max_versions {
-            m.max_versions = v;
-        }
-        if let Some(v) = cas_required {
-            m.cas_required = v;
-        }
-        if let Some(v) = dva {
-            m.delete_version_after = v;
-        }
+        m.set_fields((max_versions, cas_required, dva));
         if let Some(c) = custom {
             m.custom_metadata = c;
         }
-        Ok(with_warnings(warnings))
+        Ok(Reply::with_warnings(warnings))
     }
 
     /// `pathMetadataPatch`: a JSON merge patch of the stored metadata (custom metadata merged
@@ -595,15 +592,7 @@ impl Kv2 {
         }
         let warnings = self.cas_warning(cas_required);
         let m = self.keys.get_mut(key).expect("checked above");
-        if let Some(v) = max_versions {
-            m.max_versions = v;
-        }
-        if let Some(v) = cas_required {
-            m.cas_required = v;
-        }
-        if let Some(v) = dva {
-            m.delete_version_after = v;
-        }
+        m.set_fields((max_versions, cas_required, dva));
         if let Some((set, raw)) = custom {
             for (k, v) in type_map(&raw, "custom_metadata")? {
                 if v.is_null() {
@@ -612,7 +601,7 @@ impl Kv2 {
             }
             m.custom_metadata.extend(set);
         }
-        Ok(with_warnings(warnings))
+        Ok(Reply::with_warnings(warnings))
     }
 
     fn cas_warning(&self, cas_required: Option<bool>) -> Vec<String> {
@@ -622,23 +611,38 @@ impl Kv2 {
         Vec::new()
     }
 
+    /// The version a read asks for (`version` above 0, else the current one) with its metadata;
+    /// a missing one is 404 `{"errors":[]}`, a deleted or destroyed one the raw 404 envelope
+    /// with `field: null` and the metadata.
+    fn live_version(
+        &self,
+        cx: &Ctx<'_>,
+        key: &str,
+        version: i64,
+        field: &str,
+    ) -> Result<Result<(&Version, Value), Reply>, VaultError> {
+        let m = self.keys.get(key).ok_or_else(VaultError::not_found)?;
+        let n = if version > 0 { version } else { m.current };
+        let v = m.versions.get(&n).ok_or_else(VaultError::not_found)?;
+        let metadata = m.version_meta(n);
+        if v.destroyed || v.is_deleted(cx.now) {
+            return Ok(Err(raw_404(
+                Some(json!({ field: null, "metadata": metadata })),
+                None,
+            )));
+        }
+        Ok(Ok((v, metadata)))
+    }
+
     /// `pathSubkeysRead`: the version's keys with every leaf `null`, nested maps down to
     /// `depth` (0: all).
     fn subkeys(&self, cx: &Ctx<'_>, key: &str) -> Result<Reply, VaultError> {
         let depth = cx.input.int("depth")?.unwrap_or(0);
         let version = cx.input.int("version")?.unwrap_or(0);
-        let m = self.keys.get(key).ok_or_else(VaultError::not_found)?;
-        let n = if version > 0 { version } else { m.current };
-        let Some(v) = m.versions.get(&n) else {
-            return Err(VaultError::not_found());
+        let (v, metadata) = match self.live_version(cx, key, version, "subkeys")? {
+            Ok(found) => found,
+            Err(gone) => return Ok(gone),
         };
-        let metadata = m.version_meta(n);
-        if v.destroyed || v.is_deleted(cx.now) {
-            return Ok(raw_404(
-                Some(json!({ "subkeys": null, "metadata": metadata })),
-                None,
-            ));
-        }
         let mut data = v.data.clone().unwrap_or_default();
         strip_values(&mut data, depth, 1);
         Ok(Resp::data(json!({ "subkeys": data, "metadata": metadata })).into())
@@ -708,17 +712,6 @@ fn metadata_fields(i: &Input) -> Result<MetadataFields, VaultError> {
         i.duration("delete_version_after")?
     };
     Ok((max_versions, cas_required, dva))
-}
-
-fn with_warnings(warnings: Vec<String>) -> Reply {
-    if warnings.is_empty() {
-        return Reply::NoContent;
-    }
-    Resp {
-        warnings,
-        ..Resp::default()
-    }
-    .into()
 }
 
 /// `removeValues`: leaves become `null`; a non-empty map below `max_depth` (0: no limit) is

@@ -233,15 +233,7 @@ impl AuthMethod for Ldap {
                 }
                 self.token = t;
                 self.config = config;
-                let warnings = self.user_filter_warning();
-                if warnings.is_empty() {
-                    return Ok(Reply::NoContent.into());
-                }
-                Ok(Resp {
-                    warnings,
-                    ..Resp::default()
-                }
-                .into())
+                Ok(Reply::with_warnings(self.user_filter_warning()).into())
             }
             (["groups" | "users", ""], Op::List) => {
                 let keys: Vec<String> = if segs[0] == "groups" {

@@ -736,16 +736,7 @@ fn tune_path(
         Op::Read => Ok((Resp::data(tune_json(info)).injected().into(), false)),
         _ if write => {
             let (warnings, upgrade) = tune(info, path, cx.input)?;
-            let reply = if warnings.is_empty() {
-                Reply::NoContent
-            } else {
-                Resp {
-                    warnings,
-                    ..Resp::default()
-                }
-                .into()
-            };
-            Ok((reply, upgrade))
+            Ok((Reply::with_warnings(warnings), upgrade))
         }
         _ => Err(VaultError::unsupported_operation()),
     }
@@ -911,15 +902,7 @@ fn policy_endpoint(
             if name != raw_name {
                 warnings.push(format!("policy name was converted to {name}"));
             }
-            if warnings.is_empty() {
-                Ok(Reply::NoContent)
-            } else {
-                Ok(Resp {
-                    warnings,
-                    ..Resp::default()
-                }
-                .into())
-            }
+            Ok(Reply::with_warnings(warnings))
         }
         Op::Delete => {
             match name.as_str() {

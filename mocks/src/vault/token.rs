@@ -1742,14 +1742,7 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
                 r.allowed_entity_aliases = Some(dedup_lower(&v));
             }
             core.tokens.roles.insert(name.to_owned(), r);
-            if warnings.is_empty() {
-                return Ok(Reply::NoContent);
-            }
-            Ok(Resp {
-                warnings,
-                ..Resp::default()
-            }
-            .into())
+            Ok(Reply::with_warnings(warnings))
         }
         Op::Delete => {
             core.tokens.roles.remove(name);

@@ -846,30 +846,17 @@ path "secret/foo" { capabilities = ["read"] }"#);
 
     #[test]
     fn parameter_constraints_merge_as_acl_go_does() {
-        let a = parse_policy(
-            "a",
-            r#"path "p" {
-  capabilities = ["update"]
-  allowed_parameters = { "x" = ["1"] }
-}"#,
-        )
-        .unwrap();
-        let any = parse_policy(
-            "b",
-            r#"path "p" {
-  capabilities = ["update"]
-  allowed_parameters = { "x" = [] }
-}"#,
-        )
-        .unwrap();
-        let two = parse_policy(
-            "c",
-            r#"path "p" {
-  capabilities = ["update"]
-  allowed_parameters = { "x" = ["2"] }
-}"#,
-        )
-        .unwrap();
+        let allowing = |name: &str, values: &str| {
+            let text = format!(
+                "path \"p\" {{\n  capabilities = [\"update\"]\n  allowed_parameters = {{ \"x\" = [{values}] }}\n}}"
+            );
+            parse_policy(name, &text).unwrap()
+        };
+        let (a, any, two) = (
+            allowing("a", "\"1\""),
+            allowing("b", ""),
+            allowing("c", "\"2\""),
+        );
         // An empty list from either policy allows any value; otherwise the values add up.
         let merged = Acl::new([&a, &any], "");
         assert!(merged.params_allowed("p", json!({"x": "9"}).as_object().unwrap()));

@@ -5,7 +5,7 @@
 //! deletes them, so a real Vault may still accept one for up to a minute after it expires. The
 //! mock refuses one as soon as it has expired, with the answer Vault gives after that pass
 //! (400 `invalid role or secret ID`, counted toward lockout), and drops expired ones from lookups
-//! and lists before each request.
+//! and lists before any request that shows them.
 //!
 //! `tidy/secret-id` answers as Vault's (202, a warning) after the same removal.
 //!
@@ -95,7 +95,14 @@ impl AuthMethod for AppRole {
                 return Err(VaultError::unsupported_path());
             }
         }
-        if rel != "login" {
+        // Expired secret IDs leave before anything that shows them (not on logins, which
+        // check expiry themselves, nor on role or secret-ID writes).
+        if matches!(
+            segs.as_slice(),
+            ["tidy", "secret-id"]
+                | ["role", _, "secret-id", _]
+                | ["role", _, "secret-id-accessor", _]
+        ) {
             self.tidy(cx.now);
         }
         match (segs.as_slice(), cx.op) {
@@ -322,8 +329,9 @@ fn role_missing(name: &str) -> VaultError {
 }
 
 impl AppRole {
-    /// Vault's periodic tidy, run before any other request: expired secret IDs leave lookups and
-    /// lists (a real Vault removes them within a minute of expiry, in a pass once a minute).
+    /// Vault's periodic tidy, run before the requests that show secret IDs: expired ones leave
+    /// lookups and lists (a real Vault removes them within a minute of expiry, in a pass once a
+    /// minute).
     fn tidy(&mut self, now: SystemTime) {
         for r in self.roles.values_mut() {
             r.secret_ids

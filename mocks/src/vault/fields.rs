@@ -737,6 +737,24 @@ pub fn parse_media_type(v: &str) -> Result<String, String> {
     Ok(media)
 }
 
+/// `strutil.RemoveDuplicates`: trimmed, without empties, lower-cased when `lowercase`, sorted,
+/// each once.
+pub fn remove_duplicates(items: &[String], lowercase: bool) -> Vec<String> {
+    let set: BTreeSet<String> = items
+        .iter()
+        .map(|i| i.trim())
+        .filter(|i| !i.is_empty())
+        .map(|i| {
+            if lowercase {
+                i.to_lowercase()
+            } else {
+                i.to_owned()
+            }
+        })
+        .collect();
+    set.into_iter().collect()
+}
+
 /// `framework.GenericNameRegex` (`\w(([\w-.]+)?\w)?`, anchored, ASCII): the names of roles and
 /// users in Vault's paths.
 pub fn generic_name(s: &str) -> bool {

@@ -31,7 +31,7 @@ use serde_json::{json, Map, Value};
 
 use super::envelope::{Reply, Resp};
 use super::error::{json_response, VaultError};
-use super::fields::{cidrs_allow, comma_list};
+use super::fields::{cidrs_allow, comma_list, remove_duplicates};
 use super::go_fmt::go_quote;
 use super::token::sanitize_policies;
 use super::{AuthMethod, Core, Ctx, LoginSuccess, Op, Outcome, TokenSettings, VaultState};
@@ -279,22 +279,11 @@ impl AuthMethod for Ldap {
                         // strutil.RemoveDuplicates: trimmed, sorted, lower-cased unless the
                         // mount is case sensitive.
                         let lower = !self.cfg_bool("case_sensitive_names");
-                        let groups: std::collections::BTreeSet<String> = groups
-                            .iter()
-                            .map(|g| g.trim())
-                            .filter(|g| !g.is_empty())
-                            .map(|g| {
-                                if lower {
-                                    g.to_lowercase()
-                                } else {
-                                    g.to_owned()
-                                }
-                            })
-                            .collect();
+                        let groups = remove_duplicates(&groups, lower);
                         self.users.insert(
                             name,
                             LocalUser {
-                                groups: groups.into_iter().collect::<Vec<_>>().join(","),
+                                groups: groups.join(","),
                                 policies: sanitize_policies(&policies, false),
                             },
                         );

@@ -25,8 +25,8 @@ use serde_json::{json, Map, Value};
 use super::envelope::{AuthBlock, Reply, Resp};
 use super::error::VaultError;
 use super::fields::{
-    add_secs, human_duration, parse_duration_value, rfc3339_nano, secs_until, sockaddr_error, unix,
-    Input,
+    add_secs, human_duration, parse_duration_value, remove_duplicates, rfc3339_nano, secs_until,
+    sockaddr_error, unix, Input,
 };
 use super::go_fmt::{go_quote, go_quoted_list};
 use super::{Core, Ctx, LoginSuccess, MountInfo, Op, SYSTEM_MAX_TTL};
@@ -358,18 +358,15 @@ impl TokenSettings {
 /// `policyutil.SanitizePolicies`: trimmed, lower-cased, deduplicated, sorted, `default` added if
 /// asked; `root` alone if present.
 pub fn sanitize_policies(policies: &[String], add_default: bool) -> Vec<String> {
-    let mut set: BTreeSet<String> = policies
-        .iter()
-        .map(|p| p.trim().to_lowercase())
-        .filter(|p| !p.is_empty())
-        .collect();
-    if set.contains("root") {
+    let mut list = remove_duplicates(policies, true);
+    if list.iter().any(|p| p == "root") {
         return vec!["root".into()];
     }
-    if add_default {
-        set.insert("default".into());
+    if add_default && !list.iter().any(|p| p == "default") {
+        list.push("default".into());
+        list.sort();
     }
-    set.into_iter().collect()
+    list
 }
 
 /// A token role (`auth/token/roles/:name`).
@@ -1273,7 +1270,7 @@ fn create(
                 if fin.is_empty() {
                     fin = allowed;
                 } else {
-                    let globs = sanitize_policies(&r.allowed_policies_glob, false);
+                    let globs = &r.allowed_policies_glob;
                     if fin
                         .iter()
                         .any(|p| !allowed.contains(p) && !globs.iter().any(|g| glob_match(g, p)))
@@ -1282,15 +1279,15 @@ fn create(
                             "token policies ({}) must be subset of the role's allowed policies ({}) or glob policies ({})",
                             go_quoted_list(&fin),
                             go_quoted_list(&allowed),
-                            go_quoted_list(&globs)
+                            go_quoted_list(globs)
                         )));
                     }
                 }
             } else if fin.is_empty() {
                 fin = sanitize_policies(&parent_policies, local_default);
             }
-            let denied = dedup_lower(&r.disallowed_policies);
-            let denied_globs = dedup_lower(&r.disallowed_policies_glob);
+            // The role's lists were normalised when it was written.
+            let (denied, denied_globs) = (&r.disallowed_policies, &r.disallowed_policies_glob);
             if let Some(p) = fin
                 .iter()
                 .find(|p| denied.contains(p) || denied_globs.iter().any(|g| glob_match(g, p)))
@@ -1502,16 +1499,6 @@ pub fn tidy_started() -> Reply {
     .into()
 }
 
-/// `strutil.RemoveDuplicates(list, true)`: trimmed, lower-cased, sorted, without duplicates.
-fn dedup_lower(list: &[String]) -> Vec<String> {
-    let set: BTreeSet<String> = list
-        .iter()
-        .map(|p| p.trim().to_lowercase())
-        .filter(|p| !p.is_empty())
-        .collect();
-    set.into_iter().collect()
-}
-
 /// ryanuber/go-glob's `Glob` (what `strutil.StrListContainsGlob` uses): `*` matches any run of
 /// characters, anywhere in the pattern.
 fn glob_match(pattern: &str, s: &str) -> bool {
@@ -1614,13 +1601,13 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
                 r.allowed_policies = sanitize_policies(&v, false);
             }
             if let Some(v) = i.str_list("disallowed_policies")? {
-                r.disallowed_policies = dedup_lower(&v);
+                r.disallowed_policies = remove_duplicates(&v, true);
             }
             if let Some(v) = i.str_list("allowed_policies_glob")? {
                 r.allowed_policies_glob = sanitize_policies(&v, false);
             }
             if let Some(v) = i.str_list("disallowed_policies_glob")? {
-                r.disallowed_policies_glob = dedup_lower(&v);
+                r.disallowed_policies_glob = remove_duplicates(&v, true);
             }
             // token_type is taken out before the token fields are parsed (they then see
             // `default` when it was given, the stored type when not) and checked after.
@@ -1739,7 +1726,7 @@ fn role_endpoint(core: &mut Core, cx: &Ctx<'_>, name: &str) -> Result<Reply, Vau
                 }
             }
             if let Some(v) = i.str_list("allowed_entity_aliases")? {
-                r.allowed_entity_aliases = Some(dedup_lower(&v));
+                r.allowed_entity_aliases = Some(remove_duplicates(&v, true));
             }
             core.tokens.roles.insert(name.to_owned(), r);
             Ok(Reply::with_warnings(warnings))

@@ -597,6 +597,16 @@ fn outcome(
 }
 
 /// A string kept in a login's internal data (what renewals read back), empty if absent.
+/// A login's internal metadata, starting with `auth_type` = `kind` when the configured
+/// metadata fields (`iam_metadata` / `ec2_metadata`) keep it.
+pub(crate) fn auth_type_metadata(kept: &[String], kind: &str) -> Map<String, Value> {
+    let mut internal = Map::new();
+    if kept.iter().any(|f| f == "auth_type") {
+        internal.insert("auth_type".into(), json!(kind));
+    }
+    internal
+}
+
 pub(crate) fn internal_str(internal: &Map<String, Value>, key: &str) -> String {
     internal
         .get(key)

@@ -275,17 +275,8 @@ impl AwsAuthBackend {
         self.state()
             .access_list
             .insert(doc.instance_id.clone(), stored);
-        let mut internal = Map::new();
         // Renewals route on this metadata; absent, a token is taken for an ec2 one anyway.
-        if self
-            .state()
-            .identity
-            .ec2_metadata
-            .iter()
-            .any(|f| f == "auth_type")
-        {
-            internal.insert("auth_type".into(), json!("ec2"));
-        }
+        let mut internal = super::auth_type_metadata(&self.state().identity.ec2_metadata, "ec2");
         for (k, v) in [
             ("role_name", role_name.as_str()),
             ("instance_id", doc.instance_id.as_str()),

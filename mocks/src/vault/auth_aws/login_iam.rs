@@ -603,18 +603,9 @@ impl AwsAuthBackend {
             inferred = Some((id, region));
         }
         let (inferred_id, inferred_region) = inferred.unwrap_or_default();
-        let mut internal = Map::new();
         // A renewal is routed by the token's `auth_type` metadata, which is there only when
         // `iam_metadata` keeps it (without it Vault takes the token for an ec2 one).
-        if self
-            .state()
-            .identity
-            .iam_metadata
-            .iter()
-            .any(|f| f == "auth_type")
-        {
-            internal.insert("auth_type".into(), json!("iam"));
-        }
+        let mut internal = super::auth_type_metadata(&self.state().identity.iam_metadata, "iam");
         for (k, v) in [
             ("role_name", role_name.as_str()),
             ("role_id", role.role_id.as_str()),

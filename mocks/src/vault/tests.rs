@@ -1528,6 +1528,80 @@ async fn vault_userpass_login_and_failures() {
     assert_eq!((r.status, r.error()), (400, "missing password"));
 }
 
+/// Vault reads a user under the lower-cased name but stores a password or policies update under
+/// the name as given: the update lands in an entry of its own that only a list shows.
+#[tokio::test]
+async fn vault_userpass_update_under_a_mixed_case_name_adds_an_entry_logins_do_not_see() {
+    let v = vault();
+    v.root(
+        "POST",
+        "/v1/sys/auth/userpass",
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
+    v.root(
+        "POST",
+        "/v1/auth/userpass/users/alice",
+        Some(json!({"password": "old", "token_policies": "app"})),
+    )
+    .await;
+    let login = |pw: &'static str| {
+        v.call(
+            "POST",
+            "/v1/auth/userpass/login/alice",
+            None,
+            Some(json!({"password": pw})),
+        )
+    };
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/Alice/password",
+            Some(json!({"password": "new"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert_eq!(login("old").await.status, 200);
+    let r = login("new").await;
+    assert_eq!((r.status, r.error()), (400, "invalid username or password"));
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/Alice/policies",
+            Some(json!({"token_policies": "other"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = v.root("GET", "/v1/auth/userpass/users/Alice", None).await;
+    assert_eq!(r.body["data"]["token_policies"], json!(["app"]));
+    assert_eq!(
+        v.root("LIST", "/v1/auth/userpass/users", None).await.body["data"]["keys"],
+        json!(["Alice", "alice"])
+    );
+    // The same name in lower case updates the user logins find.
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/alice/password",
+            Some(json!({"password": "new"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert_eq!(login("new").await.status, 200);
+    // An unknown user: an internal error (500, Go's multierror text).
+    let r = v
+        .root(
+            "POST",
+            "/v1/auth/userpass/users/Nobody/password",
+            Some(json!({"password": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (500, "1 error occurred:\n\t* username does not exist\n\n")
+    );
+}
+
 #[tokio::test]
 async fn vault_userpass_token_bound_cidrs_refuse_other_addresses() {
     let v = vault();

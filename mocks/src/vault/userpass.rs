@@ -76,23 +76,16 @@ impl AuthMethod for Userpass {
             }
             (["users", name], _) if !name.is_empty() => self.user(cx, &name.to_lowercase()),
             (["users", name, "password"], _) if write => {
-                let name = name.to_lowercase();
                 let password = cx.input.string("password")?;
-                let user = self
-                    .users
-                    .get_mut(&name)
-                    .ok_or_else(|| VaultError::multi(500, "username does not exist"))?;
+                let user = self.updated(name)?;
                 if password.is_empty() {
                     return Err(VaultError::bad("missing password"));
                 }
-                user.password_hash = hash(&name, &password);
+                user.password_hash = hash(&name.to_lowercase(), &password);
                 Ok(Reply::NoContent.into())
             }
             (["users", name, "policies"], _) if write => {
-                let user = self
-                    .users
-                    .get_mut(&name.to_lowercase())
-                    .ok_or_else(|| VaultError::multi(500, "username does not exist"))?;
+                let user = self.updated(name)?;
                 // pathUserPoliciesUpdate: `token_policies` or else `policies`, both sanitised.
                 let t = &mut user.token;
                 let i = cx.input;
@@ -123,6 +116,24 @@ impl AuthMethod for Userpass {
 }
 
 impl Userpass {
+    /// The user a password or policies update changes. Vault reads the user under the lower-cased
+    /// name but stores the update under the name as given (path_user_password.go and
+    /// path_user_policies.go call `setUser` with `d.Get("username")` as is): updating `Alice`
+    /// leaves `alice`, whom logins and reads find, as it was, and adds an entry `Alice` that only
+    /// a list shows.
+    fn updated(&mut self, name: &str) -> Result<&mut User, VaultError> {
+        let lower = name.to_lowercase();
+        let user = self
+            .users
+            .get(&lower)
+            .ok_or_else(|| VaultError::multi(500, "username does not exist"))?;
+        if lower != name {
+            let copy = user.clone();
+            self.users.insert(name.to_owned(), copy);
+        }
+        Ok(self.users.get_mut(name).expect("present or just inserted"))
+    }
+
     fn user(&mut self, cx: &Ctx<'_>, name: &str) -> Result<Outcome, VaultError> {
         match cx.op {
             Op::Read => {

@@ -485,11 +485,12 @@ fn load_spread_over_threads_is_counted_exactly() {
         assert_eq!(r["counts"]["errors"], 0, "{model:?}: {r}");
         assert_eq!(ok.as_u64(), Some(sent), "{model:?}");
         assert_eq!(r["latency"]["count"].as_u64(), Some(sent), "{model:?}");
-        // One STS call per login, every one read from the journal before the report is written
-        // (the report no longer waits a tick past the last answer).
+        // Two STS calls per login (the login's and core's role resolution), every one read from
+        // the journal before the report is written (the report no longer waits a tick past the
+        // last answer).
         assert_eq!(
             r["stages"]["upstream"]["count"].as_u64(),
-            Some(sent),
+            Some(2 * sent),
             "{model:?}: {}",
             r["stages"]
         );

@@ -1,6 +1,6 @@
 //! The request journal: every request each listener received, secrets redacted (invariant 5).
 //!
-//! Scenarios assert on it ("exactly one STS call, carrying the server-ID header"), and the admin API
+//! Scenarios assert on it ("two STS calls, each carrying the server-ID header"), and the admin API
 //! serves it at `GET /__authsim/journal`.
 
 use std::collections::VecDeque;

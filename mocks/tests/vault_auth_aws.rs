@@ -1083,7 +1083,8 @@ mod vault_auth_aws {
             1,
         );
         e.login(login.data(Some("app"))).await.unwrap();
-        assert_eq!(e.forwarded(), 3);
+        // The 503 and its retry, then core's role resolution calls STS once more.
+        assert_eq!(e.forwarded(), 4);
     }
 
     #[tokio::test]

@@ -618,7 +618,16 @@ impl AwsAuthBackend {
         ] {
             internal.insert(k.to_owned(), json!(v));
         }
-        Ok(self.iam_outcome(&role, internal, Some(&entity)))
+        let outcome = self.iam_outcome(&role, internal, Some(&entity));
+        // 17. A login that will create a lease (any token but a batch one) has core work out its
+        // role for lease-count quotas (vault/request_handling.go, `DetermineRoleFromLoginRequest`
+        // unless the server sets `imprecise_lease_role_tracking`), and the aws backend's
+        // `ResolveRoleOperation` runs the iam pipeline again: a second GetCallerIdentity,
+        // whose failure is ignored.
+        if role.token.token_type != "batch" {
+            let _ = forward::submit(&self.http, &forward).await;
+        }
+        Ok(outcome)
     }
 
     /// The metadata, alias and display name of an iam login, from what it stored.

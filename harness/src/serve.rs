@@ -51,9 +51,14 @@ pub struct Served {
 pub async fn start(args: &ServeArgs, extra_runtimes: &[tokio::runtime::Handle]) -> Result<Served> {
     let clock: Arc<dyn Clock> = match &args.manual_clock {
         None => Arc::new(SystemClock),
-        Some(t) => Arc::new(ManualClock::new(worldfile::parse_time(t).with_context(
-            || format!("--manual-clock '{t}' is not an RFC 3339 time such as 2024-01-01T00:00:00Z"),
-        )?)),
+        Some(t) => {
+            let start = worldfile::parse_time(t).with_context(|| {
+                format!("--manual-clock '{t}' is not an RFC 3339 time such as 2024-01-01T00:00:00Z")
+            })?;
+            let start = authsim_mocks::clock::in_range(start)
+                .map_err(|e| anyhow::anyhow!("--manual-clock '{t}': {e}"))?;
+            Arc::new(ManualClock::new(start))
+        }
     };
     let world = load_world(&args.world, &*clock)?;
     let sim = Sim::new(world, clock);

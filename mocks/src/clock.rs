@@ -38,6 +38,20 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub enum ClockError {
     #[error("the clock is the system clock; start with a manual clock to move time")]
     NotManual,
+    #[error("the clock stays between 1970-01-01T00:00:00Z and 8999-12-31T23:59:59Z (answers add up to years to it and print it with four-digit years)")]
+    OutOfRange,
+}
+
+/// The first second a manual clock may not reach (9000-01-01T00:00:00Z): token and credential
+/// lifetimes are added to "now" and printed as RFC 3339, whose years end at 9999.
+const END_UNIX: u64 = 221_845_392_000;
+
+/// `t` if a manual clock may show it.
+pub fn in_range(t: SystemTime) -> Result<SystemTime, ClockError> {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) if d.as_secs() < END_UNIX => Ok(t),
+        _ => Err(ClockError::OutOfRange),
+    }
 }
 
 /// The real wall clock.
@@ -82,12 +96,12 @@ impl Clock for ManualClock {
 
     fn advance(&self, by: Duration) -> Result<(), ClockError> {
         let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
-        *now += by;
+        *now = in_range(now.checked_add(by).ok_or(ClockError::OutOfRange)?)?;
         Ok(())
     }
 
     fn set(&self, to: SystemTime) -> Result<(), ClockError> {
-        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = to;
+        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = in_range(to)?;
         Ok(())
     }
 
@@ -160,6 +174,23 @@ mod tests {
         c.advance(Duration::from_secs(60)).unwrap();
         assert_eq!(c.unix(), 1_440_938_220);
         assert_eq!(rfc3339(c.now()), "2015-08-30T12:37:00Z");
+    }
+
+    #[test]
+    fn manual_clock_stays_in_printable_years() {
+        let c = ManualClock::at_unix(END_UNIX - 10);
+        assert_eq!(
+            c.advance(Duration::from_secs(10)),
+            Err(ClockError::OutOfRange)
+        );
+        assert_eq!(c.advance(Duration::MAX), Err(ClockError::OutOfRange));
+        assert_eq!(c.unix(), END_UNIX as i64 - 10);
+        c.advance(Duration::from_secs(9)).unwrap();
+        assert_eq!(rfc3339(c.now()), "8999-12-31T23:59:59Z");
+        assert_eq!(
+            c.set(UNIX_EPOCH - Duration::from_secs(1)),
+            Err(ClockError::OutOfRange)
+        );
     }
 
     #[test]

@@ -44,6 +44,12 @@ const SECRET_FIELDS: &[&str] = &[
     "signature",
     "pkcs7",
     "credentials",
+    // Vault requests: `auth/aws/config/client`, `sys/unseal`, LDAP's bind password, a custom
+    // token id on `auth/token/create`.
+    "secret_key",
+    "key",
+    "bindpass",
+    "id",
 ];
 pub const REDACTED: &str = "<redacted>";
 const MAX_BODY: usize = 8 * 1024;
@@ -384,6 +390,27 @@ mod tests {
             "Action=GetCallerIdentity&X-Amz-Signature=<redacted>"
         );
         assert!(is_secret_header("Authorization"));
+        // What Vault's own API carries: AWS keys, unseal keys, bind passwords, custom token ids.
+        for (body, redacted) in [
+            (
+                r#"{"access_key":"AKIA1","secret_key":"s3cr3t"}"#,
+                r#"{"access_key":"AKIA1","secret_key":"<redacted>"}"#,
+            ),
+            (r#"{"key":"abcd"}"#, r#"{"key":"<redacted>"}"#),
+            (
+                r#"{"binddn":"cn=vault","bindpass":"pw"}"#,
+                r#"{"binddn":"cn=vault","bindpass":"<redacted>"}"#,
+            ),
+            (
+                r#"{"id":"mytoken","policies":["app"]}"#,
+                r#"{"id":"<redacted>","policies":["app"]}"#,
+            ),
+        ] {
+            assert_eq!(
+                redact_body(Some("application/json"), body.as_bytes()),
+                redacted
+            );
+        }
     }
 
     #[test]

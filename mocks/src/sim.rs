@@ -349,7 +349,7 @@ async fn around(State(ctx): State<ListenerCtx>, req: Request, next: Next) -> Res
                 return ctx.upstream.error(
                     401,
                     Some("UNAUTHENTICATED"),
-                    "the authsim admin API needs 'Authorization: Bearer <admin token>' on a non-loopback listener",
+                    "this authsim was started with an admin token: admin calls need 'Authorization: Bearer <admin token>'",
                 );
             }
         }
@@ -536,6 +536,10 @@ async fn admin_set_clock(State(ctx): State<ListenerCtx>, body: Bytes) -> Respons
     };
     match result {
         Ok(()) => clock_json(&ctx),
+        Err(e @ crate::clock::ClockError::OutOfRange) => {
+            ctx.upstream
+                .error(400, Some("INVALID_ARGUMENT"), &e.to_string())
+        }
         Err(e) => ctx
             .upstream
             .error(409, Some("FAILED_PRECONDITION"), &e.to_string()),
@@ -630,6 +634,13 @@ async fn admin_add_fault(State(ctx): State<ListenerCtx>, body: Bytes) -> Respons
                 "fault status {status} is not an error status (400-599)"
             ));
         }
+        if let Some(ct) = &spec.content_type {
+            if HeaderValue::from_str(ct).is_err() {
+                return bad(&format!(
+                    "content_type {ct:?} is not a valid header value (printable ASCII)"
+                ));
+            }
+        }
         FaultKind::Status {
             status,
             code: spec.code,
@@ -641,6 +652,9 @@ async fn admin_add_fault(State(ctx): State<ListenerCtx>, body: Bytes) -> Respons
     } else {
         FaultKind::Drop
     };
+    if spec.times == Some(0) {
+        return bad("'times' must be at least 1 (leave it out for a fault that never runs out)");
+    }
     if let Some(p) = spec.probability {
         if !(0.0..=1.0).contains(&p) {
             return bad(&format!("probability {p} is not between 0 and 1"));

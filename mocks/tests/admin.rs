@@ -57,6 +57,21 @@ async fn the_clock_moves_through_the_admin_api() {
         .unwrap();
     assert_eq!(bad.status(), 400);
     assert_eq!(bad.headers()["content-type"], "text/xml");
+    // Beyond the years answers can print: refused, and the clock stays where it was.
+    for change in [
+        json!({"advance": "100000000h"}),
+        json!({"set": "9999-12-31T23:59:59Z"}),
+        json!({"set": "1960-01-01T00:00:00Z"}),
+    ] {
+        let r = c.post(&url).json(&change).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{change}");
+        assert!(
+            r.text().await.unwrap().contains("the clock stays between"),
+            "{change}"
+        );
+    }
+    let now: Value = c.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(now["unix"], 1_700_000_960);
     cloud.shutdown().await;
 }
 
@@ -336,5 +351,30 @@ async fn a_journal_query_for_an_unknown_listener_is_refused_as_a_fault_is() {
         body["error"]["message"],
         "unknown listener 'nope' (google, aws or vault)"
     );
+    cloud.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fault_that_could_never_run_or_never_answer_is_refused() {
+    let cloud = start().await;
+    let c = reqwest::Client::new();
+    let url = format!("{}/__authsim/faults", cloud.aws_url().unwrap());
+    for (spec, says) in [
+        (
+            json!({"action": "GetCallerIdentity", "status": 503, "times": 0}),
+            "'times' must be at least 1",
+        ),
+        (
+            json!({"status": 500, "content_type": "bad\nvalue"}),
+            "is not a valid header value",
+        ),
+    ] {
+        let r = c.post(&url).json(&spec).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{spec}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{spec}: {text}");
+    }
+    let listed: Value = c.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["faults"], json!([]));
     cloud.shutdown().await;
 }

@@ -553,7 +553,42 @@ mod vault_auth_aws {
             (
                 "ttl over max",
                 json!({"token_ttl": 60, "token_max_ttl": 30}),
+                "'token_ttl' cannot be greater than 'token_max_ttl'",
+            ),
+            (
+                "legacy ttl over max: the backend's own check",
+                json!({"ttl": 60, "max_ttl": 30}),
                 "ttl should be shorter than max ttl",
+            ),
+            (
+                "an ec2-only option given, even false",
+                json!({"disallow_reauthentication": false}),
+                "specified disallow_reauthentication when not using ec2 auth type",
+            ),
+            (
+                "a batch token cannot be periodic",
+                json!({"token_type": "batch", "token_period": "1h"}),
+                "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens",
+            ),
+            (
+                "an unknown token type",
+                json!({"token_type": "default-service"}),
+                "invalid 'token_type' value \"default-service\"",
+            ),
+            (
+                "a negative use count",
+                json!({"token_num_uses": -1}),
+                "'token_num_uses' cannot be negative",
+            ),
+            (
+                "a period over the system max",
+                json!({"token_period": "800h"}),
+                "period of \"800h0m0s\" is greater than the backend's maximum lease TTL of \"768h0m0s\"",
+            ),
+            (
+                "role_tag checked last",
+                json!({"role_tag": "x", "token_num_uses": -1}),
+                "'token_num_uses' cannot be negative",
             ),
         ];
         for (name, data, msg) in cases {
@@ -594,6 +629,25 @@ mod vault_auth_aws {
                 json!({"auth_type": "ec2", "inferred_entity_type": "ec2_instance", "inferred_aws_region": "us-east-1", "bound_ami_id": "a"}),
                 "specified inferred_entity_type but didn't allow iam auth_type",
             ),
+            // The type is checked before its value.
+            (
+                json!({"auth_type": "ec2", "inferred_entity_type": "lambda", "bound_ami_id": "a"}),
+                "specified inferred_entity_type but didn't allow iam auth_type",
+            ),
+            // Bindings in Vault's order: region before ami, instance profile before instance id.
+            (
+                json!({"bound_ami_id": "a", "bound_region": "r"}),
+                "specified bound_region but not specifying ec2 auth_type",
+            ),
+            (
+                json!({"bound_ec2_instance_id": "i", "bound_iam_instance_profile_arn": "p"}),
+                "specified bound_iam_instance_profile_arn but not specifying ec2 auth_type or inferring ec2_instance",
+            ),
+            // Unique ids are resolved before anything else is checked.
+            (
+                json!({"bound_iam_principal_arn": "arn:aws:iam::999988887777:user/bob", "bound_ami_id": "a"}),
+                "unable to resolve ARN \"arn:aws:iam::999988887777:user/bob\" to internal ID: unable to fetch client for account ID \"999988887777\" -- default client is for account \"111122223333\"",
+            ),
         ];
         for (i, (data, msg)) in fresh.iter().enumerate() {
             assert_err(
@@ -608,6 +662,24 @@ mod vault_auth_aws {
             404,
             "1 error occurred:\n\t* unsupported path\n\n",
         );
+        // A max TTL over the system's is kept, with a warning; policies read back as written.
+        match e
+            .call(
+                Operation::Update,
+                "role/long",
+                json!({"bound_iam_principal_arn": ALICE_ARN, "token_max_ttl": "800h", "token_policies": "prod,Dev"}),
+            )
+            .await
+        {
+            Ok(BackendResponse::Data { warnings, .. }) => assert_eq!(
+                warnings,
+                ["Given max ttl of 2880000 seconds greater than current mount/system default of 2764800 seconds; max ttl will be capped at login time"]
+            ),
+            other => panic!("{other:?}"),
+        }
+        let d = e.read("role/long").await.unwrap();
+        assert_eq!(d["token_max_ttl"], 2_880_000);
+        assert_eq!(d["token_policies"], json!(["prod", "Dev"]));
     }
 
     #[tokio::test]

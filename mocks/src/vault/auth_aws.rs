@@ -275,7 +275,7 @@ impl AwsAuthBackend {
             }
             Operation::Create | Operation::Update => {
                 let old = self.state().roles.get(&key).cloned();
-                let mut r = Role::apply(old.as_deref(), data)?;
+                let mut r = Role::bind_fields(old.as_deref(), data)?;
                 if r.needs_resolution() {
                     let mut ids = Vec::new();
                     for a in r
@@ -293,8 +293,16 @@ impl AwsAuthBackend {
                     }
                     r.bound_iam_principal_id = ids;
                 }
+                let warnings = r.finish(old.is_none(), data)?;
                 self.state().roles.insert(key, Arc::new(r));
-                Ok(BackendResponse::NoContent)
+                Ok(if warnings.is_empty() {
+                    BackendResponse::NoContent
+                } else {
+                    BackendResponse::Data {
+                        data: Value::Null,
+                        warnings,
+                    }
+                })
             }
             Operation::List => Err(VaultError::unsupported_operation()),
         }
@@ -577,7 +585,7 @@ fn outcome(
     internal: Map<String, Value>,
 ) -> LoginOutcome {
     let t = &role.token;
-    let opt = |d: Duration| (!d.is_zero()).then_some(d);
+    let opt = |secs: i64| (secs > 0).then(|| Duration::from_secs(secs as u64));
     let policies = role.login_policies();
     LoginOutcome {
         token_policies: policies.clone(),

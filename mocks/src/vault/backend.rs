@@ -65,6 +65,17 @@ pub struct VaultError {
     pub errors: Vec<String>,
 }
 
+/// An error of the core's own helpers (the shared field decoder, `tokenutil`) inside a cloud
+/// backend.
+impl From<super::error::VaultError> for VaultError {
+    fn from(e: super::error::VaultError) -> Self {
+        Self {
+            status: e.status,
+            errors: e.message.into_iter().collect(),
+        }
+    }
+}
+
 impl VaultError {
     /// `logical.ErrorResponse`: a 400 with one message.
     pub fn bad_request(msg: impl Into<String>) -> Self {

@@ -108,14 +108,40 @@ impl fmt::Display for IamEntity {
     }
 }
 
-/// `strutil.GlobbedStringsMatch`-style matching: `*` matches any run of characters.
+/// go-secure-stdlib's `strutil.GlobbedStringsMatch`, which the wildcard bindings use: only a
+/// leading and a trailing `*` are wildcards (a `*` inside is a literal character), and a pattern
+/// shorter than two characters (a bare `*`) must equal the text. Reference aws.md §1.7 says "glob
+/// `*` anywhere"; the source is followed.
 pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    crate::faults::glob(pattern, text)
+    if pattern.len() < 2 {
+        return pattern == text;
+    }
+    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+        (Some(_), Some(_)) => text.contains(&pattern[1..pattern.len() - 1]),
+        (Some(rest), None) => text.ends_with(rest),
+        (None, Some(rest)) => text.starts_with(rest),
+        (None, None) => pattern == text,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_are_strutils_leading_and_trailing_stars() {
+        let arn = "arn:aws:iam::123456789012:role/team/app-web";
+        assert!(glob_match("arn:aws:iam::123456789012:*", arn));
+        assert!(glob_match("arn:aws:iam::123456789012:role/team/*", arn));
+        assert!(glob_match("*:role/team/*", arn));
+        assert!(!glob_match("arn:aws:iam::123456789012:role/*/app-*", arn));
+        assert!(glob_match(
+            "arn:aws:iam::123456789012:role/*/app-*",
+            "arn:aws:iam::123456789012:role/*/app-web"
+        ));
+        assert!(!glob_match("*", arn));
+        assert!(glob_match("*", "*"));
+    }
 
     #[test]
     fn assumed_roles_canonicalise_to_the_role() {

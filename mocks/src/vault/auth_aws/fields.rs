@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -114,27 +113,8 @@ fn weak<T>(
     }
 }
 
-/// `TypeDurationSecond`: seconds as a number or a string, or a Go duration string (`1h30m`).
-pub(crate) fn duration(data: &Data, name: &str) -> Result<Option<Duration>, VaultError> {
-    match present(data, name) {
-        None => Ok(None),
-        Some(v @ Value::Number(n)) => n
-            .as_u64()
-            .map(|s| Some(Duration::from_secs(s)))
-            .ok_or_else(|| field_error(v, name, &unconvertible("int", v))),
-        Some(v @ Value::String(s)) => {
-            if s.is_empty() {
-                return Ok(Some(Duration::ZERO));
-            }
-            crate::clock::parse_duration(s).map(Some).ok_or_else(|| {
-                field_error(v, name, &format!("time: invalid duration {}", go_quote(s)))
-            })
-        }
-        Some(v) => Err(field_error(v, name, &unconvertible("int", v))),
-    }
-}
-
-/// `TypeCommaStringSlice`: a comma-separated string or an array; entries trimmed, empty dropped.
+/// `TypeCommaStringSlice`: a comma-separated string or an array (its items not split, as
+/// `parseutil.ParseCommaStringSlice` decodes them); entries trimmed, empty dropped.
 pub(crate) fn comma_list(data: &Data, name: &str) -> Result<Option<Vec<String>>, VaultError> {
     let raw: Vec<String> = match present(data, name) {
         None => return Ok(None),
@@ -145,7 +125,7 @@ pub(crate) fn comma_list(data: &Data, name: &str) -> Result<Option<Vec<String>>,
             let mut out = Vec::new();
             for item in items {
                 match item {
-                    Value::String(s) => out.extend(s.split(',').map(str::to_owned)),
+                    Value::String(s) => out.push(s.clone()),
                     Value::Number(n) => out.push(n.to_string()),
                     Value::Bool(b) => out.push(b.to_string()),
                     _ => return Err(field_error(v, name, &unconvertible("string", item))),

@@ -265,7 +265,10 @@ impl AwsAuthBackend {
         });
         stored.pending_time = doc.pending_time.clone();
         stored.disallow_reauthentication = disallow;
-        stored.touch(self.clock.now(), role.token.max_ttl);
+        stored.touch(
+            self.clock.now(),
+            std::time::Duration::from_secs(role.token.max_ttl.max(0) as u64),
+        );
         if disallow {
             stored.client_nonce.clear();
         }
@@ -351,7 +354,10 @@ impl AwsAuthBackend {
             .cloned()
             .ok_or_else(|| VaultError::internal("role entry not found"))?;
         // The renewal moves the entry's expiry on, as a login does.
-        entry.touch(self.clock.now(), role.token.max_ttl);
+        entry.touch(
+            self.clock.now(),
+            std::time::Duration::from_secs(role.token.max_ttl.max(0) as u64),
+        );
         self.state().access_list.insert(instance, entry);
         Ok(self.ec2_outcome(&role, internal.clone()))
     }

@@ -4,26 +4,13 @@
 //! **Not modelled:** `role/<role>/tag` (role tags are stored, never issued or checked).
 
 use std::net::IpAddr;
-use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use super::fields::{self, Data};
+use super::fields::{self, go_quote, Data};
 use crate::vault::backend::VaultError;
-
-/// The `token_*` parameters (Vault's `tokenutil`).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TokenParams {
-    pub ttl: Duration,
-    pub max_ttl: Duration,
-    pub period: Duration,
-    pub explicit_max_ttl: Duration,
-    pub policies: Vec<String>,
-    pub bound_cidrs: Vec<String>,
-    pub no_default_policy: bool,
-    pub num_uses: i64,
-    pub token_type: String,
-}
+use crate::vault::fields::{go_duration, Input};
+use crate::vault::token::TokenSettings;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Role {
@@ -45,30 +32,25 @@ pub(crate) struct Role {
     pub role_tag: String,
     pub allow_instance_migration: bool,
     pub disallow_reauthentication: bool,
-    pub token: TokenParams,
-    /// Set through the deprecated names (`policies`, `ttl`, `max_ttl`, `period`): the read shows
-    /// them too.
-    pub legacy: [bool; 4],
+    /// The common token fields (Vault's `tokenutil`), with the deprecated names used.
+    pub token: TokenSettings,
 }
 
-const TOKEN_TYPES: &[&str] = &[
-    "default",
-    "service",
-    "batch",
-    "default-service",
-    "default-batch",
-];
-
-/// The ec2 bindings, by field name.
-const EC2_BINDS: &[&str] = &[
+/// The bindings, in the order Vault checks them against the role's type.
+const BIND_ORDER: &[&str] = &[
     "bound_account_id",
+    "bound_region",
     "bound_ami_id",
+    "bound_iam_instance_profile_arn",
     "bound_ec2_instance_id",
     "bound_iam_role_arn",
-    "bound_iam_instance_profile_arn",
+    "bound_iam_principal_arn",
     "bound_vpc_id",
     "bound_subnet_id",
 ];
+
+/// Vault's system max lease TTL (768 h), in seconds.
+const SYSTEM_MAX_TTL: i64 = 768 * 3600;
 
 impl Role {
     fn new(role_id: String) -> Self {
@@ -91,16 +73,17 @@ impl Role {
             role_tag: String::new(),
             allow_instance_migration: false,
             disallow_reauthentication: false,
-            token: TokenParams {
+            token: TokenSettings {
                 token_type: "default".into(),
-                ..TokenParams::default()
+                ..TokenSettings::default()
             },
-            legacy: [false; 4],
         }
     }
 
-    fn ec2_bind_mut(&mut self, name: &str) -> &mut Vec<String> {
+    fn bind_mut(&mut self, name: &str) -> &mut Vec<String> {
         match name {
+            "bound_region" => &mut self.bound_region,
+            "bound_iam_principal_arn" => &mut self.bound_iam_principal_arn,
             "bound_account_id" => &mut self.bound_account_id,
             "bound_ami_id" => &mut self.bound_ami_id,
             "bound_ec2_instance_id" => &mut self.bound_ec2_instance_id,
@@ -111,8 +94,10 @@ impl Role {
         }
     }
 
-    fn ec2_bind(&self, name: &str) -> &Vec<String> {
+    fn bind(&self, name: &str) -> &Vec<String> {
         match name {
+            "bound_region" => &self.bound_region,
+            "bound_iam_principal_arn" => &self.bound_iam_principal_arn,
             "bound_account_id" => &self.bound_account_id,
             "bound_ami_id" => &self.bound_ami_id,
             "bound_ec2_instance_id" => &self.bound_ec2_instance_id,
@@ -123,46 +108,25 @@ impl Role {
         }
     }
 
-    /// A create or update: the old role (if any) with `data` applied and checked. The caller
-    /// then resolves unique IDs when [`Role::needs_resolution`].
-    pub(crate) fn apply(old: Option<&Role>, data: &Data) -> Result<Role, VaultError> {
+    /// The first part of a create or update, in Vault's order (`pathRoleCreateUpdate`): the
+    /// old role (if any) with the bindings and `resolve_aws_unique_ids` of `data` applied. The
+    /// caller then resolves unique IDs when [`Role::needs_resolution`] (before anything else is
+    /// checked, as Vault does) and finishes with [`Role::finish`].
+    pub(crate) fn bind_fields(old: Option<&Role>, data: &Data) -> Result<Role, VaultError> {
         let mut r = old
             .cloned()
             .unwrap_or_else(|| Role::new(uuid::Uuid::new_v4().to_string()));
         let list = |name: &str| fields::comma_list(data, name);
-
-        if let Some(t) = fields::string(data, "auth_type")? {
-            if old.is_some_and(|o| o.auth_type != t) {
-                return Err(VaultError::bad_request(
-                    "changing auth_type on a role is not allowed",
-                ));
-            }
-            if t != "iam" && t != "ec2" {
-                return Err(VaultError::bad_request(format!(
-                    "unrecognized auth_type: {t}"
-                )));
-            }
-            r.auth_type = t;
-        } else if old.is_none() {
-            r.auth_type = "iam".into();
-        }
-        for name in EC2_BINDS {
+        for name in [
+            "bound_ami_id",
+            "bound_account_id",
+            "bound_region",
+            "bound_vpc_id",
+            "bound_subnet_id",
+        ] {
             if let Some(v) = list(name)? {
-                *r.ec2_bind_mut(name) = v;
+                *r.bind_mut(name) = v;
             }
-        }
-        if let Some(v) = list("bound_region")? {
-            r.bound_region = v;
-        }
-        if let Some(v) = list("bound_iam_principal_arn")? {
-            r.bound_iam_principal_arn = v;
-            r.bound_iam_principal_id.clear();
-        }
-        if let Some(v) = fields::string(data, "inferred_entity_type")? {
-            r.inferred_entity_type = v;
-        }
-        if let Some(v) = fields::string(data, "inferred_aws_region")? {
-            r.inferred_aws_region = v;
         }
         if let Some(b) = fields::boolean(data, "resolve_aws_unique_ids")? {
             if r.resolve_aws_unique_ids && !b && old.is_some() {
@@ -172,89 +136,106 @@ impl Role {
             }
             r.resolve_aws_unique_ids = b;
         }
-        if let Some(v) = fields::string(data, "role_tag")? {
-            r.role_tag = v;
+        for name in [
+            "bound_iam_role_arn",
+            "bound_iam_instance_profile_arn",
+            "bound_ec2_instance_id",
+        ] {
+            if let Some(v) = list(name)? {
+                *r.bind_mut(name) = v;
+            }
         }
-        if let Some(b) = fields::boolean(data, "allow_instance_migration")? {
-            r.allow_instance_migration = b;
+        if let Some(v) = list("bound_iam_principal_arn")? {
+            r.bound_iam_principal_arn = v;
+            r.bound_iam_principal_id.clear();
         }
-        if let Some(b) = fields::boolean(data, "disallow_reauthentication")? {
-            r.disallow_reauthentication = b;
-        }
-        apply_token_fields(&mut r, data)?;
-        r.check()?;
         Ok(r)
     }
 
-    /// The cross-field rules, in Vault's order.
-    fn check(&self) -> Result<(), VaultError> {
+    /// The rest of a create (`created`) or update, after unique-ID resolution: the remaining
+    /// fields and every cross-field rule, in Vault's order; the write's warnings.
+    pub(crate) fn finish(&mut self, created: bool, data: &Data) -> Result<Vec<String>, VaultError> {
         let bad = |m: String| Err(VaultError::bad_request(m));
-        let inferred = !self.inferred_entity_type.is_empty();
-        if inferred {
+        if let Some(v) = fields::string(data, "inferred_entity_type")? {
+            self.inferred_entity_type = v;
+        }
+        if let Some(v) = fields::string(data, "inferred_aws_region")? {
+            self.inferred_aws_region = v;
+        }
+        if let Some(t) = fields::string(data, "auth_type")? {
+            if self.auth_type.is_empty() {
+                if t != "iam" && t != "ec2" {
+                    return bad(format!("unrecognized auth_type: {t}"));
+                }
+                self.auth_type = t;
+            } else if t != self.auth_type {
+                return bad("changing auth_type on a role is not allowed".into());
+            }
+        } else if created {
+            self.auth_type = "iam".into();
+        }
+        let ec2 = self.auth_type == "ec2";
+        let mut ec2_binds_allowed = ec2;
+        if !self.inferred_entity_type.is_empty() {
+            if self.auth_type != "iam" {
+                return bad("specified inferred_entity_type but didn't allow iam auth_type".into());
+            }
             if self.inferred_entity_type != "ec2_instance" {
                 return bad(format!(
                     "specified invalid inferred_entity_type: {}",
                     self.inferred_entity_type
                 ));
             }
-            if self.auth_type != "iam" {
-                return bad("specified inferred_entity_type but didn't allow iam auth_type".into());
-            }
             if self.inferred_aws_region.is_empty() {
                 return bad("specified inferred_entity_type but not inferred_aws_region".into());
             }
+            ec2_binds_allowed = true;
         } else if !self.inferred_aws_region.is_empty() {
             return bad("specified inferred_aws_region but not inferred_entity_type".into());
         }
-        let ec2_binds_allowed = self.auth_type == "ec2" || inferred;
         let mut binds = 0;
-        for name in EC2_BINDS {
-            if !self.ec2_bind(name).is_empty() {
-                if !ec2_binds_allowed {
-                    return bad(format!(
-                        "specified {name} but not specifying ec2 auth_type or inferring ec2_instance"
-                    ));
-                }
-                binds += 1;
+        for name in BIND_ORDER {
+            if self.bind(name).is_empty() {
+                continue;
             }
-        }
-        if !self.bound_region.is_empty() {
-            // UNVERIFIED: bound_region is ec2-only per reference §1.12; the wording follows the
-            // other ec2 bindings'.
-            if self.auth_type != "ec2" {
-                return bad("specified bound_region but not specifying ec2 auth_type".into());
-            }
-            binds += 1;
-        }
-        if !self.bound_iam_principal_arn.is_empty() {
-            if self.auth_type != "iam" {
-                return bad(
-                    "specified bound_iam_principal_arn but not specifying iam auth_type".into(),
-                );
+            let refused = match *name {
+                "bound_region" => (!ec2).then(|| {
+                    "specified bound_region but not specifying ec2 auth_type".to_owned()
+                }),
+                "bound_iam_principal_arn" => (self.auth_type != "iam").then(|| {
+                    "specified bound_iam_principal_arn but not specifying iam auth_type".to_owned()
+                }),
+                _ => (!ec2_binds_allowed).then(|| {
+                    format!("specified {name} but not specifying ec2 auth_type or inferring ec2_instance")
+                }),
+            };
+            if let Some(m) = refused {
+                return bad(m);
             }
             binds += 1;
         }
         if binds == 0 {
             return bad("at least one bound parameter should be specified on the role".into());
         }
-        if self.auth_type != "ec2" {
-            // UNVERIFIED: wording of the ec2-only option errors.
-            if !self.role_tag.is_empty() {
-                return bad("tried to enable role_tag when not using ec2 auth method".into());
+        // Given at all (even `false`) on a role of another type: refused.
+        for (field, slot) in [
+            (
+                "disallow_reauthentication",
+                &mut self.disallow_reauthentication,
+            ),
+            (
+                "allow_instance_migration",
+                &mut self.allow_instance_migration,
+            ),
+        ] {
+            if let Some(b) = fields::boolean(data, field)? {
+                if !ec2 {
+                    return bad(format!("specified {field} when not using ec2 auth type"));
+                }
+                *slot = b;
+            } else if created && ec2 {
+                *slot = false;
             }
-            if self.allow_instance_migration {
-                return bad(
-                    "specified allow_instance_migration when not using ec2 auth type".into(),
-                );
-            }
-            if self.disallow_reauthentication {
-                return bad(
-                    "specified disallow_reauthentication when not using ec2 auth type".into(),
-                );
-            }
-        }
-        if self.role_tag.len() > 127 {
-            return bad("length of role tag exceeds the EC2 key limit of 127 characters".into());
         }
         if self.allow_instance_migration && self.disallow_reauthentication {
             return bad(
@@ -262,11 +243,42 @@ impl Role {
                     .into(),
             );
         }
-        let t = &self.token;
-        if !t.max_ttl.is_zero() && t.ttl > t.max_ttl {
+        // `ParseTokenFields` (its own texts, 400), then the deprecated names.
+        let input = Input::new(data.clone());
+        self.token.parse(&input)?;
+        self.token
+            .upgrade(&input, &["policies", "ttl", "max_ttl", "period"])?;
+        let mut warnings = Vec::new();
+        // `b.System().MaxLeaseTTL()`: the system's 768 h (a tuned mount's own max is not
+        // looked at).
+        if self.token.max_ttl > SYSTEM_MAX_TTL {
+            warnings.push(format!(
+                "Given max ttl of {} seconds greater than current mount/system default of {SYSTEM_MAX_TTL} seconds; max ttl will be capped at login time",
+                self.token.max_ttl
+            ));
+        }
+        if self.token.max_ttl != 0 && self.token.max_ttl < self.token.ttl {
             return bad("ttl should be shorter than max ttl".into());
         }
-        Ok(())
+        if self.token.period > SYSTEM_MAX_TTL {
+            return bad(format!(
+                "period of {} is greater than the backend's maximum lease TTL of {}",
+                go_quote(&go_duration(self.token.period)),
+                go_quote(&go_duration(SYSTEM_MAX_TTL))
+            ));
+        }
+        if let Some(v) = fields::string(data, "role_tag")? {
+            if !ec2 {
+                return bad("tried to enable role_tag when not using ec2 auth method".into());
+            }
+            self.role_tag = v;
+            if self.role_tag.len() > 127 {
+                return bad(
+                    "length of role tag exceeds the EC2 key limit of 127 characters".into(),
+                );
+            }
+        }
+        Ok(warnings)
     }
 
     /// Whether the bound ARNs still need their unique IDs looked up.
@@ -281,52 +293,43 @@ impl Role {
 
     /// The read: every field, lists as `[]` when empty.
     pub(crate) fn to_data(&self) -> Value {
-        let t = &self.token;
-        let mut d = json!({
-            "role_id": self.role_id,
-            "auth_type": self.auth_type,
-            "bound_ami_id": self.bound_ami_id,
-            "bound_account_id": self.bound_account_id,
-            "bound_ec2_instance_id": self.bound_ec2_instance_id,
-            "bound_iam_principal_arn": self.bound_iam_principal_arn,
-            "bound_iam_principal_id": self.bound_iam_principal_id,
-            "bound_iam_role_arn": self.bound_iam_role_arn,
-            "bound_iam_instance_profile_arn": self.bound_iam_instance_profile_arn,
-            "bound_region": self.bound_region,
-            "bound_subnet_id": self.bound_subnet_id,
-            "bound_vpc_id": self.bound_vpc_id,
-            "inferred_entity_type": self.inferred_entity_type,
-            "inferred_aws_region": self.inferred_aws_region,
-            "resolve_aws_unique_ids": self.resolve_aws_unique_ids,
-            "role_tag": self.role_tag,
-            "allow_instance_migration": self.allow_instance_migration,
-            "disallow_reauthentication": self.disallow_reauthentication,
-            "token_ttl": t.ttl.as_secs(),
-            "token_max_ttl": t.max_ttl.as_secs(),
-            "token_period": t.period.as_secs(),
-            "token_explicit_max_ttl": t.explicit_max_ttl.as_secs(),
-            "token_policies": t.policies,
-            "token_bound_cidrs": t.bound_cidrs,
-            "token_no_default_policy": t.no_default_policy,
-            "token_num_uses": t.num_uses,
-            "token_type": t.token_type,
-        });
-        let [policies, ttl, max_ttl, period] = self.legacy;
-        if let Value::Object(m) = &mut d {
-            if policies {
-                m.insert("policies".into(), json!(t.policies));
-            }
-            if ttl {
-                m.insert("ttl".into(), json!(t.ttl.as_secs()));
-            }
-            if max_ttl {
-                m.insert("max_ttl".into(), json!(t.max_ttl.as_secs()));
-            }
-            if period {
-                m.insert("period".into(), json!(t.period.as_secs()));
-            }
+        let mut m = Map::new();
+        for (k, v) in [
+            ("role_id", json!(self.role_id)),
+            ("auth_type", json!(self.auth_type)),
+            ("bound_ami_id", json!(self.bound_ami_id)),
+            ("bound_account_id", json!(self.bound_account_id)),
+            ("bound_ec2_instance_id", json!(self.bound_ec2_instance_id)),
+            (
+                "bound_iam_principal_arn",
+                json!(self.bound_iam_principal_arn),
+            ),
+            ("bound_iam_principal_id", json!(self.bound_iam_principal_id)),
+            ("bound_iam_role_arn", json!(self.bound_iam_role_arn)),
+            (
+                "bound_iam_instance_profile_arn",
+                json!(self.bound_iam_instance_profile_arn),
+            ),
+            ("bound_region", json!(self.bound_region)),
+            ("bound_subnet_id", json!(self.bound_subnet_id)),
+            ("bound_vpc_id", json!(self.bound_vpc_id)),
+            ("inferred_entity_type", json!(self.inferred_entity_type)),
+            ("inferred_aws_region", json!(self.inferred_aws_region)),
+            ("resolve_aws_unique_ids", json!(self.resolve_aws_unique_ids)),
+            ("role_tag", json!(self.role_tag)),
+            (
+                "allow_instance_migration",
+                json!(self.allow_instance_migration),
+            ),
+            (
+                "disallow_reauthentication",
+                json!(self.disallow_reauthentication),
+            ),
+        ] {
+            m.insert(k.into(), v);
         }
-        d
+        self.token.write_json(&mut m);
+        Value::Object(m)
     }
 
     /// The token's policies: the role's plus `default` unless `token_no_default_policy`.
@@ -338,90 +341,6 @@ impl Role {
         p.sort();
         p
     }
-}
-
-/// `policyutil.SanitizePolicies`: trimmed, lowercased, deduplicated, sorted.
-fn sanitize_policies(list: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = list
-        .into_iter()
-        .map(|p| p.trim().to_lowercase())
-        .filter(|p| !p.is_empty())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn apply_token_fields(r: &mut Role, data: &Data) -> Result<(), VaultError> {
-    let t = &mut r.token;
-    // The `token_*` name wins over its deprecated alias.
-    let durations: [(&str, &str, usize); 3] = [
-        ("token_ttl", "ttl", 1),
-        ("token_max_ttl", "max_ttl", 2),
-        ("token_period", "period", 3),
-    ];
-    for (name, legacy, idx) in durations {
-        let (value, is_legacy) = match fields::duration(data, name)? {
-            Some(v) => (Some(v), false),
-            None => (fields::duration(data, legacy)?, true),
-        };
-        if let Some(v) = value {
-            let slot = match idx {
-                1 => &mut t.ttl,
-                2 => &mut t.max_ttl,
-                _ => &mut t.period,
-            };
-            *slot = v;
-            r.legacy[idx] = is_legacy;
-        }
-    }
-    if let Some(v) = fields::duration(data, "token_explicit_max_ttl")? {
-        t.explicit_max_ttl = v;
-    }
-    match fields::comma_list(data, "token_policies")? {
-        Some(p) => {
-            t.policies = sanitize_policies(p);
-            r.legacy[0] = false;
-        }
-        None => {
-            if let Some(p) = fields::comma_list(data, "policies")? {
-                t.policies = sanitize_policies(p);
-                r.legacy[0] = true;
-            }
-        }
-    }
-    if let Some(cidrs) = fields::comma_list(data, "token_bound_cidrs")? {
-        for c in &cidrs {
-            if parse_cidr(c).is_none() {
-                // UNVERIFIED: wording of an unparseable CIDR.
-                return Err(VaultError::bad_request(format!(
-                    "invalid CIDR address: {c}"
-                )));
-            }
-        }
-        t.bound_cidrs = cidrs;
-    }
-    if let Some(b) = fields::boolean(data, "token_no_default_policy")? {
-        t.no_default_policy = b;
-    }
-    if let Some(n) = fields::int(data, "token_num_uses")? {
-        if n < 0 {
-            // UNVERIFIED: wording.
-            return Err(VaultError::bad_request("token_num_uses cannot be negative"));
-        }
-        t.num_uses = n;
-    }
-    if let Some(tt) = fields::string(data, "token_type")? {
-        if !TOKEN_TYPES.contains(&tt.as_str()) {
-            // UNVERIFIED: wording of an invalid token type.
-            return Err(VaultError::bad_request(format!(
-                "invalid 'token_type' value {}",
-                fields::go_quote(&tt)
-            )));
-        }
-        t.token_type = tt;
-    }
-    Ok(())
 }
 
 /// A CIDR (`10.0.0.0/8`) or a bare address (a /32 or /128).

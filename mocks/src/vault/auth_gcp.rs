@@ -191,11 +191,13 @@ impl GcpAuthBackend {
                 .role_snapshot(&key)
                 .map(|r| role::read(&r))
                 .ok_or_else(VaultError::not_found),
+            // `pathRoleDelete` deletes `role/<name as given>` while writes store the name
+            // lower-cased: deleting `App` leaves the role `app` in place.
             Operation::Delete => {
                 self.roles
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .remove(&key);
+                    .remove(name);
                 Ok(BackendResponse::NoContent)
             }
             Operation::Create | Operation::Update => {
@@ -221,21 +223,23 @@ impl GcpAuthBackend {
         edit: &str,
         data: &Map<String, Value>,
     ) -> VaultResult<BackendResponse> {
-        let key = name.to_lowercase();
         let mut roles = self.roles.write().unwrap_or_else(|p| p.into_inner());
-        let Some(current) = roles.get(&key) else {
-            // UNVERIFIED: the plugin's wording for editing a missing role.
-            return Err(bad_request(format!(
-                "role {} does not exist",
-                fields::go_quote(name)
-            )));
-        };
-        let next = if edit == "labels" {
+        let current = roles.get(&name.to_lowercase());
+        let (next, warnings) = if edit == "labels" {
             role::edit_labels(current, name, data)?
         } else {
             role::edit_service_accounts(current, name, data)?
         };
-        roles.insert(key, next);
-        Ok(BackendResponse::NoContent)
+        // The edit reads the role lower-cased but stores it under the name as given: an edit
+        // of `App` lands in an entry of its own, which logins and reads (of `app`) never see.
+        roles.insert(name.to_owned(), next);
+        Ok(if warnings.is_empty() {
+            BackendResponse::NoContent
+        } else {
+            BackendResponse::Data {
+                data: Value::Null,
+                warnings,
+            }
+        })
     }
 }

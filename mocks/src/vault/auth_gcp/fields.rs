@@ -56,10 +56,6 @@ impl<'a> Fields<'a> {
         self.weak(name, weak::bool)
     }
 
-    pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, VaultError> {
-        self.weak(name, weak::int)
-    }
-
     fn weak<T>(
         &self,
         name: &str,
@@ -242,13 +238,12 @@ mod tests {
     #[test]
     fn vault_fields_are_weakly_typed_like_the_framework() {
         let data = map(json!({
-            "s": 42, "b": "true", "i": "7", "d": "15m", "d2": 60, "l": "a, b,,c",
+            "s": 42, "b": "true", "d": "15m", "d2": 60, "l": "a, b,,c",
             "l2": ["x", 1], "kv": ["api=http://h", "iam=http://i"], "n": null
         }));
         let f = Fields::new(&data);
         assert_eq!(f.string("s").unwrap().as_deref(), Some("42"));
         assert_eq!(f.bool("b").unwrap(), Some(true));
-        assert_eq!(f.int("i").unwrap(), Some(7));
         assert_eq!(f.duration_secs("d").unwrap(), Some(900));
         assert_eq!(f.duration_secs("d2").unwrap(), Some(60));
         assert_eq!(

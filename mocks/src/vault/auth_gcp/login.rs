@@ -629,7 +629,9 @@ impl GcpAuthBackend {
             .ok_or_else(|| {
                 bad_request(format!("role {} no longer exists", go_quote(&role_name)))
             })?;
-        // `EquivalentPolicies`: the same set, `default` aside.
+        // `EquivalentPolicies(role.TokenPolicies, token policies)`: the same set, `default`
+        // aside, compared as written: the role's as stored, the token's as core sanitised them
+        // (so a role policy `Dev` no longer matches the token's `dev`).
         let had: Vec<String> = internal
             .get("token_policies")
             .and_then(Value::as_array)
@@ -639,13 +641,10 @@ impl GcpAuthBackend {
                     .collect()
             })
             .unwrap_or_default();
-        let set = |p: &[String]| -> std::collections::BTreeSet<String> {
-            sanitize_policies(p)
-                .into_iter()
-                .filter(|p| p != "default")
-                .collect()
+        let set = |p: Vec<String>| -> std::collections::BTreeSet<String> {
+            p.into_iter().filter(|p| p != "default").collect()
         };
-        if set(&had) != set(&role.token.policies) {
+        if set(sanitize_policies(&had)) != set(role.token.policies.clone()) {
             return Err(bad_request(format!(
                 "policies on role {} have changed, cannot renew",
                 go_quote(&role_name)

@@ -535,6 +535,148 @@ async fn vault_gcp_role_validation_messages() {
     }
 }
 
+/// The plugin's own rules beside the field checks: unknown fields, tokenutil's texts, the
+/// deprecated names, labels, the read's omitted keys and the edit endpoints.
+#[tokio::test]
+async fn vault_gcp_role_writes_follow_the_plugin() {
+    let v = v().await;
+    let iam = |extra: Value| {
+        let mut d = json!({ "type": "iam", "bound_service_accounts": [APP] });
+        d.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        d
+    };
+    // A typo is refused before anything else, with every unknown name.
+    let r = v
+        .write("role/x", iam(json!({ "token_policy": "dev", "zzz": 1 })))
+        .await;
+    assert_eq!(
+        err(r),
+        (422, "unknown fields: [\"token_policy\" \"zzz\"]".into())
+    );
+    for (extra, message) in [
+        (
+            json!({ "token_ttl": "2h", "token_max_ttl": "1h" }),
+            "'token_ttl' cannot be greater than 'token_max_ttl'",
+        ),
+        (json!({ "ttl": "2h", "max_ttl": "1h" }), "ttl should be shorter than max_ttl"),
+        (
+            json!({ "token_type": "batch", "token_period": "1h" }),
+            "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens",
+        ),
+        (
+            json!({ "token_period": "800h" }),
+            "'period' of '800h0m0s' is greater than the backend's maximum lease TTL of '768h0m0s'",
+        ),
+        (
+            json!({ "bound_projects": "p1", "project_id": "p2" }),
+            "only one of 'bound_projects' or 'project_id' can be given",
+        ),
+    ] {
+        assert_eq!(err(v.write("role/x", iam(extra.clone())).await), (400, message.into()), "{extra}");
+    }
+    // `project_id` alone binds the project; its deprecation warning is lost, as in the plugin.
+    assert!(matches!(
+        v.write(
+            "role/x",
+            iam(json!({ "project_id": "p2", "token_policies": "prod,Dev" }))
+        )
+        .await,
+        Ok(BackendResponse::NoContent)
+    ));
+    let r = v.read("role/x").await.unwrap();
+    assert_eq!(r["bound_projects"], json!(["p2"]));
+    assert_eq!(r["token_policies"], json!(["prod", "Dev"]));
+    // An update without `type` names none in the foreign-field error.
+    assert_eq!(
+        err(v
+            .write(
+                "role/x",
+                json!({ "bound_zones": "us-central1-a", "bound_labels": "a:b" })
+            )
+            .await),
+        (
+            400,
+            "invalid args found for role of type : bound_labels,bound_zones".into()
+        )
+    );
+    // gce: a singular name appends to its plural, with a warning; both is an error.
+    match v
+        .write("role/g", json!({ "type": "gce", "bound_zone": "us-central1-a", "bound_labels": "env:ci" }))
+        .await
+        .unwrap()
+    {
+        BackendResponse::Data { warnings, .. } => assert_eq!(
+            warnings,
+            ["The \"bound_zone\" field is deprecated. Please use \"bound_zones\" (plural) instead. You can still specify a single zone, but multiple zones are also now supported. The \"bound_zone\" field will be removed in a later release, so please update accordingly."]
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err(v
+            .write("role/g", json!({ "bound_zone": "a", "bound_zones": "b" }))
+            .await),
+        (
+            400,
+            "cannot specify both \"bound_zone\" and \"bound_zones\"".into()
+        )
+    );
+    assert_eq!(
+        err(v
+            .write(
+                "role/g",
+                json!({ "bound_labels": ["Env:prod", "ok:1", "a: b"] })
+            )
+            .await),
+        (400, "invalid labels given: [\"Env:prod\" \"a: b\"]".into())
+    );
+    // The read leaves out what is empty.
+    let g = v.read("role/g").await.unwrap();
+    assert_eq!(g["bound_zones"], json!(["us-central1-a"]));
+    for absent in [
+        "bound_projects",
+        "bound_service_accounts",
+        "bound_regions",
+        "max_jwt_exp",
+    ] {
+        assert!(g.get(absent).is_none(), "{absent}: {g}");
+    }
+    // Edits: something to do, the right type, valid labels.
+    assert_eq!(
+        err(v.write("role/g/labels", json!({})).await),
+        (
+            400,
+            "must provide at least one value to add or remove".into()
+        )
+    );
+    assert_eq!(
+        err(v.write("role/g/service-accounts", json!({ "add": [CI] })).await),
+        (400, "role is type 'gce', cannot edit attribute 'service_accounts' (expected role type: 'iam')".into())
+    );
+    assert_eq!(
+        err(v.write("role/g/labels", json!({ "add": ["bad"] })).await),
+        (400, "given invalid labels to add: [\"bad\"]".into())
+    );
+    assert_eq!(
+        err(v
+            .write("role/g/labels", json!({ "add": ["a:b"], "extra": 1 }))
+            .await),
+        (422, "unknown fields: [\"extra\"]".into())
+    );
+    // A mixed-case name: the edit is stored under it, apart from the role logins use, and a
+    // delete under it leaves the role in place.
+    v.write("role/X/service-accounts", json!({ "add": [CI] }))
+        .await
+        .unwrap();
+    assert_eq!(
+        v.read("role/x").await.unwrap()["bound_service_accounts"],
+        json!([APP])
+    );
+    v.req(Operation::Delete, "role/X", json!({})).await.unwrap();
+    assert!(v.read("role/x").await.is_ok());
+}
+
 // ------------------------------------------------------------------------------ iam login
 
 #[tokio::test]

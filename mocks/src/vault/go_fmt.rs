@@ -76,6 +76,50 @@ pub(crate) fn go_quoted_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(" "))
 }
 
+/// encoding/json's text for JSON that does not parse: exact for input that ends early or does
+/// not start like JSON.
+// UNVERIFIED: for a fault further in, Go names the context ("after object key", …); this says
+// "looking for beginning of value" with the character serde_json stopped at.
+pub(crate) fn go_json_syntax_error(bytes: &[u8], e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        return "unexpected end of JSON input".into();
+    }
+    let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let at = match first {
+        Some(i) if !b"{[\"-0123456789tfn".contains(&bytes[i]) => i,
+        _ => {
+            // serde_json's line and column (1-based) of the offending character.
+            let line_start: usize = bytes
+                .split(|b| *b == b'\n')
+                .take(e.line().saturating_sub(1))
+                .map(|l| l.len() + 1)
+                .sum();
+            (line_start + e.column().saturating_sub(1)).min(bytes.len().saturating_sub(1))
+        }
+    };
+    let c = bytes.get(at).copied().unwrap_or(b' ');
+    let shown = match c {
+        b'\'' => "'\\''".to_owned(),
+        0x20..=0x7e => format!("'{}'", c as char),
+        _ => format!("'\\x{c:02x}'"),
+    };
+    format!("invalid character {shown} looking for beginning of value")
+}
+
+/// encoding/json's text for valid JSON of the wrong kind unmarshalled into a Go type `into`
+/// (`json: cannot unmarshal number into Go value of type jose.rawHeader`).
+pub(crate) fn go_json_type_error(v: &Value, into: &str) -> String {
+    let kind = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    format!("json: cannot unmarshal {kind} into Go value of type {into}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -208,7 +208,7 @@ pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultE
                     "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
                     json_kind(&other)
                 ))),
-                Err(e) => Err(bad(&go_json_syntax_error(&bytes, &e))),
+                Err(e) => Err(bad(&crate::vault::go_fmt::go_json_syntax_error(&bytes, &e))),
             }
         }
         // The CLI's `k:v` pairs, split at the first colon, nothing trimmed; any other value is
@@ -243,36 +243,6 @@ fn json_kind(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
-}
-
-/// encoding/json's text for JSON that does not parse: exact for input that ends early or does
-/// not start like JSON.
-// UNVERIFIED: for a fault further in, Go names the context ("after object key", …); this says
-// "looking for beginning of value" with the character serde_json stopped at.
-fn go_json_syntax_error(bytes: &[u8], e: &serde_json::Error) -> String {
-    if e.is_eof() {
-        return "unexpected end of JSON input".into();
-    }
-    let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
-    let at = match first {
-        Some(i) if !b"{[\"-0123456789tfn".contains(&bytes[i]) => i,
-        _ => {
-            // serde_json's line and column (1-based) of the offending character.
-            let line_start: usize = bytes
-                .split(|b| *b == b'\n')
-                .take(e.line().saturating_sub(1))
-                .map(|l| l.len() + 1)
-                .sum();
-            (line_start + e.column().saturating_sub(1)).min(bytes.len().saturating_sub(1))
-        }
-    };
-    let c = bytes.get(at).copied().unwrap_or(b' ');
-    let shown = match c {
-        b'\'' => "'\\''".to_owned(),
-        0x20..=0x7e => format!("'{}'", c as char),
-        _ => format!("'\\x{c:02x}'"),
-    };
-    format!("invalid character {shown} looking for beginning of value")
 }
 
 /// A JSON object of headers as [`headers`] reads it from a `Value::Object`, decoded straight

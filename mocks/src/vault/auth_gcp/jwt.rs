@@ -9,6 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::vault::go_fmt::{go_json_syntax_error, go_json_type_error};
+
 /// The algorithms the plugin passes to `jwt.ParseSigned`.
 pub(crate) const ALLOWED_ALGS: [&str; 3] = ["RS256", "ES256", "HS256"];
 
@@ -85,28 +87,31 @@ fn duplicate_key_error(key: &str) -> String {
     format!("json: duplicate key '{key}' in object")
 }
 
-/// `jwt.ParseSigned(token, [RS256, ES256, HS256])`. Errors are go-jose's texts: the three-parts
-/// text and `ErrUnexpectedSignatureAlgorithm` (no `go-jose/go-jose:` prefix since v4.1.0) are
-/// as in go-jose v4.1.3 `jws.go`.
-// UNVERIFIED: reference/gcp.md §1.3 — the JSON and base64 error texts.
+/// `jwt.ParseSigned(token, [RS256, ES256, HS256])`, as go-jose v4.1.3's `parseSignedCompact`
+/// and `sanitized` go: three parts, each part's base64 (header, payload, signature, in that
+/// order), then the header's JSON (an empty header is none at all), then the algorithm.
 pub(crate) fn parse_signed(token: &str) -> Result<SignedJwt, String> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
         return Err("go-jose/go-jose: compact JWS format must have three parts".into());
     }
     let header_raw = b64url(parts[0])?;
-    let header: Map<String, Value> = match serde_json::from_slice::<Value>(&header_raw) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => {
-            return Err("json: cannot unmarshal value into Go value of type jose.rawHeader".into())
+    let payload = b64url(parts[1])?;
+    b64url(parts[2])?;
+    let header: Map<String, Value> = if header_raw.is_empty() {
+        Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&header_raw) {
+            Ok(Value::Object(m)) => m,
+            // `null` unmarshals into the header struct as nothing at all.
+            Ok(Value::Null) => Map::new(),
+            Ok(other) => return Err(go_json_type_error(&other, "jose.rawHeader")),
+            Err(e) => return Err(go_json_syntax_error(&header_raw, &e)),
         }
-        Err(e) => return Err(format!("invalid character in JWS header: {e}")),
     };
     if let Some(key) = duplicate_key(&header_raw) {
         return Err(duplicate_key_error(&key));
     }
-    let payload = b64url(parts[1])?;
-    b64url(parts[2])?;
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
@@ -140,9 +145,10 @@ impl SignedJwt {
                 Some(k) => Err(duplicate_key_error(&k)),
                 None => Ok(m),
             },
-            // UNVERIFIED: encoding/json's wording.
-            Ok(_) => Err("json: cannot unmarshal value into Go value of type jwt.Claims".into()),
-            Err(e) => Err(format!("invalid character in JWT claims: {e}")),
+            // `null` unmarshals as no claims at all.
+            Ok(Value::Null) => Ok(Map::new()),
+            Ok(other) => Err(go_json_type_error(&other, "jwt.Claims")),
+            Err(e) => Err(go_json_syntax_error(&self.payload, &e)),
         }
     }
 
@@ -420,6 +426,36 @@ mod tests {
             e,
             "unexpected signature algorithm \"none\"; expected [\"RS256\" \"ES256\" \"HS256\"]"
         );
+        // Every part's base64 is decoded before the header's JSON is read.
+        for (token, error) in [
+            ("not.a.jwt", "illegal base64 data at input byte 0"),
+            ("invalid.jwt.token", "illegal base64 data at input byte 4"),
+            (
+                "header.payload.signature",
+                "illegal base64 data at input byte 8",
+            ),
+            (
+                "",
+                "go-jose/go-jose: compact JWS format must have three parts",
+            ),
+            (
+                "eHh4.e30.",
+                "invalid character 'x' looking for beginning of value",
+            ),
+            (
+                "MTIz.e30.",
+                "json: cannot unmarshal number into Go value of type jose.rawHeader",
+            ),
+        ] {
+            assert_eq!(parse_signed(token).unwrap_err(), error, "{token}");
+        }
+        // An empty or null header is no header: the algorithm is then missing.
+        for header in ["", "bnVsbA"] {
+            assert_eq!(
+                parse_signed(&format!("{header}.e30.")).unwrap_err(),
+                "unexpected signature algorithm \"\"; expected [\"RS256\" \"ES256\" \"HS256\"]"
+            );
+        }
         // Unpadded base64url only, errors at the offending byte; trailing bits pass.
         assert_eq!(
             b64url("e30=").unwrap_err(),

@@ -448,6 +448,17 @@ mod vault_auth_aws {
             400,
             "iam_alias of \"nope\" not in set of allowed values: [role_id unique_id full_arn canonical_arn]",
         );
+        // The sdk's authmetadata texts.
+        assert_err(
+            e.call(Operation::Update, "config/identity", json!({"iam_metadata": "bogus,Client_ARN"})).await,
+            400,
+            "\"bogus, client_arn\" contains an unavailable field, please select from \"account_id, auth_type, canonical_arn, client_arn, client_user_id, inferred_aws_region, inferred_entity_id, inferred_entity_type, inferred_hostname\"",
+        );
+        assert_err(
+            e.call(Operation::Update, "config/identity", json!({"ec2_metadata": "default,region"})).await,
+            400,
+            "[\"default\" \"region\"] contains default - default can't be used in combination with other fields",
+        );
     }
 
     #[tokio::test]
@@ -841,7 +852,7 @@ mod vault_auth_aws {
             ("canonical_arn", ALICE_ARN.to_owned()),
         ];
         for (alias, want) in cases {
-            e.ok("config/identity", json!({"iam_alias": alias, "iam_metadata": ["default", "client_arn", "client_user_id", "canonical_arn"]})).await;
+            e.ok("config/identity", json!({"iam_alias": alias, "iam_metadata": ["account_id", "auth_type", "client_arn", "client_user_id", "canonical_arn"]})).await;
             let o = e
                 .login(hvac(&e.alice(), Some(SERVER_ID), now(&e)).data(Some("app")))
                 .await
@@ -1503,7 +1514,7 @@ mod vault_auth_aws {
         let e = configured().await;
         let web = "arn:aws:iam::111122223333:role/web-role";
         e.ok("role/web", json!({"bound_iam_principal_arn": web, "inferred_entity_type": "ec2_instance", "inferred_aws_region": "us-east-1", "bound_vpc_id": "vpc-0123456789abcdef0"})).await;
-        e.ok("config/identity", json!({"iam_metadata": "default,inferred_entity_id,inferred_entity_type,inferred_aws_region"})).await;
+        e.ok("config/identity", json!({"iam_metadata": "account_id,auth_type,inferred_entity_id,inferred_entity_type,inferred_aws_region"})).await;
         let keys = e.session("web-role", INSTANCE);
         let login = hvac(&keys, Some(SERVER_ID), now(&e));
         let o = e.login(login.data(Some("web"))).await.unwrap();

@@ -25,7 +25,7 @@ pub struct Input {
     all_used: RefCell<bool>,
 }
 
-use super::go_fmt::go_value;
+use super::go_fmt::{go_quote, go_quoted_list, go_value};
 
 impl Input {
     pub fn new(map: Map<String, Value>) -> Self {
@@ -735,6 +735,36 @@ pub fn parse_media_type(v: &str) -> Result<String, String> {
         rest = &value[consumed..];
     }
     Ok(media)
+}
+
+/// The sdk's `authmetadata.ParseAuthMetadata` over a field list given as `list`: lower-cased,
+/// deduplicated and sorted; `default` alone is `None` (the defaults, in their own order);
+/// `default` beside others, or a name outside `defaults` + `available`, is refused with the
+/// sdk's text.
+pub fn auth_metadata(
+    list: &[String],
+    defaults: &[&str],
+    available: &[&str],
+) -> Result<Option<Vec<String>>, String> {
+    let list = remove_duplicates(list, true);
+    if list == ["default"] {
+        return Ok(None);
+    }
+    if list.iter().any(|f| f == "default") {
+        return Err(format!(
+            "{} contains default - default can't be used in combination with other fields",
+            go_quoted_list(&list)
+        ));
+    }
+    let all: Vec<&str> = defaults.iter().chain(available).copied().collect();
+    if !list.iter().all(|f| all.contains(&f.as_str())) {
+        return Err(format!(
+            "{} contains an unavailable field, please select from {}",
+            go_quote(&list.join(", ")),
+            go_quote(&all.join(", "))
+        ));
+    }
+    Ok(Some(list))
 }
 
 /// `strutil.RemoveDuplicates`: trimmed, without empties, lower-cased when `lowercase`, sorted,

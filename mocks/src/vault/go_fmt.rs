@@ -81,10 +81,33 @@ pub(crate) fn go_quoted_list(items: &[String]) -> String {
 // UNVERIFIED: for a fault further in, Go names the context ("after object key", …); this says
 // "looking for beginning of value" with the character serde_json stopped at.
 pub(crate) fn go_json_syntax_error(bytes: &[u8], e: &serde_json::Error) -> String {
+    let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    // A bare literal Go scans letter by letter: `nope` is `in literal null (expecting 'u')`.
+    if let Some(i) = first {
+        let literal: &[u8] = match bytes[i] {
+            b't' => b"true",
+            b'f' => b"false",
+            b'n' => b"null",
+            _ => b"",
+        };
+        for (k, want) in literal.iter().enumerate().skip(1) {
+            match bytes.get(i + k) {
+                None => return "unexpected end of JSON input".into(),
+                Some(c) if c != want => {
+                    return format!(
+                        "invalid character {} in literal {} (expecting '{}')",
+                        go_char(*c),
+                        String::from_utf8_lossy(literal),
+                        *want as char
+                    )
+                }
+                _ => {}
+            }
+        }
+    }
     if e.is_eof() {
         return "unexpected end of JSON input".into();
     }
-    let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let at = match first {
         Some(i) if !b"{[\"-0123456789tfn".contains(&bytes[i]) => i,
         _ => {
@@ -98,12 +121,19 @@ pub(crate) fn go_json_syntax_error(bytes: &[u8], e: &serde_json::Error) -> Strin
         }
     };
     let c = bytes.get(at).copied().unwrap_or(b' ');
-    let shown = match c {
+    format!(
+        "invalid character {} looking for beginning of value",
+        go_char(c)
+    )
+}
+
+/// encoding/json's quoting of the character it stopped at.
+fn go_char(c: u8) -> String {
+    match c {
         b'\'' => "'\\''".to_owned(),
         0x20..=0x7e => format!("'{}'", c as char),
         _ => format!("'\\x{c:02x}'"),
-    };
-    format!("invalid character {shown} looking for beginning of value")
+    }
 }
 
 /// encoding/json's text for valid JSON of the wrong kind unmarshalled into a Go type `into`

@@ -166,31 +166,19 @@ impl Default for IdentityConfig {
     }
 }
 
-/// An `authmetadata` field list: `default` stands for the defaults, unknown names are refused.
-// UNVERIFIED: the wording for an unknown metadata field (reference §1.11 names only the alias
-// error).
+/// `config/identity`'s metadata lists: the sdk's `authmetadata` over the defaults and the
+/// fields a login may add.
 fn metadata_fields(list: Vec<String>, allowed: &[&str]) -> Result<Vec<String>, VaultError> {
-    let mut out: Vec<String> = Vec::new();
-    for f in list {
-        let names: Vec<String> = if f == "default" {
-            DEFAULT_METADATA.iter().map(|s| s.to_string()).collect()
-        } else if allowed.contains(&f.as_str()) {
-            vec![f]
-        } else {
-            return Err(VaultError::bad_request(format!(
-                "{} is not an available field, please select from: {}",
-                fields::go_quote(&f),
-                allowed.join(", ")
-            )));
-        };
-        for n in names {
-            if !out.contains(&n) {
-                out.push(n);
-            }
-        }
+    let available: Vec<&str> = allowed
+        .iter()
+        .copied()
+        .filter(|f| !DEFAULT_METADATA.contains(f))
+        .collect();
+    match crate::vault::fields::auth_metadata(&list, DEFAULT_METADATA, &available) {
+        Ok(Some(l)) => Ok(l),
+        Ok(None) => Ok(DEFAULT_METADATA.iter().map(|s| s.to_string()).collect()),
+        Err(e) => Err(VaultError::bad_request(e)),
     }
-    out.sort();
-    Ok(out)
 }
 
 impl IdentityConfig {

@@ -4,16 +4,17 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::fields::{dedupe, go_quote, Fields};
+use super::fields::{go_quote, Fields};
 use super::{bad_request, VaultResult};
 use crate::vault::backend::BackendResponse;
+use crate::vault::go_fmt::{go_json_syntax_error, go_json_type_error};
 
 /// `iam_metadata` fields, in Vault's default set (reference gcp.md 1.7).
 pub(crate) const IAM_METADATA_FIELDS: &[&str] = &[
     "project_id",
     "role",
-    "service_account_email",
     "service_account_id",
+    "service_account_email",
 ];
 /// `gce_metadata` fields, in Vault's default set (reference gcp.md 2.2).
 pub(crate) const GCE_METADATA_FIELDS: &[&str] = &[
@@ -23,11 +24,28 @@ pub(crate) const GCE_METADATA_FIELDS: &[&str] = &[
     "project_id",
     "project_number",
     "role",
-    "service_account_email",
     "service_account_id",
+    "service_account_email",
     "zone",
 ];
 const ENDPOINT_KEYS: &[&str] = &["api", "iam", "crm", "compute"];
+/// The config path's fields; any other is refused (`validateFields`).
+const CONFIG_FIELDS: &[&str] = &[
+    "credentials",
+    "iam_alias",
+    "iam_metadata",
+    "gce_alias",
+    "gce_metadata",
+    "custom_endpoint",
+    "google_certs_endpoint",
+    "service_account_email",
+    "identity_token_audience",
+    "identity_token_ttl",
+    "rotation_period",
+    "rotation_schedule",
+    "rotation_window",
+    "disable_automated_rotation",
+];
 
 /// The subset of a key file the plugin keeps (`formatAndMarshalCredentials`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,12 +77,12 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             credentials: None,
-            iam_alias: "role_id".into(),
+            iam_alias: String::new(),
             iam_metadata: IAM_METADATA_FIELDS
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
-            gce_alias: "role_id".into(),
+            gce_alias: String::new(),
             gce_metadata: GCE_METADATA_FIELDS
                 .iter()
                 .map(|s| (*s).to_owned())
@@ -78,12 +96,22 @@ impl Default for Config {
 }
 
 fn parse_credentials(raw: &str) -> VaultResult<Credentials> {
-    let v: Value = serde_json::from_str(raw).map_err(|e| {
-        // UNVERIFIED: reference/gcp.md §3.1 names no text for credentials that are not JSON.
-        bad_request(format!(
-            "error reading google credentials from given JSON: {e}"
-        ))
-    })?;
+    // `gcputil.Credentials`: encoding/json into the key-file struct, wrapped by `Update`.
+    let v: Value = match serde_json::from_str(raw) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(other) => {
+            return Err(bad_request(format!(
+                "failed to read credentials: {}",
+                go_json_type_error(&other, "gcputil.GcpCredentials")
+            )))
+        }
+        Err(e) => {
+            return Err(bad_request(format!(
+                "failed to read credentials: {}",
+                go_json_syntax_error(raw.as_bytes(), &e)
+            )))
+        }
+    };
     let s = |k: &str| {
         v.get(k)
             .and_then(Value::as_str)
@@ -103,49 +131,43 @@ fn parse_credentials(raw: &str) -> VaultResult<Credentials> {
     })
 }
 
-/// `authmetadata`: `"default"`, or a list of field names from `available`.
+/// `authmetadata.ParseAuthMetadata` (every field is a default one; `default` alone, the
+/// defaults), wrapped as the plugin's `Update` wraps it.
 fn parse_metadata(
     f: &Fields<'_>,
     name: &str,
-    available: &[&str],
+    defaults: &[&str],
 ) -> VaultResult<Option<Vec<String>>> {
     let Some(list) = f.string_list(name)? else {
         return Ok(None);
     };
-    if list.len() == 1 && list[0] == "default" {
-        return Ok(Some(available.iter().map(|s| (*s).to_owned()).collect()));
+    let kind = name.trim_end_matches("_metadata");
+    match crate::vault::fields::auth_metadata(&list, defaults, &[]) {
+        Ok(Some(l)) => Ok(Some(l)),
+        Ok(None) => Ok(Some(defaults.iter().map(|s| (*s).to_owned()).collect())),
+        Err(e) => Err(bad_request(format!("failed to parse {kind} metadata: {e}"))),
     }
-    for field in &list {
-        if !available.contains(&field.as_str()) {
-            // UNVERIFIED: authmetadata's wording for an unknown field.
-            return Err(bad_request(format!(
-                "{} is not an available field, please select from: {}",
-                go_quote(field),
-                available.join(", ")
-            )));
-        }
-    }
-    Ok(Some(dedupe(list)))
 }
 
 /// `POST|PUT config`.
 pub(crate) fn write(current: &Config, data: &Map<String, Value>) -> VaultResult<Config> {
+    super::role::reject_unknown(data, &[CONFIG_FIELDS])?;
     let f = Fields::new(data);
     let mut c = current.clone();
     if let Some(raw) = f.string("credentials")? {
         // An empty string goes back to Application Default Credentials (plugin GH-132).
-        c.credentials = if raw.trim().is_empty() {
+        c.credentials = if raw.is_empty() {
             None
         } else {
             Some(parse_credentials(&raw)?)
         };
     }
+    // Checked at login, not here (reference gcp.md 3.1); empty means `role_id` there.
     if let Some(v) = f.string("iam_alias")? {
-        // Checked at login, not here (reference gcp.md 3.1).
-        c.iam_alias = if v.is_empty() { "role_id".into() } else { v };
+        c.iam_alias = v;
     }
     if let Some(v) = f.string("gce_alias")? {
-        c.gce_alias = if v.is_empty() { "role_id".into() } else { v };
+        c.gce_alias = v;
     }
     if let Some(v) = parse_metadata(&f, "iam_metadata", IAM_METADATA_FIELDS)? {
         c.iam_metadata = v;
@@ -162,7 +184,8 @@ pub(crate) fn write(current: &Config, data: &Map<String, Value>) -> VaultResult<
                 )));
             }
         }
-        c.custom_endpoint = endpoints;
+        // Only the keys given change (`gcpConfig.Update`).
+        c.custom_endpoint.extend(endpoints);
     }
     // `google_certs_endpoint` is deprecated and ignored; hvac always sends it.
     f.string("google_certs_endpoint")?;
@@ -189,34 +212,48 @@ pub(crate) fn write(current: &Config, data: &Map<String, Value>) -> VaultResult<
     Ok(c)
 }
 
-/// `GET config`.
+/// `GET config` (`pathConfigRead`): the metadata lists always, everything else only when set,
+/// and the plugin identity-token and rotation fields.
 pub(crate) fn read(c: &Config) -> BackendResponse {
-    let creds = c.credentials.as_ref();
-    let s = |f: fn(&Credentials) -> &String| creds.map(f).cloned().unwrap_or_default();
+    let mut m = Map::new();
+    m.insert("gce_metadata".into(), json!(c.gce_metadata));
+    m.insert("iam_metadata".into(), json!(c.iam_metadata));
+    let mut set = |k: &str, v: &str| {
+        if !v.is_empty() {
+            m.insert(k.into(), json!(v));
+        }
+    };
+    if let Some(cr) = &c.credentials {
+        set("client_email", &cr.client_email);
+        set("client_id", &cr.client_id);
+        set("private_key_id", &cr.private_key_id);
+        set("project_id", &cr.project_id);
+    }
+    set("iam_alias", &c.iam_alias);
+    set("gce_alias", &c.gce_alias);
+    set("service_account_email", &c.service_account_email);
     let endpoints: Map<String, Value> = c
         .custom_endpoint
         .iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    let mut data = json!({
-        "client_email": s(|c| &c.client_email),
-        "client_id": s(|c| &c.client_id),
-        "private_key_id": s(|c| &c.private_key_id),
-        "project_id": s(|c| &c.project_id),
-        "iam_alias": c.iam_alias,
-        "iam_metadata": c.iam_metadata,
-        "gce_alias": c.gce_alias,
-        "gce_metadata": c.gce_metadata,
-        "service_account_email": c.service_account_email,
-        "identity_token_audience": c.identity_token_audience,
-        "identity_token_ttl": c.identity_token_ttl,
-    });
     if !endpoints.is_empty() {
-        data["custom_endpoint"] = Value::Object(endpoints);
+        m.insert("custom_endpoint".into(), Value::Object(endpoints));
     }
+    // `PopulatePluginIdentityTokenData`, `PopulateAutomatedRotationData` (rotation is not
+    // modelled: its fields read as never set).
+    m.insert(
+        "identity_token_audience".into(),
+        json!(c.identity_token_audience),
+    );
+    m.insert("identity_token_ttl".into(), json!(c.identity_token_ttl));
+    m.insert("rotation_schedule".into(), json!(""));
+    m.insert("rotation_window".into(), json!(0));
+    m.insert("rotation_period".into(), json!(0));
+    m.insert("disable_automated_rotation".into(), json!(false));
     BackendResponse::Data {
-        data,
+        data: Value::Object(m),
         warnings: Vec::new(),
     }
 }

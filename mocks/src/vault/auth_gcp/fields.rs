@@ -147,57 +147,13 @@ impl<'a> Fields<'a> {
         &self,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, VaultError> {
+        // The core's `TypeKVPairs` decoder: a map, or `k=v` strings (a single string is one
+        // pair, not split at commas, as mapstructure lifts it into a list of one).
         let Some(v) = self.raw(name) else {
             return Ok(None);
         };
-        let mut out = BTreeMap::new();
-        let mut add_pair = |s: &str| -> Result<(), VaultError> {
-            match s.split_once('=') {
-                Some((k, val)) => {
-                    out.insert(k.trim().to_owned(), val.trim().to_owned());
-                    Ok(())
-                }
-                // UNVERIFIED: the framework's text for a pair without `=`.
-                None => Err(conversion_error(
-                    name,
-                    v,
-                    &format!("invalid key value pair {}", go_quote(s)),
-                )),
-            }
-        };
-        match v {
-            Value::Object(m) => {
-                for (k, val) in m {
-                    let val = match val {
-                        Value::String(s) => s.clone(),
-                        Value::Null => String::new(),
-                        other => other.to_string(),
-                    };
-                    out.insert(k.clone(), val);
-                }
-            }
-            Value::Array(a) => {
-                for item in a {
-                    add_pair(item.as_str().unwrap_or_default())?;
-                }
-            }
-            Value::String(s) => {
-                for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-                    add_pair(part)?;
-                }
-            }
-            _ => {
-                return Err(conversion_error(
-                    name,
-                    v,
-                    &format!(
-                        "'' expected a map, got '{}'",
-                        go_type(v).trim_start_matches("[]")
-                    ),
-                ))
-            }
-        }
-        Ok(Some(out))
+        let one = Map::from_iter([(name.to_owned(), v.clone())]);
+        Ok(crate::vault::fields::Input::new(one).kv_pairs(name)?)
     }
 }
 
@@ -210,20 +166,6 @@ fn go_type(v: &Value) -> &'static str {
         Value::Array(_) => "[]interface {}",
         Value::Object(_) => "map[string]interface {}",
     }
-}
-
-/// Trims, drops empties and duplicates, keeping first occurrences (`strutil.RemoveDuplicates`
-/// sorts; the plugin's lists are compared as sets, so order only shows on read).
-pub(crate) fn dedupe(items: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in items {
-        let s = s.trim().to_owned();
-        if !s.is_empty() && !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[cfg(test)]

@@ -243,8 +243,9 @@ impl GcpAuthBackend {
         if sa.email.is_empty() && sa.unique_id.is_empty() {
             return Err(internal_error("service account is empty"));
         }
+        // Never configured: the default, `role_id`.
         let alias = match config.iam_alias.as_str() {
-            "role_id" => role.role_id.clone(),
+            "" | "role_id" => role.role_id.clone(),
             "unique_id" => sa.unique_id.clone(),
             _ => {
                 return Err(bad_request(
@@ -303,7 +304,7 @@ impl GcpAuthBackend {
             .await
             .map_err(bad_request)?;
         let alias = match config.gce_alias.as_str() {
-            "role_id" => role.role_id.clone(),
+            "" | "role_id" => role.role_id.clone(),
             "instance_id" => format!("gce-{}", instance["id"].as_str().unwrap_or_default()),
             // The allowed types sorted, as the plugin lists them (aliasing.go, v0.23.1).
             _ => {

@@ -314,17 +314,27 @@ async fn vault_gcp_config_reads_back_without_the_private_key() {
     assert_eq!(c["client_id"], v.unique_id(VAULT));
     assert_eq!(c["private_key_id"], v.key_file(VAULT)["private_key_id"]);
     assert!(c.get("private_key").is_none());
-    assert_eq!(c["iam_alias"], "role_id");
-    assert_eq!(c["gce_alias"], "role_id");
+    // Never set: no alias keys, the default metadata in the plugin's order, the rotation fields.
+    assert!(
+        c.get("iam_alias").is_none() && c.get("gce_alias").is_none(),
+        "{c}"
+    );
+    assert!(c.get("service_account_email").is_none(), "{c}");
     assert_eq!(
         c["iam_metadata"],
         json!([
             "project_id",
             "role",
-            "service_account_email",
-            "service_account_id"
+            "service_account_id",
+            "service_account_email"
         ])
     );
+    assert_eq!(c["rotation_period"], 0);
+    assert_eq!(c["disable_automated_rotation"], false);
+    v.write("config", json!({ "iam_alias": "unique_id" }))
+        .await
+        .unwrap();
+    assert_eq!(v.read("config").await.unwrap()["iam_alias"], "unique_id");
     assert_eq!(c["custom_endpoint"]["api"], v.base);
     assert_eq!(c["custom_endpoint"]["compute"], v.base);
     // hvac always sends the deprecated certs endpoint; it is accepted and ignored.
@@ -364,6 +374,18 @@ async fn vault_gcp_config_validation_messages() {
             json!({ "identity_token_audience": "//iam.googleapis.com/x", "service_account_email": VAULT }),
             "only one of 'credentials' or 'identity_token_audience' can be set",
         ),
+        (
+            json!({ "credentials": "not json" }),
+            "failed to read credentials: invalid character 'o' in literal null (expecting 'u')",
+        ),
+        (
+            json!({ "iam_metadata": "foo" }),
+            "failed to parse iam metadata: \"foo\" contains an unavailable field, please select from \"project_id, role, service_account_id, service_account_email\"",
+        ),
+        (
+            json!({ "gce_metadata": "default,Role" }),
+            "failed to parse gce metadata: [\"default\" \"role\"] contains default - default can't be used in combination with other fields",
+        ),
     ];
     for (data, message) in cases {
         assert_eq!(err(v.write("config", data).await), (400, message.into()));
@@ -375,6 +397,28 @@ async fn vault_gcp_config_validation_messages() {
     assert_eq!(
         v.read("config").await.unwrap()["custom_endpoint"]["iam"],
         v.base
+    );
+    // A write changes only the endpoints it names; a single string is one pair, not split.
+    v.write(
+        "config",
+        json!({ "custom_endpoint": "crm=http://a,iam=http://b" }),
+    )
+    .await
+    .unwrap();
+    let e = &v.read("config").await.unwrap()["custom_endpoint"];
+    assert_eq!(e["crm"], "http://a,iam=http://b");
+    assert_eq!(e["iam"], v.base);
+    // Metadata names are lower-cased and sorted.
+    v.write("config", json!({ "iam_metadata": "Role,project_id" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        v.read("config").await.unwrap()["iam_metadata"],
+        json!(["project_id", "role"])
+    );
+    assert_eq!(
+        err(v.write("config", json!({ "credential": "x" })).await),
+        (422, "unknown fields: [\"credential\"]".into())
     );
 }
 

@@ -28,9 +28,16 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Run(args) => std::process::exit(run::main(args)),
+        // An empty VAULT_ADDR is no target, as the Vault CLI reads it.
+        Command::Run(mut args) => {
+            args.vault_addr = args.vault_addr.filter(|a| !a.is_empty());
+            std::process::exit(run::main(args))
+        }
         Command::Compare(args) => std::process::exit(compare::main(&args)),
-        Command::Bench(args) => std::process::exit(bench::main(args)),
+        Command::Bench(mut args) => {
+            args.vault_addr = args.vault_addr.filter(|a| !a.is_empty());
+            std::process::exit(bench::main(args))
+        }
         Command::Merge(args) => std::process::exit(bench::merge::main(&args)),
         Command::Serve(args) => serve_per_thread(args),
         Command::World {

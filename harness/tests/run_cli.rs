@@ -278,6 +278,19 @@ fn a_vault_that_cannot_be_used_is_one_line_and_exit_2_before_any_scenario_runs()
     assert!(err.contains("is sealed: unseal it"), "{err}");
     let err = run(sealed.vault.trim_start_matches("http://"), "root");
     assert!(err.contains("is not a URL: give the scheme too"), "{err}");
+    // An address the cloud mocks cannot listen on (TEST-NET-3, on no interface here).
+    let out = authsim()
+        .args(["run", "--vault-addr", &serve.vault, "--vault-token", "root"])
+        .args(["--mocks-bind", "203.0.113.7"])
+        .arg(catalogue().join("vault"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: cannot listen on 203.0.113.7 for the cloud mocks (--mocks-bind): "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -300,6 +313,40 @@ fn with_no_path_the_built_in_catalogue_runs_from_any_directory() {
     );
     assert_eq!(a, b);
     assert!(a.ends_with("file(s): all valid\n"), "{a}");
+}
+
+/// A world that lacks what other scenarios name does not stop a run filtered to one that needs
+/// none of it (`--check` still checks them all).
+#[test]
+fn only_the_selected_scenarios_are_checked_against_the_world() {
+    let d = scratch("filtered-world");
+    std::fs::write(d.join("w.toml"), "seed = \"x\"\n").unwrap();
+    let run = authsim()
+        .args([
+            "run",
+            "--world",
+            "w.toml",
+            "--filter",
+            "vault/missing_token",
+        ])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.contains("1 passed"), "{out}");
+    let check = authsim()
+        .args(["run", "--check", "--world", "w.toml"])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&check.stderr).contains("cannot run as written"));
 }
 
 #[test]

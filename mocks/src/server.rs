@@ -45,7 +45,10 @@ impl Default for MockCloudOptions {
 pub enum StartError {
     // The cause is in the message and deliberately not a `source`: a chain printer
     // (`{:#}`) would say it twice.
-    #[error("cannot listen on {addr} for the {listener} mock: {cause}")]
+    #[error(
+        "cannot listen on {addr} for the {listener} mock: {cause}{}",
+        bind_hint(cause, listener)
+    )]
     Bind {
         listener: &'static str,
         addr: SocketAddr,
@@ -53,6 +56,15 @@ pub enum StartError {
     },
     #[error("the admin API would be open on {0}: give an admin token (--admin-token or the world's admin_token) to bind beyond loopback")]
     AdminTokenRequired(IpAddr),
+}
+
+/// What to do about a port in use: which flag picks another.
+fn bind_hint(cause: &std::io::Error, listener: &str) -> String {
+    if cause.kind() == std::io::ErrorKind::AddrInUse {
+        format!(" (another authsim serve or a real {listener}? pick another port with --{listener}-port, or 0 for any free one)")
+    } else {
+        String::new()
+    }
 }
 
 /// The running cloud mocks.

@@ -315,6 +315,27 @@ pub fn main(args: RunArgs) -> i32 {
             return crate::exit::ERROR;
         }
     };
+    // `--check` checks every scenario found; a run checks (and runs) only those selected.
+    let scenarios = if args.check {
+        scenarios
+    } else {
+        select(scenarios, &args.tags, args.filter.as_deref())
+    };
+    if scenarios.is_empty() {
+        eprintln!(
+            "error: no scenario matches (of {total} found{}{})",
+            if args.tags.is_empty() {
+                String::new()
+            } else {
+                format!(", --tag {}", args.tags.join(","))
+            },
+            args.filter
+                .as_deref()
+                .map(|f| format!(", --filter {f}"))
+                .unwrap_or_default()
+        );
+        return crate::exit::ERROR;
+    }
     // What the steps name must be in the world they run in: found now, not scenario by scenario.
     let mut bad = Vec::new();
     for sc in &scenarios {
@@ -348,26 +369,15 @@ pub fn main(args: RunArgs) -> i32 {
         ));
         return crate::exit::OK;
     }
-    let scenarios = select(scenarios, &args.tags, args.filter.as_deref());
-    if scenarios.is_empty() {
-        eprintln!(
-            "error: no scenario matches (of {total} found{}{})",
-            if args.tags.is_empty() {
-                String::new()
-            } else {
-                format!(", --tag {}", args.tags.join(","))
-            },
-            args.filter
-                .as_deref()
-                .map(|f| format!(", --filter {f}"))
-                .unwrap_or_default()
-        );
-        return crate::exit::ERROR;
-    }
     let target = match (&args.vault_addr, &args.vault_token) {
         (None, _) => TargetConfig::Embedded,
         (Some(_), None) => {
-            eprintln!("error: --vault-addr needs --vault-token (or VAULT_TOKEN): a token that may enable auth methods and write policies");
+            let from_env = if std::env::var_os("VAULT_ADDR").is_some_and(|v| !v.is_empty()) {
+                " (the address came from VAULT_ADDR: `env -u VAULT_ADDR authsim run …` runs against the embedded mock Vault)"
+            } else {
+                ""
+            };
+            eprintln!("error: --vault-addr needs --vault-token (or VAULT_TOKEN): a token that may enable auth methods and write policies{from_env}");
             return crate::exit::ERROR;
         }
         (Some(a), Some(t)) => TargetConfig::Vault {
@@ -386,6 +396,17 @@ pub fn main(args: RunArgs) -> i32 {
             args.mocks_bind
         );
         return crate::exit::ERROR;
+    }
+    // Each scenario starts its cloud mocks on --mocks-bind: an address this machine cannot
+    // listen on is one infrastructure error, found before any scenario runs.
+    if args.vault_addr.is_some() {
+        if let Err(e) = std::net::TcpListener::bind((args.mocks_bind, 0)) {
+            eprintln!(
+                "error: cannot listen on {} for the cloud mocks (--mocks-bind): {e}",
+                args.mocks_bind
+            );
+            return crate::exit::ERROR;
+        }
     }
     let builder = reqwest::Client::builder()
         .no_proxy()

@@ -451,6 +451,13 @@ pub struct Endpoints {
     pub aws_identity_cert: Option<String>,
 }
 
+/// Whether a world's `[vault]` section can be provisioned: it follows the schema and names only
+/// identities the world has (what `serve` and a run would find only when they apply it).
+pub fn check(world: &World) -> Result<(), SpecError> {
+    let spec = VaultSpec::parse(&world.vault.raw_toml)?;
+    Endpoints::resolve(&spec, world, "http://127.0.0.1:1", "http://127.0.0.1:1").map(|_| ())
+}
+
 impl Endpoints {
     /// Resolves the identities `spec` names in `world`: a GCP service account by id (`vault-server`)
     /// or email, with a user-managed key; an AWS IAM user by name (or `account/name`) with an

@@ -30,11 +30,11 @@ pub fn load_world(arg: &WorldArg, clock: &dyn Clock) -> Result<World> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read world file '{}'", path.display()))?;
-            Ok(worldfile::parse(
-                &path.display().to_string(),
-                &text,
-                clock.now(),
-            )?)
+            let world = worldfile::parse(&path.display().to_string(), &text, clock.now())?;
+            // The `[vault]` section too, before anything starts.
+            crate::provision::check(&world)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Ok(world)
         }
     }
 }

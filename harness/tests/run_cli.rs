@@ -347,6 +347,29 @@ fn only_the_selected_scenarios_are_checked_against_the_world() {
         .unwrap();
     assert_eq!(check.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&check.stderr).contains("cannot run as written"));
+    // A misspelt `[vault]` key is found by --check, and by a run before any scenario.
+    let world = std::fs::read_to_string(catalogue().join("world.toml"))
+        .unwrap()
+        .replace("root_token = \"root\"", "root_tokn = \"root\"");
+    std::fs::write(d.join("wv.toml"), world).unwrap();
+    for args in [
+        &["run", "--check"][..],
+        &["run", "--filter", "vault/missing_token"],
+    ] {
+        let out = authsim()
+            .args(args)
+            .args(["--world", "wv.toml"])
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end(),
+            "error: wv.toml: world file key `vault`: unknown field `root_tokn`, expected one of `root_token`, `policies`, `mounts`, `secrets`, `auth`",
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

@@ -315,6 +315,10 @@ pub fn main(args: RunArgs) -> i32 {
             return crate::exit::ERROR;
         }
     };
+    if let Err(e) = crate::provision::check(&base_world) {
+        eprintln!("error: {world_file}: {e}");
+        return crate::exit::ERROR;
+    }
     // `--check` checks every scenario found; a run checks (and runs) only those selected.
     let scenarios = if args.check {
         scenarios
@@ -350,7 +354,11 @@ pub fn main(args: RunArgs) -> i32 {
                     )
                     .map_err(|e| format!("its [world] does not load: {}", e.message))
                 })
-                .and_then(|w| exec::check_references(sc, &w)),
+                .and_then(|w| {
+                    crate::provision::check(&w)
+                        .map_err(|e| format!("its [world] does not load: {e}"))?;
+                    exec::check_references(sc, &w)
+                }),
         };
         if let Err(e) = checked {
             bad.push(format!("{} ({}): {e}", sc.file, sc.id));

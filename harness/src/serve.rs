@@ -89,7 +89,14 @@ pub async fn start(args: &ServeArgs, extra_runtimes: &[tokio::runtime::Handle]) 
     let aws = cloud.aws_url().expect("aws listener started");
 
     let key_path = match (&args.write_endpoints, &args.write_env) {
-        (Some(p), _) | (None, Some(p)) => Some(sibling(p, "authsim-gcp-key.json")),
+        // Named after the file it goes with, so that two serves writing into one directory
+        // (`old.json`, `new.json`) keep their own keys: `old.gcp-key.json`.
+        (Some(p), _) | (None, Some(p)) => {
+            let stem = p
+                .file_stem()
+                .map_or("authsim".into(), |s| s.to_string_lossy().into_owned());
+            Some(sibling(p, &format!("{stem}.gcp-key.json")))
+        }
         _ => None,
     };
     let mut endpoints = endpoints_json(&sim.world(), &google, &aws, key_path.as_deref());

@@ -1361,7 +1361,7 @@ fn check_upstream(r: &mut StepResult, entries: &[Entry], step: &Step) {
 }
 
 /// The request as a `curl` command line, secrets redacted: tokens become `$VAULT_TOKEN` or
-/// `<redacted>`, passwords and secret ids `<redacted>`.
+/// `<redacted>`, and so do `Authorization` and the body's secrets ([`redact_body`]).
 ///
 /// Against the embedded mock Vault (gone when the run ends) the Vault URL is written as
 /// `$VAULT_ADDR`, so the command runs against `authsim serve`.
@@ -1380,7 +1380,7 @@ pub fn curl(s: &Sent, vault_addr: &str, embedded: bool) -> String {
         let v = if k.eq_ignore_ascii_case("x-vault-token") {
             "$VAULT_TOKEN".to_owned()
         } else if k.eq_ignore_ascii_case("authorization") {
-            "Bearer <redacted>".to_owned()
+            "<redacted>".to_owned()
         } else {
             v.clone()
         };
@@ -1401,16 +1401,10 @@ pub fn curl(s: &Sent, vault_addr: &str, embedded: bool) -> String {
     out
 }
 
+/// The journal's redaction (invariant 5): passwords, secret ids, tokens, signed JWTs, the
+/// signed headers of an aws login, signatures.
 fn redact_body(b: &str) -> String {
-    let Ok(Value::Object(mut o)) = serde_json::from_str::<Value>(b) else {
-        return authsim_mocks::journal::redact_form(b);
-    };
-    for k in ["password", "secret_id", "token", "client_token"] {
-        if let Some(v) = o.get_mut(k) {
-            *v = json!("<redacted>");
-        }
-    }
-    Value::Object(o).to_string()
+    authsim_mocks::journal::redact_body(Some("application/json"), b.as_bytes())
 }
 
 #[cfg(test)]

@@ -99,6 +99,26 @@ impl Env {
             .await;
         assert_eq!(status, 200, "{renewed}");
         assert_eq!(renewed["auth"]["client_token"], token);
+        // A renewal takes the role's TTL as it is now (the method's renewal handler answers it).
+        let (status, _) = self
+            .call(
+                "POST",
+                role_path,
+                Some("root"),
+                Some(json!({"token_ttl": "2h"})),
+            )
+            .await;
+        assert!(status == 204 || status == 200, "{role_path}");
+        let (status, renewed) = self
+            .call(
+                "POST",
+                "auth/token/renew-self",
+                Some(token),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 200, "{renewed}");
+        assert_eq!(renewed["auth"]["lease_duration"], 7200, "{renewed}");
         let (status, _) = self.call("DELETE", role_path, Some("root"), None).await;
         assert_eq!(status, 204);
         self.call(

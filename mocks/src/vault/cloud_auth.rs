@@ -164,7 +164,19 @@ fn renew_check(backend: Backend, stored: Arc<str>) -> RenewCheck {
                 Backend::Gcp(b) => b.renew(&internal).await,
                 Backend::Aws(b) => b.renew(&internal).await,
             };
-            checked.map(|_| ()).map_err(renewal_error)
+            // The renewal handlers answer the role's token settings as they are now.
+            checked
+                .map(|o| {
+                    let secs = |d: Option<std::time::Duration>| {
+                        d.map_or(0, |d| d.as_secs().min(i64::MAX as u64) as i64)
+                    };
+                    Some(super::RenewTerms {
+                        ttl: secs(o.ttl),
+                        max_ttl: secs(o.max_ttl),
+                        period: secs(o.period),
+                    })
+                })
+                .map_err(renewal_error)
         })
     }))
 }

@@ -202,6 +202,7 @@ pub enum Outcome {
         token: String,
         increment: i64,
         show_token: bool,
+        terms: Option<RenewTerms>,
     },
 }
 
@@ -333,8 +334,18 @@ pub struct Core {
     pub ldap_directory: ldap::Directory,
 }
 
-/// A check's future: `Ok` lets the renewal go ahead.
-pub type CheckFuture = Pin<Box<dyn Future<Output = Result<(), VaultError>> + Send>>;
+/// A check's future: `Ok` lets the renewal go ahead, with the terms the method's renewal
+/// handler answers (`None`: the token's own).
+pub type CheckFuture = Pin<Box<dyn Future<Output = Result<Option<RenewTerms>, VaultError>> + Send>>;
+
+/// What an auth method's renewal handler puts in its `auth` (the role's settings as they are
+/// now), from which core's `CalculateTTL` works out the renewed TTL. Seconds; 0: not set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenewTerms {
+    pub ttl: i64,
+    pub max_ttl: i64,
+    pub period: i64,
+}
 
 /// An auth method's renewal check for one login's token.
 #[derive(Clone)]
@@ -1059,7 +1070,9 @@ fn finish(store: &mut VaultStore, out: Result<Outcome, VaultError>, fin: Finish)
             token,
             increment,
             show_token,
-        }) => token::renew_entry(&mut store.core, &token, increment, show_token).map(Reply::from),
+            terms,
+        }) => token::renew_entry(&mut store.core, &token, increment, show_token, terms)
+            .map(Reply::from),
         Ok(Outcome::Deferred(_)) => Err(VaultError::multi(500, "internal error")),
         // A path with an existence check validates a write's fields in that check, before the
         // handler, and core answers its failure as a user error: the same text without the

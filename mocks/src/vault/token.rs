@@ -1012,7 +1012,7 @@ fn accessor_arg(cx: &Ctx<'_>) -> Result<String, VaultError> {
 
 fn renew(core: &mut Core, cx: &Ctx<'_>, id: &str, show_token: bool) -> Result<Reply, VaultError> {
     let increment = cx.input.duration("increment")?.unwrap_or(0);
-    renew_entry(core, id, increment, show_token).map(Reply::from)
+    renew_entry(core, id, increment, show_token, None).map(Reply::from)
 }
 
 /// The token a renewal path names, for paths whose token carries an auth method's
@@ -1045,21 +1045,24 @@ pub fn checked_renewal(
         Err(e) => return Some(Err(e)),
     };
     Some(Ok(super::Outcome::Deferred(Box::pin(async move {
-        (check.0)().await?;
+        let terms = (check.0)().await?;
         Ok(super::Outcome::Renew {
             token: id,
             increment,
             show_token,
+            terms,
         })
     }))))
 }
 
-/// Renews token `id` by `increment` seconds (0: its own TTL), within its max TTL.
+/// Renews token `id` by `increment` seconds (0: its own TTL), within its max TTL; with an auth
+/// method's `terms`, as core's `CalculateTTL` works them out instead.
 pub fn renew_entry(
     core: &mut Core,
     id: &str,
     increment: i64,
     show_token: bool,
+    terms: Option<super::RenewTerms>,
 ) -> Result<Resp, VaultError> {
     let now = core_now(core);
     let e = core
@@ -1076,6 +1079,23 @@ pub fn renew_entry(
     if e.expire.is_none() || !e.renewable {
         return Err(VaultError::bad("lease is not renewable"));
     }
+    let mut warnings = Vec::new();
+    if let Some(t) = terms {
+        let ttl = renewed_ttl(e, t, increment, now, &mut warnings)?;
+        e.period = t.period;
+        e.expire = Some(add_secs(now, ttl));
+        e.last_renewal = Some(now);
+        let mut auth = e.auth_block(now);
+        if !show_token {
+            auth.client_token = String::new();
+        }
+        let mut resp = Resp {
+            auth: Some(auth),
+            ..Resp::default()
+        };
+        resp.warnings = warnings;
+        return Ok(resp);
+    }
     let mut ttl = if e.period > 0 {
         e.period
     } else if increment > 0 {
@@ -1083,7 +1103,6 @@ pub fn renew_entry(
     } else {
         e.creation_ttl
     };
-    let mut warnings = Vec::new();
     if let Some(max) = e.max_expire {
         let left = secs_until(now, max);
         if left <= 0 {
@@ -1106,6 +1125,59 @@ pub fn renew_entry(
     };
     resp.warnings = warnings;
     Ok(resp)
+}
+
+/// framework's `CalculateTTL` for a renewal whose auth method answered `t`: the system max (or
+/// the method's or the token's explicit max, if smaller) counted from the token's creation; a
+/// period stands alone (capped at that max), else the increment, the method's TTL or the
+/// system default, cut to what is left.
+fn renewed_ttl(
+    e: &TokenEntry,
+    t: super::RenewTerms,
+    increment: i64,
+    now: SystemTime,
+    warnings: &mut Vec<String>,
+) -> Result<i64, VaultError> {
+    let mut max = SYSTEM_MAX_TTL;
+    for limit in [t.max_ttl, e.explicit_max_ttl] {
+        if limit > 0 && limit < max {
+            max = limit;
+        }
+    }
+    let (ttl, max_valid) = if t.period > 0 {
+        let mut period = t.period;
+        if period > max {
+            warnings.push(format!(
+                "period of {} exceeded the effective max_ttl of {}; period value is capped accordingly",
+                go_quote(&human_duration(period)),
+                go_quote(&human_duration(max))
+            ));
+            period = max;
+        }
+        let until = (e.explicit_max_ttl > 0).then(|| add_secs(e.creation, e.explicit_max_ttl));
+        (period, until)
+    } else {
+        let ttl = if increment > 0 {
+            increment
+        } else if t.ttl > 0 {
+            t.ttl
+        } else {
+            SYSTEM_MAX_TTL
+        };
+        (ttl, Some(add_secs(e.creation, max)))
+    };
+    let Some(until) = max_valid else {
+        return Ok(ttl);
+    };
+    let left = secs_until(now, until);
+    if left <= 0 {
+        return Err(VaultError::bad("past the max TTL, cannot renew"));
+    }
+    if ttl > left {
+        warnings.push(ttl_capped(ttl, left));
+        return Ok(left);
+    }
+    Ok(ttl)
 }
 
 fn display_name(name: &str) -> String {
@@ -1777,7 +1849,7 @@ mod tests {
     use super::*;
 
     fn check() -> super::super::RenewCheck {
-        super::super::RenewCheck(Arc::new(|| Box::pin(async { Ok(()) })))
+        super::super::RenewCheck(Arc::new(|| Box::pin(async { Ok(None) })))
     }
 
     /// A login's renewal check lives as long as its token: revoked or purged, both go, so a long

@@ -464,6 +464,22 @@ mod vault_auth_aws {
     #[tokio::test]
     async fn config_sts_and_certificates_are_stored_listed_and_deleted() {
         let e = env().await;
+        assert_err(
+            e.call(Operation::Update, "config/sts/999988887777", json!({}))
+                .await,
+            400,
+            "missing sts role",
+        );
+        assert_err(
+            e.call(
+                Operation::Update,
+                "config/sts/999988887777",
+                json!({"sts_role": ""}),
+            )
+            .await,
+            400,
+            "sts role cannot be empty",
+        );
         e.ok(
             "config/sts/999988887777",
             json!({"sts_role": "arn:aws:iam::999988887777:role/vault"}),

@@ -323,9 +323,21 @@ async fn an_aws_iam_login_through_the_vault_http_api_reads_a_secret() {
     .await;
 
     let data = hvac_login_data(&key, &secret, Some("vault.example.com"), &*e.clock);
-    let (status, login) = e.call("POST", "auth/aws/login", None, Some(data)).await;
+    let (status, login) = e
+        .call("POST", "auth/aws/login", None, Some(data.clone()))
+        .await;
     assert_eq!(status, 200, "{login}");
     assert_eq!(login["auth"]["policies"], json!(["app", "default"]));
+    assert_eq!(login["warnings"], Value::Null);
+    // A field the login's schema lacks is ignored, and named in a warning.
+    let mut extra = data.clone();
+    extra["region"] = json!("us-east-1");
+    let (status, warned) = e.call("POST", "auth/aws/login", None, Some(extra)).await;
+    assert_eq!(status, 200, "{warned}");
+    assert_eq!(
+        warned["warnings"],
+        json!(["Endpoint ignored these unrecognized parameters: [region]"])
+    );
     // config/identity's default iam_metadata: account_id and auth_type (plus the role id).
     assert_eq!(login["auth"]["metadata"]["account_id"], "111122223333");
     assert_eq!(login["auth"]["metadata"]["auth_type"], "iam");
@@ -347,8 +359,8 @@ async fn an_aws_iam_login_through_the_vault_http_api_reads_a_secret() {
                 && j.header("x-vault-aws-iam-server-id").is_some()
         })
         .collect();
-    // The login's call, then core's role resolution for lease-count quotas.
-    assert_eq!(sts_calls.len(), 2);
+    // Each login's call, then core's role resolution for lease-count quotas: two logins.
+    assert_eq!(sts_calls.len(), 4);
     assert_eq!(sts_calls[0].path, "//");
     assert_eq!(sts_calls[0].header("host"), Some("sts.amazonaws.com"));
 

@@ -188,12 +188,9 @@ impl AwsAuthBackend {
                         .map(|c| data_response(c.to_data()))
                         .ok_or_else(VaultError::not_found),
                     _ if write => {
-                        let c = st
-                            .sts
-                            .get(account)
-                            .cloned()
-                            .unwrap_or_default()
-                            .update(data)?;
+                        let old = st.sts.get(account);
+                        let created = old.is_none();
+                        let c = old.cloned().unwrap_or_default().update(data, created)?;
                         st.sts.insert(account.to_owned(), c);
                         Ok(BackendResponse::NoContent)
                     }

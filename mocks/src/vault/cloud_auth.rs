@@ -107,9 +107,13 @@ impl AuthMethod for CloudAuth {
             Op::Update | Op::Patch => Operation::Update,
             Op::Delete => Operation::Delete,
         };
-        // The backends validate their own fields (GCP answers unknown login fields with 422);
-        // `all()` marks every field used, so core adds no unrecognized-parameter warning.
-        let data = cx.input.all_shared();
+        // The backends validate their own fields (GCP answers unknown fields with 422). An aws
+        // login names the fields its schema lacks in core's unrecognized-parameter warning, which
+        // a successful login carries; elsewhere every field counts as used.
+        let data = match &self.backend {
+            Backend::Aws(_) if rel == "login" => cx.input.shared_with_schema(AWS_LOGIN_FIELDS),
+            _ => cx.input.all_shared(),
+        };
         let req = BackendRequest {
             operation,
             path: rel.trim_end_matches('/').to_owned(),
@@ -128,6 +132,19 @@ impl AuthMethod for CloudAuth {
         })))
     }
 }
+
+/// `auth/aws/login`'s fields (builtin/credential/aws/path_login.go).
+const AWS_LOGIN_FIELDS: &[&str] = &[
+    "role",
+    "pkcs7",
+    "identity",
+    "signature",
+    "nonce",
+    "iam_http_request_method",
+    "iam_request_url",
+    "iam_request_body",
+    "iam_request_headers",
+];
 
 fn outcome(r: BackendResponse, backend: Backend, checks: &SharedChecks) -> Outcome {
     match r {

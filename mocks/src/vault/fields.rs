@@ -51,6 +51,15 @@ impl Input {
         self.map.clone()
     }
 
+    /// Every key, shared, marking only `schema`'s as read: the path's other keys are what
+    /// core's unrecognized-parameter warning names (for a backend that runs deferred).
+    pub fn shared_with_schema(&self, schema: &[&str]) -> Arc<Map<String, Value>> {
+        self.used
+            .borrow_mut()
+            .extend(schema.iter().map(|k| (*k).to_owned()));
+        self.map.clone()
+    }
+
     /// The value of `key`, `null` included; marks it read.
     pub fn given(&self, key: &str) -> Option<&Value> {
         self.used.borrow_mut().insert(key.to_owned());

@@ -227,17 +227,20 @@ pub(crate) struct StsConfig {
 }
 
 impl StsConfig {
-    pub(crate) fn update(&self, data: &Data) -> Result<Self, VaultError> {
+    /// `pathConfigStsCreateUpdate`: a create needs `sts_role`, and it may never be empty.
+    pub(crate) fn update(&self, data: &Data, created: bool) -> Result<Self, VaultError> {
         let mut c = self.clone();
-        if let Some(v) = fields::string(data, "sts_role")? {
-            c.sts_role = v;
-        }
-        if let Some(v) = fields::string(data, "external_id")? {
-            c.external_id = v;
+        match fields::string(data, "sts_role")? {
+            Some(v) => c.sts_role = v,
+            None if created => return Err(VaultError::bad_request("missing sts role")),
+            None => {}
         }
         if c.sts_role.is_empty() {
-            // UNVERIFIED: wording of the missing-role error.
-            return Err(VaultError::bad_request("missing sts_role"));
+            return Err(VaultError::bad_request("sts role cannot be empty"));
+        }
+        // `external_id` (reference aws.md, V-new: Vault 1.17).
+        if let Some(v) = fields::string(data, "external_id")? {
+            c.external_id = v;
         }
         Ok(c)
     }

@@ -57,7 +57,7 @@ authsim bench --flow aws-iam --rate 500 --duration 30s\n  \
 authsim bench --mix aws-iam=3,gcp-iam=1 --profile '100,30s;500,1m;0,10s' --report-json run.json\n  \
 authsim bench --flow gcp-iam --concurrency 16 --duration 1m --threshold 'p99<50ms' --threshold 'error_rate<0.1%'\n  \
 authsim bench --flow aws-iam --rate 200 --fault 'aws:sts:latency=20ms'\n  \
-authsim bench --flow aws-iam --rate 1000 --vault-addr http://vault:8200 --workers 4 --worker-index 0\n\n\
+authsim bench --flow aws-iam --rate 1000 --vault-addr http://vault:8200 --identities 4 --workers 4 --worker-index 0\n\n\
 Flows: gcp-iam, gcp-iam-self-signed, gcp-gce, aws-iam, aws-ec2, approle, userpass, token-lookup, kv-read, health.\n\
 Exit codes: 0 done and every threshold held, 1 a threshold failed, 2 usage or infrastructure error.")]
     Bench(BenchArgs),
@@ -111,6 +111,7 @@ pub struct BenchArgs {
     /// A real Vault to load instead of the embedded mock.
     #[arg(long, env = "VAULT_ADDR", value_name = "URL")]
     pub vault_addr: Option<String>,
+    /// A token for --vault-addr that may write sys/auth, sys/policies and the secrets.
     #[arg(
         long,
         env = "VAULT_TOKEN",

@@ -50,6 +50,37 @@ pub fn check_report_path(flag: &str, path: &std::path::Path) -> Result<(), Strin
     Ok(())
 }
 
+/// Standard error that a closed pipe does not stop (`authsim bench 2>&1 | head -1`): progress
+/// and messages that cannot be written are dropped, the run goes on.
+pub mod stderr {
+    use std::io::Write as _;
+
+    /// Writes `text` and flushes; errors are dropped.
+    pub fn print(text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+    }
+}
+
+/// `eprintln!` through [`stderr::print`].
+#[macro_export]
+macro_rules! eline {
+    () => {
+        $crate::stderr::print("\n")
+    };
+    ($($t:tt)*) => {
+        $crate::stderr::print(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// `eprint!` through [`stderr::print`].
+#[macro_export]
+macro_rules! eput {
+    ($($t:tt)*) => {
+        $crate::stderr::print(&format!($($t)*))
+    };
+}
+
 /// Standard output that a closed pipe does not stop (`authsim run | head -1`): `print!` panics
 /// then, which would lose the reports still to be written and the exit code. What cannot be
 /// written is dropped; any other write error is said once on standard error.

@@ -62,6 +62,42 @@ fn bad_input_is_one_line_and_exit_2() {
         "leaves a worker no client",
     );
     one_error_line(&["bench", "--flow", "aws-iam"], "give a load model");
+    // Sizes held in memory whole, and values that cannot be run, are refused up front.
+    for (args, says) in [
+        (
+            &["--concurrency", "100000000"][..],
+            "is more than 100000 clients",
+        ),
+        (
+            &["--rate", "5", "--presign", "100000000"],
+            "logins held in memory",
+        ),
+        (
+            &["--rate", "5", "--identities", "4294967295"],
+            "is more than 10000",
+        ),
+        (
+            &["--rate", "5", "--duration", "99999999999999999999s"],
+            "is not a duration",
+        ),
+        (
+            &["--rate", "5", "--duration", "31d"],
+            "is longer than 30 days",
+        ),
+        (
+            &["--rate", "5", "--max-in-flight", "0"],
+            "--max-in-flight must be at least 1",
+        ),
+        (&["--rate", "5", "--workers", "3"], "leaves a worker none"),
+    ] {
+        let mut all = vec!["bench", "--flow", "health"];
+        all.extend_from_slice(args);
+        one_error_line(&all, says);
+    }
+    one_error_line(
+        &["bench", "--mix", "aws-iam=1,aws-iam=2", "--rate", "5"],
+        "names aws-iam twice",
+    );
     one_error_line(
         &["bench", "--flow", "aws-iam", "--profile", "100;5,1s"],
         "is not RATE,DURATION",
@@ -685,4 +721,33 @@ fn terminate(
     let mut rest = String::new();
     let _ = err.read_to_string(&mut rest);
     (child.wait().unwrap(), rest)
+}
+
+/// Progress written to a pipe that was closed (`authsim bench 2>&1 | head -1`) is dropped; the
+/// run and its report go on.
+#[test]
+fn a_closed_stderr_does_not_stop_the_run() {
+    let d = scratch("closed-stderr");
+    let mut child = authsim()
+        .args([
+            "bench",
+            "--flow",
+            "health",
+            "--concurrency",
+            "2",
+            "--duration",
+            "1s",
+        ])
+        .args(["--no-live", "--report-json"])
+        .arg(d.join("r.json"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    assert!(report["counts"]["ok"].as_u64().unwrap() > 0);
 }

@@ -155,7 +155,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
                 _ => return None,
             }
         };
-        total += Duration::from_secs_f64(value * unit);
+        total = total.checked_add(Duration::try_from_secs_f64(value * unit).ok()?)?;
     }
     if !num.is_empty() {
         return None;

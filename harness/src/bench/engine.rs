@@ -427,10 +427,10 @@ pub async fn run(
                     in_flight.load(Ordering::Relaxed),
                 );
                 if progress.live {
-                    eprint!("\r{line}");
+                    crate::eput!("\r{line}");
                     let _ = std::io::stderr().flush();
                 } else if n.is_multiple_of(progress.plain_every) {
-                    eprintln!("{line}");
+                    crate::eline!("{line}");
                 }
                 if Instant::now() + Duration::from_millis(500) >= measure_to
                     || stopped_t.load(Ordering::Relaxed)
@@ -439,7 +439,7 @@ pub async fn run(
                 }
             }
             if progress.live {
-                eprintln!();
+                crate::eline!();
             }
         })
     };

@@ -214,13 +214,13 @@ fn generate_keys(all: &[RsaKey], interrupt: &tokio::sync::watch::Receiver<bool>)
             return false;
         }
         if done == 0 {
-            eprintln!("generating {total} RSA-2048 keys for the gcp-iam identities …");
+            crate::eline!("generating {total} RSA-2048 keys for the gcp-iam identities …");
             return true;
         }
         let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
         if done < total && last.elapsed() >= Duration::from_secs(2) {
             *last = Instant::now();
-            eprintln!(
+            crate::eline!(
                 "  {done}/{total} keys after {:.0} s",
                 started.elapsed().as_secs_f64()
             );

@@ -22,7 +22,7 @@ pub fn main(args: &MergeArgs) -> i32 {
     {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::eline!("error: {e}");
             return crate::exit::ERROR;
         }
     };
@@ -31,7 +31,7 @@ pub fn main(args: &MergeArgs) -> i32 {
         match read(path) {
             Ok(r) => named.push((path.display().to_string(), r)),
             Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
+                crate::eline!("error: {}: {e}", path.display());
                 return crate::exit::ERROR;
             }
         }
@@ -39,12 +39,12 @@ pub fn main(args: &MergeArgs) -> i32 {
     let mut merged = match merge(&named) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::eline!("error: {e}");
             return crate::exit::ERROR;
         }
     };
     for w in &merged.warnings {
-        eprintln!("warning: {w}");
+        crate::eline!("warning: {w}");
     }
     let (verdicts, all_pass) = threshold::check_all(&thresholds, &merged.report);
     merged.report.thresholds = thresholds
@@ -53,7 +53,7 @@ pub fn main(args: &MergeArgs) -> i32 {
         .map(|(t, v)| v.to_report(t))
         .collect();
     let r = &merged.report;
-    eprint!(
+    crate::eput!(
         "merged {} ({}){}",
         plural(named.len() as u64, "report"),
         plural(r.workers.into(), "worker"),
@@ -66,11 +66,11 @@ pub fn main(args: &MergeArgs) -> i32 {
         args.report_svg.as_deref(),
         args.report_html.as_deref(),
     ) {
-        eprintln!("error: {e}");
+        crate::eline!("error: {e}");
         return crate::exit::ERROR;
     }
     for v in &verdicts {
-        eprintln!("threshold {}", v.text);
+        crate::eline!("threshold {}", v.text);
     }
     if all_pass {
         crate::exit::OK

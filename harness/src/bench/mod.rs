@@ -52,6 +52,11 @@ pub fn parse_mix(s: &str) -> Result<Vec<(String, u32)>, String> {
         if !flows::FLOWS.contains(&flow) {
             return Err(unknown_flow(flow));
         }
+        if out.iter().any(|(f, _)| f == flow) {
+            return Err(format!(
+                "--mix '{s}' names {flow} twice: give each flow once, with its weight"
+            ));
+        }
         out.push((flow.to_owned(), w));
     }
     if out.is_empty() {
@@ -157,10 +162,23 @@ pub fn parse_fault(s: &str) -> Result<Fault, String> {
     })
 }
 
+/// The longest run (and warmup) a bench takes: beyond it a typo is likelier than a plan.
+const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 fn duration_arg(name: &str, v: &str) -> Result<Duration, String> {
-    parse_duration(v)
-        .ok_or_else(|| format!("--{name} '{v}' is not a duration such as '30s' or '1m'"))
+    let d = parse_duration(v)
+        .ok_or_else(|| format!("--{name} '{v}' is not a duration such as '30s' or '1m'"))?;
+    if d > MAX_DURATION {
+        return Err(format!("--{name} '{v}' is longer than 30 days"));
+    }
+    Ok(d)
 }
+
+/// Bounds on sizes that are held in memory whole: beyond them a process would exhaust the
+/// machine before it sent a request.
+const MAX_CONCURRENCY: usize = 100_000;
+const MAX_PRESIGN: usize = 1_000_000;
+const MAX_IDENTITIES: usize = 10_000;
 
 /// Everything checked before anything starts: one clear line per problem.
 struct Plan {
@@ -234,11 +252,16 @@ fn plan(a: &BenchArgs) -> Result<Plan, String> {
                 a.workers
             ))
         }
-        (None, None, Some(c)) if c > 0 => {
+        (None, None, Some(c)) if c > 0 && c <= MAX_CONCURRENCY => {
             let mine = (c / a.workers as usize) + usize::from((a.worker_index as usize) < c % a.workers as usize);
             Model::Closed(mine.max(1))
         }
-        (None, None, Some(_)) => return Err("--concurrency must be at least 1".into()),
+        (None, None, Some(0)) => return Err("--concurrency must be at least 1".into()),
+        (None, None, Some(c)) => {
+            return Err(format!(
+                "--concurrency {c} is more than {MAX_CONCURRENCY} clients"
+            ))
+        }
         _ => {
             return Err(
                 "give a load model: --rate R (open), --profile 'R,D;R,D' (open, stepped) or --concurrency C (closed)"
@@ -271,6 +294,27 @@ fn plan(a: &BenchArgs) -> Result<Plan, String> {
         .collect::<Result<Vec<_>, _>>()?;
     if a.identities == 0 {
         return Err("--identities must be at least 1".into());
+    }
+    if a.identities > MAX_IDENTITIES {
+        return Err(format!(
+            "--identities {} is more than {MAX_IDENTITIES} (each is an RSA key made before the load)",
+            a.identities
+        ));
+    }
+    if a.identities < a.workers as usize {
+        return Err(format!(
+            "--identities {} over --workers {} leaves a worker none: give at least as many identities as workers",
+            a.identities, a.workers
+        ));
+    }
+    if a.presign > MAX_PRESIGN {
+        return Err(format!(
+            "--presign {} is more than {MAX_PRESIGN} logins held in memory",
+            a.presign
+        ));
+    }
+    if matches!(model, Model::Open(_)) && a.max_in_flight == 0 {
+        return Err("--max-in-flight must be at least 1".into());
     }
     let identities: Vec<usize> = (0..a.identities)
         .filter(|i| (*i as u32) % a.workers == a.worker_index)
@@ -343,7 +387,7 @@ pub fn main(args: BenchArgs) -> i32 {
     let p = match plan(&args) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::eline!("error: {e}");
             return crate::exit::ERROR;
         }
     };
@@ -355,14 +399,14 @@ pub fn main(args: BenchArgs) -> i32 {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            crate::eline!("error: cannot start the runtime: {e}");
             return crate::exit::ERROR;
         }
     };
     match rt.block_on(bench(&args, p, per_core.handles())) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::eline!("error: {e}");
             crate::exit::ERROR
         }
     }
@@ -429,7 +473,7 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
         run_id: run_id(args.worker_index),
         extra_runtimes: extra_runtimes.to_vec(),
     };
-    eprintln!(
+    crate::eline!(
         "preparing {} {} for {} …",
         p.identities.len(),
         if p.identities.len() == 1 {
@@ -484,7 +528,7 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
             }
             let signal = interrupted.load(std::sync::atomic::Ordering::Relaxed);
             if signal != 0 {
-                eprintln!("{e}: nothing was measured");
+                crate::eline!("{e}: nothing was measured");
                 return Ok(signal);
             }
             return Err(e);
@@ -495,7 +539,7 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
     for (f, _) in &prepared {
         let d = f.one().await;
         if !d.ok {
-            eprintln!(
+            crate::eline!(
                 "warning: a first {} request failed ({}): {}",
                 f.name,
                 d.status
@@ -509,11 +553,12 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
         env.sim.faults().add(f.clone());
     }
     let mix = Arc::new(Mix::new(prepared));
-    eprintln!(
+    crate::eline!(
         "running {} ({}) for {} s{} against {}",
         p.config.flows.keys().cloned().collect::<Vec<_>>().join("+"),
         match &p.model {
-            Model::Open(steps) if steps.len() == 1 => format!("open, {} req/s", steps[0].0),
+            Model::Open(steps) if steps.len() == 1 =>
+                format!("open, {} req/s", plot::trim_num(steps[0].0)),
             Model::Open(steps) => format!("open, {} steps", steps.len()),
             Model::Closed(c) => format!("closed, {c} clients"),
         },
@@ -613,11 +658,11 @@ fn interrupt_on_signals() -> (
                 Some(()) = sigterm => ("terminated", 143),
             };
             if seen.load(std::sync::atomic::Ordering::Relaxed) != 0 {
-                eprintln!("\n{name} again: stopping now");
+                crate::eline!("\n{name} again: stopping now");
                 std::process::exit(exit);
             }
             seen.store(exit, std::sync::atomic::Ordering::Relaxed);
-            eprintln!(
+            crate::eline!(
                 "\n{name}: stopping the load, writing the report and removing what the run added (again to quit at once)"
             );
             let _ = tx.send(true);

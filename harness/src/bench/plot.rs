@@ -91,7 +91,7 @@ pub fn title(r: &BenchReport) -> String {
     )
 }
 
-fn trim_num(x: f64) -> String {
+pub(crate) fn trim_num(x: f64) -> String {
     if x.fract() == 0.0 {
         format!("{x:.0}")
     } else {

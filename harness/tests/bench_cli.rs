@@ -751,3 +751,38 @@ fn a_closed_stderr_does_not_stop_the_run() {
         serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
     assert!(report["counts"]["ok"].as_u64().unwrap() > 0);
 }
+
+/// Answers that come after the window closes (a target slower than the rate) stretch what the
+/// throughput divides by: it is what was answered per second, not what was sent.
+#[test]
+fn throughput_counts_the_time_until_the_last_answer() {
+    let d = scratch("throughput");
+    let r = bench_report(
+        &[&[
+            "--flow",
+            "health",
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--fault",
+            "vault:*:latency=1500ms",
+        ]],
+        &d.join("r.json"),
+    );
+    assert_eq!(r["counts"]["ok"], 20, "{r}");
+    assert_eq!(r["counts"]["unanswered"], 0);
+    let w = &r["window"];
+    let (start, end, last) = (
+        w["start_unix_ms"].as_u64().unwrap(),
+        w["end_unix_ms"].as_u64().unwrap(),
+        w["last_answer_unix_ms"].as_u64().unwrap(),
+    );
+    assert!(last >= end + 1000, "{w}");
+    let expected = 20.0 / ((last - start) as f64 / 1000.0);
+    let got = r["throughput"].as_f64().unwrap();
+    assert!(
+        (got - expected).abs() < 1e-6 && got < 10.0,
+        "{got} vs {expected}"
+    );
+}

@@ -79,6 +79,8 @@ struct Stats {
     /// Unix seconds of measurement second 0.
     unix_s0: u64,
     timeline: Vec<Second>,
+    /// When the last answer (a status, success or not) came.
+    last_answer: Option<Instant>,
 }
 
 /// How long a second of the timeline stays open: a request outlives neither the client's
@@ -100,6 +102,7 @@ impl Stats {
             first_open: 0,
             unix_s0,
             timeline: Vec::new(),
+            last_answer: None,
         }
     }
 
@@ -162,11 +165,15 @@ impl Stats {
             }
             let _ = h.record(total_us.max(1));
         }
+        if d.ok || d.status.is_some() {
+            self.last_answer = Some(Instant::now());
+        }
         if d.ok {
             self.counts.ok += 1;
             self.sec.ok += 1;
         } else {
             self.counts.errors += 1;
+            self.counts.unanswered += u64::from(d.status.is_none());
             self.sec.errors += 1;
             let key = (
                 flow.to_owned(),
@@ -574,6 +581,9 @@ pub async fn run(
     let window = Window {
         start_unix_ms: wall_start_ms,
         end_unix_ms: wall_start_ms + measured_for.as_millis() as u64,
+        last_answer_unix_ms: s.last_answer.map_or(0, |at| {
+            wall_start_ms + at.saturating_duration_since(measure_from).as_millis() as u64
+        }),
     };
     let errors = ErrorCount::ranked(s.errors.drain());
     Measured {

@@ -224,12 +224,14 @@ pub fn merge(reports: &[(String, BenchReport)]) -> Result<Merged, String> {
         c.sent += r.counts.sent;
         c.ok += r.counts.ok;
         c.errors += r.counts.errors;
+        c.unanswered += r.counts.unanswered;
         c.dropped += r.counts.dropped;
         c.late += r.counts.late;
         out.workers += r.workers;
         window = Window {
             start_unix_ms: window.start_unix_ms.min(r.window.start_unix_ms),
             end_unix_ms: window.end_unix_ms.max(r.window.end_unix_ms),
+            last_answer_unix_ms: window.last_answer_unix_ms.max(r.window.last_answer_unix_ms),
         };
         sums.add(r);
     }
@@ -245,7 +247,8 @@ pub fn merge(reports: &[(String, BenchReport)]) -> Result<Merged, String> {
     sums.apply(&mut out.config);
     out.config.worker = None;
     out.window = window;
-    out.throughput = (out.counts.ok + out.counts.errors) as f64 / window.secs().max(1e-9);
+    out.throughput = (out.counts.ok + out.counts.errors - out.counts.unanswered) as f64
+        / window.answered_secs().max(1e-9);
     out.stages = hist
         .iter()
         .map(|(k, h)| (k.clone(), Latency::of(h)))
@@ -384,11 +387,13 @@ pub(crate) mod tests {
             window: Window {
                 start_unix_ms: start_ms,
                 end_unix_ms: start_ms + secs * 1000,
+                last_answer_unix_ms: start_ms + secs * 1000 - 1,
             },
             counts: Counts {
                 sent: n,
                 ok: n - errors,
                 errors,
+                unanswered: 0,
                 dropped: index.into(),
                 late: 0,
             },

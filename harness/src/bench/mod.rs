@@ -692,7 +692,7 @@ pub fn write_outputs(
 
 /// The report of a measured run.
 pub fn to_report(config: BenchConfig, m: engine::Measured) -> BenchReport {
-    let secs = m.window.secs().max(1e-9);
+    let secs = m.window.answered_secs().max(1e-9);
     BenchReport {
         schema_version: report::SCHEMA_VERSION,
         kind: report::KIND.into(),
@@ -700,7 +700,7 @@ pub fn to_report(config: BenchConfig, m: engine::Measured) -> BenchReport {
         config,
         window: m.window,
         counts: m.counts,
-        throughput: (m.counts.ok + m.counts.errors) as f64 / secs,
+        throughput: (m.counts.ok + m.counts.errors - m.counts.unanswered) as f64 / secs,
         latency: m
             .histograms
             .get(report::stage::TOTAL)

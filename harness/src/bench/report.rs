@@ -118,11 +118,23 @@ pub struct WorkerSplit {
 pub struct Window {
     pub start_unix_ms: u64,
     pub end_unix_ms: u64,
+    /// When the last answer came: after `end_unix_ms` when requests were still in flight as
+    /// the window closed (a Vault that could not keep up). 0 in reports before it was added.
+    #[serde(default)]
+    pub last_answer_unix_ms: u64,
 }
 
 impl Window {
     pub fn secs(&self) -> f64 {
         self.end_unix_ms.saturating_sub(self.start_unix_ms) as f64 / 1000.0
+    }
+
+    /// What `throughput` divides by: the window, or up to the last answer if that came later.
+    pub fn answered_secs(&self) -> f64 {
+        self.end_unix_ms
+            .max(self.last_answer_unix_ms)
+            .saturating_sub(self.start_unix_ms) as f64
+            / 1000.0
     }
 }
 
@@ -134,6 +146,10 @@ pub struct Counts {
     pub ok: u64,
     /// Answered with another status, or failed (connection refused, timeout).
     pub errors: u64,
+    /// Of the errors, those with no answer at all (connection refused, timeout, a local
+    /// limit such as open files): not part of `throughput`.
+    #[serde(default)]
+    pub unanswered: u64,
     /// Open model: intended requests not sent because `--max-in-flight` were outstanding.
     pub dropped: u64,
     /// Open model: requests sent more than 1 ms after their intended start (the generator or

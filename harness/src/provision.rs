@@ -60,6 +60,8 @@ pub enum ProvisionError {
         path: String,
         message: String,
     },
+    #[error("Vault already has a {what} `{name}` that differs from the world's: authsim does not overwrite it; remove it, or give the world's {what} another name")]
+    Differs { what: &'static str, name: String },
 }
 
 /// The parsed `[vault]` section.
@@ -629,6 +631,16 @@ impl Target<'_> {
         Ok(json)
     }
 
+    /// What a read of `path` answers; `None` on a 404 (nothing there, or no mount for it, which
+    /// the write that follows then reports).
+    async fn existing(&mut self, path: &str) -> Result<Option<Value>, ProvisionError> {
+        match self.call(reqwest::Method::GET, path, None).await {
+            Ok(v) => Ok(Some(v)),
+            Err(ProvisionError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn post(&mut self, path: &str, body: Value) -> Result<Value, ProvisionError> {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
@@ -727,13 +739,23 @@ pub async fn apply(
         token,
         applied: Applied::default(),
     };
+    // Policies and secrets are the Vault's own, not per scenario or run: one the Vault already
+    // has is used as it is when it matches the world's, and never overwritten when it does not.
     for (name, hcl) in &spec.policies {
-        t.call(
-            reqwest::Method::PUT,
-            &format!("sys/policies/acl/{name}"),
-            Some(json!({ "policy": hcl })),
-        )
-        .await?;
+        let path = format!("sys/policies/acl/{name}");
+        match t.existing(&path).await? {
+            Some(v) if v["data"]["policy"].as_str().map(str::trim) == Some(hcl.trim()) => {}
+            Some(_) => {
+                return Err(ProvisionError::Differs {
+                    what: "policy",
+                    name: name.clone(),
+                })
+            }
+            None => {
+                t.call(reqwest::Method::PUT, &path, Some(json!({ "policy": hcl })))
+                    .await?;
+            }
+        }
     }
     if !spec.mounts.is_empty() {
         let existing = t.mounted("sys/mounts").await?;
@@ -749,7 +771,18 @@ pub async fn apply(
         }
     }
     for s in &spec.secrets {
-        t.post(&s.api_path(), json!({ "data": s.data })).await?;
+        match t.existing(&s.api_path()).await? {
+            Some(v) if v["data"]["data"].as_object() == Some(&s.data) => {}
+            Some(_) => {
+                return Err(ProvisionError::Differs {
+                    what: "secret",
+                    name: s.api_path(),
+                })
+            }
+            None => {
+                t.post(&s.api_path(), json!({ "data": s.data })).await?;
+            }
+        }
     }
     let existing = if spec.auth.is_empty() {
         BTreeMap::new()

@@ -206,6 +206,58 @@ roles.app = { type = "iam", token_policies = ["app"] }
     assert!(!err.to_string().contains('\n'));
 }
 
+/// A Vault's own policies and secrets are never overwritten: the same content is used as it is,
+/// another stops the provisioning with what to do.
+#[tokio::test]
+async fn a_policy_or_secret_the_vault_has_otherwise_is_not_overwritten() {
+    let e = Env::start().await;
+    let spec = VaultSpec::parse(
+        r#"
+[policies]
+app = 'path "secret/data/app/*" { capabilities = ["read"] }'
+[secrets."secret/app/config"]
+username = "app"
+"#,
+    )
+    .unwrap();
+    e.apply(&spec).await.unwrap();
+    // Again, unchanged: nothing is written.
+    assert_eq!(e.apply(&spec).await.unwrap().writes, 0);
+    let (status, _) = e
+        .call(
+            "PUT",
+            "sys/policies/acl/app",
+            Some("root"),
+            Some(json!({"policy": "path \"mine/*\" { capabilities = [\"read\"] }"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let err = e.apply(&spec).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Vault already has a policy `app` that differs from the world's: authsim does not overwrite it; remove it, or give the world's policy another name"
+    );
+    let (_, p) = e
+        .call("GET", "sys/policies/acl/app", Some("root"), None)
+        .await;
+    assert!(p["data"]["policy"].as_str().unwrap().contains("mine/*"));
+    e.call("DELETE", "sys/policies/acl/app", Some("root"), None)
+        .await;
+    e.call(
+        "POST",
+        "secret/data/app/config",
+        Some("root"),
+        Some(json!({"data": {"password": "my-real-secret"}})),
+    )
+    .await;
+    let err = e.apply(&spec).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("Vault already has a secret `secret/data/app/config`"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn a_mount_of_another_type_at_the_path_is_refused() {
     let e = Env::start().await;
@@ -241,7 +293,7 @@ async fn an_unreachable_vault_names_the_call() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("cannot reach Vault for PUT sys/policies/acl/a: "),
+            .starts_with("cannot reach Vault for GET sys/policies/acl/a: "),
         "{err}"
     );
 }

@@ -69,7 +69,6 @@ struct Stats {
     errors: HashMap<(String, Option<u16>, String), u64>,
     /// What was answered since the last progress line (not the timeline: see `by_send`).
     sec: Second,
-    sec_hist: Histogram<u64>,
     /// The timeline's seconds still open, by the second a request was *sent* in (counted
     /// from the start of measurement): the first is second `first_open`. A second is closed
     /// into `timeline` once nothing sent in it can still be in flight, so a request answered
@@ -97,7 +96,6 @@ impl Stats {
             counts: Counts::default(),
             errors: HashMap::new(),
             sec: Second::default(),
-            sec_hist: second_histogram(),
             by_send: std::collections::VecDeque::new(),
             first_open: 0,
             unix_s0,
@@ -155,7 +153,6 @@ impl Stats {
         }
         self.counts.sent += 1;
         self.sec.sent += 1;
-        let _ = self.sec_hist.record(total_us.max(1));
         if let Some((sec, h)) = self.second_sent(sent_in) {
             sec.sent += 1;
             if d.ok {
@@ -197,15 +194,14 @@ impl Stats {
         }
     }
 
-    /// What was answered in the second just past, for the progress line; closes the
-    /// timeline's seconds that nothing can land in any more.
+    /// What was answered in the second just past, with the run's p50 and p99 so far, for the
+    /// progress line; closes the timeline's seconds that nothing can land in any more.
     fn tick(&mut self, n: u64) -> Second {
         let mut s = std::mem::take(&mut self.sec);
-        if !self.sec_hist.is_empty() {
-            s.p50_us = self.sec_hist.value_at_quantile(0.5);
-            s.p99_us = self.sec_hist.value_at_quantile(0.99);
+        if let Some(h) = self.hist.get(stage::TOTAL).filter(|h| !h.is_empty()) {
+            s.p50_us = h.value_at_quantile(0.5);
+            s.p99_us = h.value_at_quantile(0.99);
         }
-        self.sec_hist.reset();
         self.close_before(n.saturating_sub(OPEN_SECONDS));
         s
     }

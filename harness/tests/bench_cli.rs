@@ -99,6 +99,31 @@ fn bad_input_is_one_line_and_exit_2() {
         "names aws-iam twice",
     );
     one_error_line(
+        &[
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "5",
+            "--vault-addr",
+            "http://127.0.0.1:9",
+            "--vault-token",
+            "t",
+            "--fault",
+            "vault:*:latency=5ms",
+        ],
+        "only aws and google faults apply",
+    );
+    one_error_line(
+        &[
+            "merge",
+            "missing.json",
+            "--report-html",
+            "/nonexistent-dir/m.html",
+        ],
+        "there is no directory /nonexistent-dir",
+    );
+    one_error_line(
         &["bench", "--flow", "aws-iam", "--profile", "100;5,1s"],
         "is not RATE,DURATION",
     );

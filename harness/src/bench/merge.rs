@@ -26,6 +26,18 @@ pub fn main(args: &MergeArgs) -> i32 {
             return crate::exit::ERROR;
         }
     };
+    // Where the merged plots go is checked before anything is read or written.
+    for (flag, path) in [
+        ("--report-svg", &args.report_svg),
+        ("--report-html", &args.report_html),
+    ] {
+        if let Some(p) = path {
+            if let Err(e) = crate::check_report_path(flag, p) {
+                crate::eline!("error: {e}");
+                return crate::exit::ERROR;
+            }
+        }
+    }
     let mut named = Vec::new();
     for path in &args.reports {
         match read(path) {

@@ -287,6 +287,18 @@ fn plan(a: &BenchArgs) -> Result<Plan, String> {
         .iter()
         .map(|f| parse_fault(f))
         .collect::<Result<Vec<_>, _>>()?;
+    if a.vault_addr.is_some() {
+        if let Some((spec, _)) = a
+            .faults
+            .iter()
+            .zip(&faults)
+            .find(|(_, f)| f.listener == "vault")
+        {
+            return Err(format!(
+                "--fault '{spec}': the vault listener is the embedded mock Vault's; against --vault-addr only aws and google faults apply"
+            ));
+        }
+    }
     let thresholds = a
         .thresholds
         .iter()
@@ -425,6 +437,13 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
                 .map_err(|e| format!("cannot read world file '{}': {e}", path.display()))?,
         ),
     };
+    // The world as written, checked before anything starts: its errors name file:line:col.
+    {
+        let now = authsim_mocks::clock::Clock::now(&authsim_mocks::clock::SystemClock);
+        let w = authsim_mocks::worldfile::parse(&world_file, &world_text, now)
+            .map_err(|e| e.to_string())?;
+        crate::provision::check(&w).map_err(|e| format!("{world_file}: {e}"))?;
+    }
     let target = match (&args.vault_addr, &args.vault_token) {
         (None, _) => TargetConfig::Embedded,
         (Some(_), None) => {

@@ -243,12 +243,23 @@ impl Env {
     /// Removes what the scenario added to a shared Vault, and stops the mocks.
     pub async fn stop(self) {
         for m in &self.cleanup {
-            let _ = self
+            let removed = self
                 .http
                 .delete(format!("{}/v1/sys/auth/{m}", self.vault_addr))
                 .header("X-Vault-Token", &self.root_token)
                 .send()
                 .await;
+            // A Vault that went away or failed (not one that refuses a token, which provisioning
+            // has said already) may keep the mount: say so, for someone to remove it by hand.
+            let why = match removed {
+                Ok(r) if !r.status().is_server_error() => continue,
+                Ok(r) => format!("Vault answered {}", r.status().as_u16()),
+                Err(e) => crate::provision::error_chain(&e),
+            };
+            crate::eline!(
+                "warning: could not remove the auth mount {m} from {} ({why}): remove it with `vault auth disable {m}`",
+                self.vault_addr
+            );
         }
         self.cloud.shutdown().await;
     }

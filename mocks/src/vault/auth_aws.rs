@@ -292,14 +292,7 @@ impl AwsAuthBackend {
                 }
                 let warnings = r.finish(old.is_none(), data)?;
                 self.state().roles.insert(key, Arc::new(r));
-                Ok(if warnings.is_empty() {
-                    BackendResponse::NoContent
-                } else {
-                    BackendResponse::Data {
-                        data: Value::Null,
-                        warnings,
-                    }
-                })
+                Ok(BackendResponse::written(warnings))
             }
             Operation::List => Err(VaultError::unsupported_operation()),
         }

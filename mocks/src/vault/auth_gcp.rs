@@ -204,14 +204,7 @@ impl GcpAuthBackend {
                 let mut roles = self.roles.write().unwrap_or_else(|p| p.into_inner());
                 let (role, warnings) = role::write(roles.get(&key), data)?;
                 roles.insert(key, role);
-                Ok(if warnings.is_empty() {
-                    BackendResponse::NoContent
-                } else {
-                    BackendResponse::Data {
-                        data: Value::Null,
-                        warnings,
-                    }
-                })
+                Ok(BackendResponse::written(warnings))
             }
             Operation::List => Err(VaultError::unsupported_operation()),
         }
@@ -233,13 +226,6 @@ impl GcpAuthBackend {
         // The edit reads the role lower-cased but stores it under the name as given: an edit
         // of `App` lands in an entry of its own, which logins and reads (of `app`) never see.
         roles.insert(name.to_owned(), next);
-        Ok(if warnings.is_empty() {
-            BackendResponse::NoContent
-        } else {
-            BackendResponse::Data {
-                data: Value::Null,
-                warnings,
-            }
-        })
+        Ok(BackendResponse::written(warnings))
     }
 }

@@ -57,6 +57,20 @@ pub struct LoginOutcome {
     pub internal: serde_json::Map<String, serde_json::Value>,
 }
 
+impl BackendResponse {
+    /// A write's answer: 204, or 200 with its warnings when it has any.
+    pub fn written(warnings: Vec<String>) -> Self {
+        if warnings.is_empty() {
+            BackendResponse::NoContent
+        } else {
+            BackendResponse::Data {
+                data: serde_json::Value::Null,
+                warnings,
+            }
+        }
+    }
+}
+
 /// An error in Vault's envelope: status + the `errors` array (usually one message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status}: {}", errors.join("; "))]

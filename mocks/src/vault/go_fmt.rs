@@ -139,15 +139,22 @@ fn go_char(c: u8) -> String {
 /// encoding/json's text for valid JSON of the wrong kind unmarshalled into a Go type `into`
 /// (`json: cannot unmarshal number into Go value of type jose.rawHeader`).
 pub(crate) fn go_json_type_error(v: &Value, into: &str) -> String {
-    let kind = match v {
+    format!(
+        "json: cannot unmarshal {} into Go value of type {into}",
+        json_kind(v)
+    )
+}
+
+/// encoding/json's name for a JSON value's kind in an `UnmarshalTypeError`.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",
         Value::Number(_) => "number",
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
-    };
-    format!("json: cannot unmarshal {kind} into Go value of type {into}")
+    }
 }
 
 #[cfg(test)]

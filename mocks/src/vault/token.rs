@@ -1080,39 +1080,33 @@ pub fn renew_entry(
         return Err(VaultError::bad("lease is not renewable"));
     }
     let mut warnings = Vec::new();
-    if let Some(t) = terms {
-        let ttl = renewed_ttl(e, t, increment, now, &mut warnings)?;
-        e.period = t.period;
-        e.expire = Some(add_secs(now, ttl));
-        e.last_renewal = Some(now);
-        let mut auth = e.auth_block(now);
-        if !show_token {
-            auth.client_token = String::new();
+    let ttl = match terms {
+        Some(t) => {
+            let ttl = renewed_ttl(e, t, increment, now, &mut warnings)?;
+            e.period = t.period;
+            ttl
         }
-        let mut resp = Resp {
-            auth: Some(auth),
-            ..Resp::default()
-        };
-        resp.warnings = warnings;
-        return Ok(resp);
-    }
-    let mut ttl = if e.period > 0 {
-        e.period
-    } else if increment > 0 {
-        increment
-    } else {
-        e.creation_ttl
+        None => {
+            let mut ttl = if e.period > 0 {
+                e.period
+            } else if increment > 0 {
+                increment
+            } else {
+                e.creation_ttl
+            };
+            if let Some(max) = e.max_expire {
+                let left = secs_until(now, max);
+                if left <= 0 {
+                    return Err(VaultError::bad("lease expired"));
+                }
+                if ttl > left {
+                    warnings.push(ttl_capped(ttl, left));
+                    ttl = left;
+                }
+            }
+            ttl
+        }
     };
-    if let Some(max) = e.max_expire {
-        let left = secs_until(now, max);
-        if left <= 0 {
-            return Err(VaultError::bad("lease expired"));
-        }
-        if ttl > left {
-            warnings.push(ttl_capped(ttl, left));
-            ttl = left;
-        }
-    }
     e.expire = Some(add_secs(now, ttl));
     e.last_renewal = Some(now);
     let mut auth = e.auth_block(now);

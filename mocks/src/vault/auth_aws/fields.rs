@@ -39,6 +39,7 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
 // aws.md §1.2 step 1).
 use crate::vault::fields::weak::unconvertible;
 
+use crate::vault::go_fmt::json_kind;
 pub(crate) use crate::vault::go_fmt::{go_quote, go_s, go_value};
 
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `x-vault-aws-iam-server-id` →
@@ -230,18 +231,6 @@ pub(crate) fn headers(data: &Data, name: &str) -> Result<Option<Headers>, VaultE
             }
             Ok(Some(h))
         }
-    }
-}
-
-/// encoding/json's name for a JSON value's kind in an `UnmarshalTypeError`.
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -653,6 +653,53 @@ fn sigterm_mid_run_writes_the_report_removes_the_mounts_and_exits_143() {
     assert_eq!(auth_mounts(&vault.vault), before);
 }
 
+/// Requests still waiting when the run stops are reported as abandoned, and fail an `errors`
+/// threshold: a stalled Vault does not look idle.
+#[test]
+fn requests_in_flight_at_a_signal_are_abandoned_not_lost() {
+    let d = scratch("abandoned");
+    let out = d.join("r.json");
+    let mut child = authsim()
+        .args([
+            "bench",
+            "--flow",
+            "health",
+            "--rate",
+            "20",
+            "--duration",
+            "60s",
+        ])
+        .args([
+            "--fault",
+            "vault:*:latency=60s",
+            "--threshold",
+            "errors<1",
+            "--no-live",
+        ])
+        .arg("--report-json")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    read_until(&mut err, "running ");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (status, _) = terminate(&mut child, &mut err);
+    assert_eq!(status.code(), Some(143));
+    let r = read(&out);
+    let c = &r["counts"];
+    assert_eq!(c["ok"], 0, "{r}");
+    assert!(c["abandoned"].as_u64().unwrap() >= 20, "{r}");
+    assert_eq!(r["thresholds"][0]["pass"], false, "{r}");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(
+        stdout.contains("abandoned (no answer by the end of the run)"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn sigterm_while_keys_are_generated_removes_the_mounts_and_exits_143() {
     let vault = Serve::start(&[]);

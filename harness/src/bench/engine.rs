@@ -558,6 +558,8 @@ pub async fn run(
     while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // What is still out now will not be answered within the run.
+    let abandoned = in_flight.load(Ordering::Relaxed);
     let _ = drained.send(());
     let _ = ticker.await;
     let _ = journal_task.await;
@@ -582,6 +584,7 @@ pub async fn run(
         }),
     };
     let errors = ErrorCount::ranked(s.errors.drain());
+    s.counts.abandoned = abandoned;
     Measured {
         window,
         counts: s.counts,

@@ -237,6 +237,7 @@ pub fn merge(reports: &[(String, BenchReport)]) -> Result<Merged, String> {
         c.ok += r.counts.ok;
         c.errors += r.counts.errors;
         c.unanswered += r.counts.unanswered;
+        c.abandoned += r.counts.abandoned;
         c.dropped += r.counts.dropped;
         c.late += r.counts.late;
         out.workers += r.workers;
@@ -406,6 +407,7 @@ pub(crate) mod tests {
                 ok: n - errors,
                 errors,
                 unanswered: 0,
+                abandoned: 0,
                 dropped: index.into(),
                 late: 0,
             },

@@ -750,14 +750,22 @@ pub fn summary(r: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\n{} requests in {:.1} s: {:.1} req/s, {} ok, {} errors, {} dropped, {} late",
+        "\n{} requests in {:.1} s: {:.1} req/s, {} ok, {} errors, {} dropped, {} late{}",
         c.sent,
         r.window.secs(),
         r.throughput,
         c.ok,
         c.errors,
         c.dropped,
-        c.late
+        c.late,
+        if c.abandoned > 0 {
+            format!(
+                ", {} abandoned (no answer by the end of the run)",
+                c.abandoned
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         s,

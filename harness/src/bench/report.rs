@@ -150,6 +150,11 @@ pub struct Counts {
     /// limit such as open files): not part of `throughput`.
     #[serde(default)]
     pub unanswered: u64,
+    /// Sent but still waiting for an answer when the run ended (a signal, or a target slower
+    /// than the drain after the window): in no other count; the `errors` and `error_rate`
+    /// thresholds count them as errors.
+    #[serde(default)]
+    pub abandoned: u64,
     /// Open model: intended requests not sent because `--max-in-flight` were outstanding.
     pub dropped: u64,
     /// Open model: requests sent more than 1 ms after their intended start (the generator or

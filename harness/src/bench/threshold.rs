@@ -295,19 +295,21 @@ impl Threshold {
                     Ok((us, fmt_latency(us)))
                 }
             },
+            // Requests abandoned at the end (never answered) count as errors here.
             Metric::ErrorRate => {
-                let answered = r.counts.ok + r.counts.errors;
+                let failed = r.counts.errors + r.counts.abandoned;
+                let answered = r.counts.ok + failed;
                 if answered == 0 {
                     Err("no request was answered".to_owned())
                 } else {
-                    let f = r.counts.errors as f64 / answered as f64;
-                    Ok((
-                        f,
-                        format!("{} ({} of {answered})", fmt_percent(f), r.counts.errors),
-                    ))
+                    let f = failed as f64 / answered as f64;
+                    Ok((f, format!("{} ({failed} of {answered})", fmt_percent(f))))
                 }
             }
-            Metric::Errors => Ok((r.counts.errors as f64, r.counts.errors.to_string())),
+            Metric::Errors => {
+                let failed = r.counts.errors + r.counts.abandoned;
+                Ok((failed as f64, failed.to_string()))
+            }
             Metric::Rate => Ok((r.throughput, format!("{:.1} req/s", r.throughput))),
         };
         match measured {

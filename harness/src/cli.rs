@@ -303,6 +303,10 @@ pub struct ServeArgs {
     /// mocks/src/vault/VERSIONS.md): 1.17 (default) or 1.16.
     #[arg(long, value_name = "LINE", default_value = "1.17", value_parser = ["1.16", "1.17"], conflicts_with = "no_vault")]
     pub vault_compat: String,
+    /// Behave as a Vault whose server configuration sets `imprecise_lease_role_tracking`: a
+    /// successful aws iam login calls STS once (by default, as Vault 1.16 and later, twice).
+    #[arg(long, conflicts_with = "no_vault")]
+    pub imprecise_lease_role_tracking: bool,
     /// Write a dotenv file (VAULT_ADDR, AWS_*, GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST…).
     #[arg(long, value_name = "FILE")]
     pub write_env: Option<PathBuf>,

@@ -78,6 +78,7 @@ pub async fn start(args: &ServeArgs, extra_runtimes: &[tokio::runtime::Handle]) 
                 } else {
                     StartMode::Dev
                 },
+                imprecise_lease_role_tracking: args.imprecise_lease_role_tracking,
                 ..VaultOptions::compat(&args.vault_compat).unwrap_or_default()
             },
             admin_token: args.admin_token.clone(),

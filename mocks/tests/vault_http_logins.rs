@@ -14,6 +14,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use authsim_mocks::clock::{Clock, ManualClock};
+use authsim_mocks::vault::VaultOptions;
 use authsim_mocks::{gcp, worldfile, MockCloud, MockCloudOptions, Sim};
 
 const APP: &str = "app@authsim-demo.iam.gserviceaccount.com";
@@ -29,11 +30,21 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
+        Env::start_with(VaultOptions::default()).await
+    }
+
+    async fn start_with(vault: VaultOptions) -> Env {
         let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
         let sim = Sim::new(worldfile::default_world(UNIX_EPOCH), clock.clone());
-        let cloud = MockCloud::start(sim, MockCloudOptions::default())
-            .await
-            .unwrap();
+        let cloud = MockCloud::start(
+            sim,
+            MockCloudOptions {
+                vault,
+                ..MockCloudOptions::default()
+            },
+        )
+        .await
+        .unwrap();
         let env = Env {
             cloud,
             clock,
@@ -295,7 +306,25 @@ fn hvac_login_data(key: &str, secret: &str, server_id: Option<&str>, clock: &dyn
 
 #[tokio::test]
 async fn an_aws_iam_login_through_the_vault_http_api_reads_a_secret() {
-    let e = Env::start().await;
+    aws_login_calls_sts(VaultOptions::default(), 2).await;
+}
+
+/// A Vault whose server sets `imprecise_lease_role_tracking` resolves no role after a login:
+/// one STS call per login.
+#[tokio::test]
+async fn with_imprecise_lease_role_tracking_an_aws_login_calls_sts_once() {
+    aws_login_calls_sts(
+        VaultOptions {
+            imprecise_lease_role_tracking: true,
+            ..VaultOptions::default()
+        },
+        1,
+    )
+    .await;
+}
+
+async fn aws_login_calls_sts(options: VaultOptions, per_login: usize) {
+    let e = Env::start_with(options).await;
     let aws = e.cloud.aws_url().unwrap();
     let (key, secret) = {
         let w = e.cloud.sim.world();
@@ -359,8 +388,9 @@ async fn an_aws_iam_login_through_the_vault_http_api_reads_a_secret() {
                 && j.header("x-vault-aws-iam-server-id").is_some()
         })
         .collect();
-    // Each login's call, then core's role resolution for lease-count quotas: two logins.
-    assert_eq!(sts_calls.len(), 4);
+    // Each login's call, then (unless imprecise) core's role resolution for lease-count
+    // quotas: two logins.
+    assert_eq!(sts_calls.len(), 2 * per_login);
     assert_eq!(sts_calls[0].path, "//");
     assert_eq!(sts_calls[0].header("host"), Some("sts.amazonaws.com"));
 

@@ -65,6 +65,9 @@ pub struct AwsAuthBackend {
     clock: Arc<dyn Clock>,
     http: HttpClient,
     state: Mutex<State>,
+    /// Whether a successful iam login is followed by core's role resolution (a second STS
+    /// call), as Vault does unless its server sets `imprecise_lease_role_tracking`.
+    pub resolve_role_after_login: bool,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +111,7 @@ impl AwsAuthBackend {
             clock,
             http,
             state: Mutex::new(State::default()),
+            resolve_role_after_login: true,
         }
     }
 

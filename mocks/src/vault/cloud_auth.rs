@@ -66,9 +66,12 @@ impl CloudAuth {
         }
     }
 
-    pub(crate) fn aws(clock: Arc<dyn Clock>) -> Self {
+    /// `resolve_role`: core resolves a login's role for lease-count quotas (Vault's default).
+    pub(crate) fn aws(clock: Arc<dyn Clock>, resolve_role: bool) -> Self {
+        let mut backend = AwsAuthBackend::new(clock);
+        backend.resolve_role_after_login = resolve_role;
         Self {
-            backend: Backend::Aws(Arc::new(AwsAuthBackend::new(clock))),
+            backend: Backend::Aws(Arc::new(backend)),
             checks: Arc::default(),
         }
     }

@@ -105,6 +105,9 @@ pub struct VaultOptions {
     pub legacy_invalid_token: bool,
     /// The version `sys/health` and `sys/seal-status` report; [`VERSION`] when `None`.
     pub version: Option<String>,
+    /// Vault's server option `imprecise_lease_role_tracking`: core does not work out a login's
+    /// role for lease-count quotas, so an aws iam login calls STS once instead of twice.
+    pub imprecise_lease_role_tracking: bool,
 }
 
 impl VaultOptions {
@@ -530,9 +533,10 @@ impl VaultState {
             Arc::new(move || Box::new(cloud_auth::CloudAuth::gcp(clock.clone()))),
         );
         let clock = sim.clock_arc();
+        let resolve_role = !options.imprecise_lease_role_tracking;
         registry.register(
             "aws",
-            Arc::new(move || Box::new(cloud_auth::CloudAuth::aws(clock.clone()))),
+            Arc::new(move || Box::new(cloud_auth::CloudAuth::aws(clock.clone(), resolve_role))),
         );
         let setup = {
             let world = sim.world();

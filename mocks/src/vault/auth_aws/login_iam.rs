@@ -621,10 +621,11 @@ impl AwsAuthBackend {
         let outcome = self.iam_outcome(&role, internal, Some(&entity));
         // 17. A login that will create a lease (any token but a batch one) has core work out its
         // role for lease-count quotas (vault/request_handling.go, `DetermineRoleFromLoginRequest`
-        // unless the server sets `imprecise_lease_role_tracking`), and the aws backend's
+        // unless the server sets `imprecise_lease_role_tracking`: `serve
+        // --imprecise-lease-role-tracking`), and the aws backend's
         // `ResolveRoleOperation` runs the iam pipeline again: a second GetCallerIdentity,
         // whose failure is ignored.
-        if role.token.token_type != "batch" {
+        if self.resolve_role_after_login && role.token.token_type != "batch" {
             let _ = forward::submit(&self.http, &forward).await;
         }
         Ok(outcome)

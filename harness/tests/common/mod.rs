@@ -22,12 +22,38 @@ pub(crate) fn authsim() -> Command {
     c
 }
 
-/// An empty directory of this test process.
+/// An empty directory of this test process. The first call also removes those of test
+/// processes that have ended (where `/proc` tells), which nothing else would.
 pub(crate) fn scratch(name: &str) -> PathBuf {
+    static STALE: std::sync::Once = std::sync::Once::new();
+    STALE.call_once(remove_stale_scratch);
     let d = std::env::temp_dir().join(format!("authsim-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+fn remove_stale_scratch() {
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("authsim-test-")
+            .and_then(|rest| rest.split('-').next())
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if !proc.join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// The repository's `scenarios/`.

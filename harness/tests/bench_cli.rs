@@ -685,8 +685,9 @@ fn requests_in_flight_at_a_signal_are_abandoned_not_lost() {
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     read_until(&mut err, "running ");
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let (status, _) = terminate(&mut child, &mut err);
+    let (status, rest) = terminate(&mut child, &mut err);
     assert_eq!(status.code(), Some(143));
+    assert!(rest.contains("waiting up to 5 s for "), "{rest}");
     let r = read(&out);
     let c = &r["counts"];
     assert_eq!(c["ok"], 0, "{r}");
@@ -856,5 +857,31 @@ fn throughput_counts_the_time_until_the_last_answer() {
     assert!(
         (got - expected).abs() < 1e-6 && got < 10.0,
         "{got} vs {expected}"
+    );
+}
+
+/// Running out of open files is this machine's limit, not the target's errors: exit 2, saying so.
+#[test]
+fn running_out_of_open_files_is_an_infrastructure_error() {
+    let vault = Serve::start(&[]);
+    let bin = env!("CARGO_BIN_EXE_authsim");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 48 && exec '{bin}' bench --no-live --flow token-lookup --duration 1s --concurrency 100 --vault-addr {} --vault-token root",
+            vault.vault
+        ))
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("error: this machine ran out of open files for "),
+        "{err}"
     );
 }

@@ -549,12 +549,21 @@ pub async fn run(
     }
     // After an interrupt, briefly: Kubernetes kills a pod 30 s after SIGTERM, and the
     // mounts on a real Vault are still to be removed.
-    let drain_until = Instant::now()
-        + if stopped.load(Ordering::Relaxed) {
-            INTERRUPTED_DRAIN
-        } else {
-            DRAIN
-        };
+    let drain_for = if stopped.load(Ordering::Relaxed) {
+        INTERRUPTED_DRAIN
+    } else {
+        DRAIN
+    };
+    let drain_until = Instant::now() + drain_for;
+    let waiting = in_flight.load(Ordering::Relaxed);
+    if waiting > 0 {
+        // Said, so that a slow target does not look like a hung generator.
+        crate::eline!(
+            "{}waiting up to {} s for {waiting} request(s) still in flight …",
+            if progress.live { "\n" } else { "" },
+            drain_for.as_secs()
+        );
+    }
     while in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

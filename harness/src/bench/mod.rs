@@ -628,7 +628,20 @@ async fn bench(args: &BenchArgs, mut p: Plan, extra_runtimes: &[Handle]) -> Resu
     for v in &verdicts {
         crate::stdout::println(&format!("threshold {}", v.text));
     }
+    // This machine's own limit (open files) is the generator's failure, not the target's.
+    let local: u64 = report
+        .errors
+        .iter()
+        .filter(|e| e.message.contains("(os error 24)"))
+        .map(|e| e.count)
+        .sum();
     let signal = interrupted.load(std::sync::atomic::Ordering::Relaxed);
+    if local > 0 && signal == 0 {
+        crate::eline!(
+            "error: this machine ran out of open files for {local} request(s): raise the limit (ulimit -n) or lower --concurrency / --rate; the errors are this generator's, not the target's"
+        );
+        return Ok(crate::exit::ERROR);
+    }
     Ok(if signal != 0 {
         signal
     } else if all_pass {

@@ -100,14 +100,15 @@ impl Env {
     /// renewal check refuses (Vault's `PathLoginRenew`).
     async fn renewal_follows_the_role(&self, login: &Value, role_path: &str) -> (u16, Value) {
         let token = login["auth"]["client_token"].as_str().unwrap();
-        let (status, renewed) = self
-            .call(
+        let renew = || {
+            self.call(
                 "POST",
                 "auth/token/renew-self",
                 Some(token),
                 Some(json!({})),
             )
-            .await;
+        };
+        let (status, renewed) = renew().await;
         assert_eq!(status, 200, "{renewed}");
         assert_eq!(renewed["auth"]["client_token"], token);
         // A renewal takes the role's TTL as it is now (the method's renewal handler answers it).
@@ -120,25 +121,12 @@ impl Env {
             )
             .await;
         assert!(status == 204 || status == 200, "{role_path}");
-        let (status, renewed) = self
-            .call(
-                "POST",
-                "auth/token/renew-self",
-                Some(token),
-                Some(json!({})),
-            )
-            .await;
+        let (status, renewed) = renew().await;
         assert_eq!(status, 200, "{renewed}");
         assert_eq!(renewed["auth"]["lease_duration"], 7200, "{renewed}");
         let (status, _) = self.call("DELETE", role_path, Some("root"), None).await;
         assert_eq!(status, 204);
-        self.call(
-            "POST",
-            "auth/token/renew-self",
-            Some(token),
-            Some(json!({})),
-        )
-        .await
+        renew().await
     }
 
     /// Reads the secret with a login's token: proves the token and its policies work.

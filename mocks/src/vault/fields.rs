@@ -23,6 +23,8 @@ pub struct Input {
     map: Arc<Map<String, Value>>,
     used: RefCell<BTreeSet<String>>,
     all_used: RefCell<bool>,
+    /// A path schema whose keys all count as read ([`Input::shared_with_schema`]).
+    schema: RefCell<&'static [&'static str]>,
 }
 
 use super::go_fmt::{go_quote, go_quoted_list, go_value};
@@ -53,10 +55,8 @@ impl Input {
 
     /// Every key, shared, marking only `schema`'s as read: the path's other keys are what
     /// core's unrecognized-parameter warning names (for a backend that runs deferred).
-    pub fn shared_with_schema(&self, schema: &[&str]) -> Arc<Map<String, Value>> {
-        self.used
-            .borrow_mut()
-            .extend(schema.iter().map(|k| (*k).to_owned()));
+    pub fn shared_with_schema(&self, schema: &'static [&'static str]) -> Arc<Map<String, Value>> {
+        *self.schema.borrow_mut() = schema;
         self.map.clone()
     }
 
@@ -132,11 +132,11 @@ impl Input {
         if *self.all_used.borrow() {
             return Vec::new();
         }
-        let used = self.used.borrow();
+        let (used, schema) = (self.used.borrow(), *self.schema.borrow());
         let mut keys: Vec<String> = self
             .map
             .keys()
-            .filter(|k| !used.contains(*k))
+            .filter(|k| !used.contains(*k) && !schema.contains(&k.as_str()))
             .cloned()
             .collect();
         keys.sort();

@@ -421,8 +421,16 @@ pub(crate) fn read(role: &Role) -> BackendResponse {
     }
 }
 
-/// The `add` and `remove` lists of an edit, at least one of them given.
-fn edit_lists(data: &Map<String, Value>) -> VaultResult<(Vec<String>, Vec<String>)> {
+/// What an edit works on, in the plugin's order: no unknown fields, something to add or remove,
+/// then the role and its type. The plugin goes on with a nil role when there is none, which
+/// panics in the handler (the client's connection is dropped); the mock answers an error.
+fn edit_target<'a>(
+    role: Option<&'a Role>,
+    name: &str,
+    data: &Map<String, Value>,
+    attribute: &str,
+    expected: RoleType,
+) -> VaultResult<(&'a Role, Vec<String>, Vec<String>)> {
     reject_unknown(data, &[&["name", "add", "remove"]])?;
     let f = Fields::new(data);
     let add = f.string_list("add")?.unwrap_or_default();
@@ -432,15 +440,17 @@ fn edit_lists(data: &Map<String, Value>) -> VaultResult<(Vec<String>, Vec<String
             "must provide at least one value to add or remove",
         ));
     }
-    Ok((add, remove))
-}
-
-fn wrong_type(role: &Role, attribute: &str, expected: RoleType) -> VaultError {
-    bad_request(format!(
-        "role is type '{}', cannot edit attribute '{attribute}' (expected role type: '{}')",
-        role.role_type.name(),
-        expected.name()
-    ))
+    // UNVERIFIED: no upstream text for a missing role (see above).
+    let role =
+        role.ok_or_else(|| bad_request(format!("role {} does not exist", go_quote(name))))?;
+    if role.role_type != expected {
+        return Err(bad_request(format!(
+            "role is type '{}', cannot edit attribute '{attribute}' (expected role type: '{}')",
+            role.role_type.name(),
+            expected.name()
+        )));
+    }
+    Ok((role, add, remove))
 }
 
 /// `POST role/:name/service-accounts` with `add` and `remove` lists (iam roles); the edited
@@ -450,11 +460,7 @@ pub(crate) fn edit_service_accounts(
     name: &str,
     data: &Map<String, Value>,
 ) -> VaultResult<(Role, Vec<String>)> {
-    let (add, remove) = edit_lists(data)?;
-    let role = existing(role, name)?;
-    if role.role_type != RoleType::Iam {
-        return Err(wrong_type(role, "service_accounts", RoleType::Iam));
-    }
+    let (role, add, remove) = edit_target(role, name, data, "service_accounts", RoleType::Iam)?;
     let mut next = role.clone();
     let mut list = role.bound_service_accounts.clone();
     list.extend(add);
@@ -472,11 +478,7 @@ pub(crate) fn edit_labels(
     name: &str,
     data: &Map<String, Value>,
 ) -> VaultResult<(Role, Vec<String>)> {
-    let (add, remove) = edit_lists(data)?;
-    let role = existing(role, name)?;
-    if role.role_type != RoleType::Gce {
-        return Err(wrong_type(role, "labels", RoleType::Gce));
-    }
+    let (role, add, remove) = edit_target(role, name, data, "labels", RoleType::Gce)?;
     let (labels, invalid) = parse_labels(&add);
     if !invalid.is_empty() {
         return Err(bad_request(format!(
@@ -491,11 +493,4 @@ pub(crate) fn edit_labels(
     }
     let warnings = validate(&next)?;
     Ok((next, warnings))
-}
-
-/// The role an edit changes. The plugin goes on with a nil role, which panics in the handler
-/// (the client's connection is dropped); the mock answers with an error instead.
-fn existing<'a>(role: Option<&'a Role>, name: &str) -> VaultResult<&'a Role> {
-    // UNVERIFIED: no upstream text (see above).
-    role.ok_or_else(|| bad_request(format!("role {} does not exist", go_quote(name))))
 }
